@@ -1,0 +1,1 @@
+"""Intact's domain layer: editing, compositing, generation workflows and the command line."""

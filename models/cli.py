@@ -1,0 +1,69 @@
+"""Command line for the model backends. Each subcommand is a small function; errors are one line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from models.locate import DownloadError, download, locate
+from models.registry import MODELS, UnknownModelError
+
+
+def _human_bytes(n: int) -> str:
+    if n <= 0:
+        return "-"
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1000:
+            return f"{n:.1f} {unit}" if unit != "B" else f"{n} B"
+        n /= 1000
+    return f"{n:.1f} PB"
+
+
+def cmd_list(args) -> int:
+    rows = []
+    for name, spec in MODELS.items():
+        loc = locate(name)
+        if loc.source == "built-in-code":
+            status = "available (built from a seed on first use; random weights, for testing)"
+        elif loc.available:
+            status = f"available at {loc.path}"
+        else:
+            status = "missing; looked in " + "; ".join(loc.looked_in)
+        rows.append((name, spec.kind, _human_bytes(spec.size_bytes), spec.license, status))
+    if args.json:
+        import json
+
+        keys = ("name", "kind", "size", "license", "status")
+        print(json.dumps([dict(zip(keys, r)) for r in rows], ensure_ascii=False, indent=2))
+        return 0
+    width = max(len(r[0]) for r in rows)
+    for name, kind, size, licence, status in rows:
+        print(f"{name:<{width}}  {kind:<11}  {size:>8}  {licence}\n{'':<{width}}  {status}")
+    return 0
+
+
+def cmd_download(args) -> int:
+    path = download(args.name)
+    print(f"{args.name}: ready at {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m models", description="Intact model backends")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("list", help="every known model, whether it is on this machine, size and licence")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_list)
+    p = sub.add_parser("download", help="fetch a model (needs internet; fails clearly when offline)")
+    p.add_argument("name", help="model name, see `list`")
+    p.set_defaults(func=cmd_download)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (DownloadError, UnknownModelError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,137 @@
+"""Finding a model's files on this machine, and fetching them when allowed.
+
+One order everywhere: an explicit folder (env var `INTACT_MODEL_<NAME>`), the Intact models
+folder (`INTACT_MODELS_DIR`, default `~/.cache/intact/models/<name>`), the Hugging Face cache,
+and, only by `python -m models download`, the hub. `HF_HUB_OFFLINE=1` forbids the hub.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from models.registry import ModelSpec, get_spec
+
+
+@dataclass(frozen=True)
+class Location:
+    spec: ModelSpec
+    path: Path | None  # None when the model is not on this machine
+    source: str  # "env" | "models-dir" | "hf-cache" | "built-in-code" | "missing"
+    looked_in: tuple[str, ...]
+
+    @property
+    def available(self) -> bool:
+        return self.path is not None
+
+
+class ModelNotAvailableError(RuntimeError):
+    """A model's files are not on this machine. The message says where we looked and the fix."""
+
+    def __init__(self, location: Location):
+        self.location = location
+        spec = location.spec
+        where = "; ".join(location.looked_in)
+        super().__init__(
+            f"Model '{spec.name}' ({spec.title}) is not on this machine. Looked in: {where}. "
+            f"Fetch it with: {download_command(spec.name)}"
+        )
+
+
+def download_command(name: str) -> str:
+    return f"python -m models download {name}"
+
+
+def env_var_for(name: str) -> str:
+    return "INTACT_MODEL_" + name.upper().replace("-", "_")
+
+
+def models_dir() -> Path:
+    return Path(os.environ.get("INTACT_MODELS_DIR", Path.home() / ".cache" / "intact" / "models"))
+
+
+def rembg_home() -> Path:
+    return Path(os.environ.get("U2NET_HOME", Path(os.environ.get("XDG_DATA_HOME", Path.home())) / ".u2net"))
+
+
+def hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _complete_folder(spec: ModelSpec, path: Path) -> bool:
+    if spec.files:
+        return all((path / f).is_file() for f in spec.files)
+    if spec.kind == "diffusion":
+        return (path / "model_index.json").is_file()
+    return (path / "config.json").is_file()
+
+
+def _hf_cache_snapshot(spec: ModelSpec) -> Path | None:
+    if spec.repo_id is None:
+        return None
+    try:
+        from huggingface_hub import snapshot_download
+
+        path = Path(snapshot_download(spec.repo_id, local_files_only=True))
+    except Exception:  # not cached (the hub library raises several types for that)
+        return None
+    return path if _complete_folder(spec, path) else None
+
+
+def hf_cache_dir() -> str:
+    from huggingface_hub import constants
+
+    return str(constants.HF_HUB_CACHE)
+
+
+def locate(name: str) -> Location:
+    spec = get_spec(name)
+    looked: list[str] = []
+    candidates: list[tuple[str, Path]] = []
+    if os.environ.get(env_var_for(name)):
+        candidates.append(("env", Path(os.environ[env_var_for(name)]).expanduser()))
+    if spec.family == "rembg":
+        candidates.append(("rembg-home", rembg_home()))
+    else:
+        candidates.append(("models-dir", models_dir() / name))
+    for source, path in candidates:
+        looked.append(f"{path} ({env_var_for(name)})" if source == "env" else str(path))
+        if path.is_dir() and _complete_folder(spec, path):
+            return Location(spec, path, source, tuple(looked))
+    if spec.repo_id:
+        looked.append(f"Hugging Face cache {hf_cache_dir()} ({spec.repo_id})")
+        cached = _hf_cache_snapshot(spec)
+        if cached is not None:
+            return Location(spec, cached, "hf-cache", tuple(looked))
+    if spec.random_weights:
+        # Built from a seed on first use (`models.loading.ensure_tiny`), so always available.
+        return Location(spec, models_dir() / name, "built-in-code", tuple(looked))
+    return Location(spec, None, "missing", tuple(looked))
+
+
+class DownloadError(RuntimeError):
+    pass
+
+
+def download(name: str) -> Path:
+    """Fetch a model into its usual place. One-line errors when that is impossible."""
+    spec = get_spec(name)
+    if spec.random_weights:
+        from models.loading import ensure_tiny
+
+        return ensure_tiny()
+    if hub_offline():
+        raise DownloadError(f"Cannot download '{name}': HF_HUB_OFFLINE is set. Unset it on a machine with internet access.")
+    try:
+        if spec.family == "rembg":
+            import rembg
+
+            rembg.new_session(name)  # rembg downloads into its home folder
+            return rembg_home()
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(spec.repo_id))
+    except Exception as exc:  # network, auth (gated repos), disk
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DownloadError(f"Cannot download '{name}' ({spec.repo_id or 'rembg'}): {first_line}") from exc

@@ -1,0 +1,146 @@
+"""The models Intact knows about: what each one is, where it comes from, and how big it is.
+
+Data only: finding a model on disk is `models.locate`, loading it is `models.loading`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str  # the short name users type: --model flux-dev
+    kind: str  # "diffusion" | "cutout" | "translation"
+    family: str  # "flux" | "z-image" | "rembg" | "marian"
+    title: str
+    repo_id: str | None  # Hugging Face repo; None for models built in code
+    license: str
+    size_bytes: int  # on disk, as downloaded (0 when built in code)
+    pipeline_class: str | None = None  # diffusers class that reads the folder
+    # Diffusion defaults the UI and CLI start from.
+    default_steps: int = 28
+    default_guidance: float = 3.5
+    max_sequence_length: int = 512  # T5 tokens the model was trained with
+    guidance_distilled: bool = True  # guidance is a model input (FLUX.1-dev) rather than CFG
+    reads_korean: bool = False  # text encoder understands Hangul, so prompts pass through
+    random_weights: bool = False
+    note: str = ""
+    files: tuple[str, ...] = field(default_factory=tuple)  # single-file models (rembg .onnx)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} (random weights, for testing)" if self.random_weights else self.name
+
+
+GB = 1_000_000_000
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in [
+        ModelSpec(
+            name="flux-dev",
+            kind="diffusion",
+            family="flux",
+            title="FLUX.1 [dev]",
+            repo_id="black-forest-labs/FLUX.1-dev",
+            license="FLUX.1 [dev] Non-Commercial License (gated: accept it on the hub first)",
+            size_bytes=int(33.7 * GB),
+            pipeline_class="FluxPipeline",
+            default_steps=28,
+            default_guidance=3.5,
+            max_sequence_length=512,
+        ),
+        ModelSpec(
+            name="flux-schnell",
+            kind="diffusion",
+            family="flux",
+            title="FLUX.1 [schnell]",
+            repo_id="black-forest-labs/FLUX.1-schnell",
+            license="Apache-2.0",
+            size_bytes=int(33.7 * GB),
+            pipeline_class="FluxPipeline",
+            default_steps=4,
+            default_guidance=0.0,
+            max_sequence_length=256,
+            guidance_distilled=False,
+        ),
+        ModelSpec(
+            name="z-image-turbo",
+            kind="diffusion",
+            family="z-image",
+            title="Z-Image-Turbo",
+            repo_id="Tongyi-MAI/Z-Image-Turbo",
+            license="Apache-2.0",
+            size_bytes=int(20.5 * GB),
+            pipeline_class="ZImagePipeline",
+            default_steps=9,
+            default_guidance=0.0,
+            max_sequence_length=512,
+            guidance_distilled=False,
+            reads_korean=True,  # Qwen text encoder is multilingual
+            note="text-to-image only; KV-Edit needs a FLUX.1 model",
+        ),
+        ModelSpec(
+            name="tiny",
+            kind="diffusion",
+            family="flux",
+            title="Tiny FLUX-architecture model built in code",
+            repo_id=None,
+            license="Apache-2.0 (this project)",
+            size_bytes=0,
+            pipeline_class="FluxPipeline",
+            default_steps=4,
+            default_guidance=3.5,
+            max_sequence_length=32,
+            random_weights=True,
+            note="random weights, for testing: pictures are noise-like by design",
+        ),
+        ModelSpec(
+            name="birefnet-general-lite",
+            kind="cutout",
+            family="rembg",
+            title="BiRefNet general (lite), rembg session",
+            repo_id=None,
+            license="MIT",
+            size_bytes=224_000_000,
+            files=("birefnet-general-lite.onnx",),
+        ),
+        ModelSpec(
+            name="isnet-general-use",
+            kind="cutout",
+            family="rembg",
+            title="IS-Net general use, rembg session",
+            repo_id=None,
+            license="Apache-2.0",
+            size_bytes=179_000_000,
+            files=("isnet-general-use.onnx",),
+        ),
+        ModelSpec(
+            name="opus-mt-ko-en",
+            kind="translation",
+            family="marian",
+            title="MarianMT Korean→English",
+            repo_id="Helsinki-NLP/opus-mt-ko-en",
+            license="Apache-2.0",
+            size_bytes=312_000_000,
+            pipeline_class="MarianMTModel",
+        ),
+    ]
+}
+
+
+class UnknownModelError(ValueError):
+    pass
+
+
+def get_spec(name: str) -> ModelSpec:
+    try:
+        return MODELS[name]
+    except KeyError:
+        known = ", ".join(MODELS)
+        raise UnknownModelError(f"Unknown model '{name}'. Known models: {known}.") from None
+
+
+def diffusion_models() -> list[ModelSpec]:
+    return [spec for spec in MODELS.values() if spec.kind == "diffusion"]
