@@ -1,0 +1,259 @@
+"""Text-to-image and image-to-image on the resident model family.
+
+`GenerateRequest` is checked when it is made (bad values never reach a pipeline). `generate`
+resolves the settings (request > preset > model defaults), translates Korean prompts when the
+model needs it, applies a LoRA style, and runs the task pipeline from the ModelManager under its
+lock. It returns PIL images and a report; saving them is the caller's choice (editor.storage).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from PIL import Image
+
+from editor.errors import InputError
+from editor.presets import MAX_SIDE, MIN_SIDE, SIDE_MULTIPLE, get_preset
+from editor.translate import Translation, Translator
+from models.registry import MODELS, ModelSpec, get_spec
+
+MAX_PROMPT_CHARS = 4000
+MAX_IMAGES = 8
+MAX_SEED = 2**63 - 1
+
+# progress(stage, step, total); stage is "generate". Raising inside it cancels the run.
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    prompt: str
+    model: str = "flux-schnell"
+    preset: str | None = None
+    image: Any = None  # source for image-to-image: path, bytes, PIL image or array
+    strength: float = 0.6  # image-to-image: 0 keeps the input, 1 ignores it
+    lora: str | None = None
+    lora_weight: float | None = None  # None: the style's default weight
+    seed: int | None = None  # None: a random seed, recorded in the report
+    steps: int | None = None
+    guidance: float | None = None
+    width: int | None = None
+    height: int | None = None
+    negative_prompt: str | None = None
+    num_images: int = 1
+
+    def __post_init__(self):
+        if not isinstance(self.prompt, str):
+            raise InputError("The prompt must be text.")
+        if len(self.prompt) > MAX_PROMPT_CHARS:
+            raise InputError(f"The prompt is too long ({len(self.prompt)} characters, at most {MAX_PROMPT_CHARS}).")
+        if not self.prompt.strip() and not self.preset:
+            raise InputError("Write a prompt or choose a preset.")
+        spec = MODELS.get(self.model)
+        if spec is None or spec.kind != "diffusion":
+            names = ", ".join(s.name for s in MODELS.values() if s.kind == "diffusion")
+            raise InputError(f"Unknown image model '{self.model}'. Models: {names}.")
+        if not isinstance(self.strength, (int, float)) or not 0.0 < self.strength <= 1.0:
+            raise InputError(f"Strength must be above 0 and at most 1, got {self.strength}.")
+        if self.seed is not None and (not _is_int(self.seed) or not 0 <= self.seed <= MAX_SEED):
+            raise InputError(f"The seed must be a whole number from 0 to {MAX_SEED}, got {self.seed!r}.")
+        if self.steps is not None and (not _is_int(self.steps) or not 1 <= self.steps <= 100):
+            raise InputError(f"Steps must be a whole number from 1 to 100, got {self.steps!r}.")
+        if self.guidance is not None and (
+            not isinstance(self.guidance, (int, float)) or isinstance(self.guidance, bool)
+            or not 0.0 <= self.guidance <= 20.0
+        ):
+            raise InputError(f"Guidance must be a number from 0 to 20, got {self.guidance!r}.")
+        for name in ("width", "height"):
+            value = getattr(self, name)
+            if value is not None and (
+                not _is_int(value) or not MIN_SIDE <= value <= MAX_SIDE or value % SIDE_MULTIPLE
+            ):
+                raise InputError(
+                    f"The {name} must be a multiple of {SIDE_MULTIPLE} from {MIN_SIDE} to {MAX_SIDE}, got {value!r}."
+                )
+        if (self.width is None) != (self.height is None):
+            raise InputError("Give both width and height, or neither.")
+        if not _is_int(self.num_images) or not 1 <= self.num_images <= MAX_IMAGES:
+            raise InputError(f"Number of images must be from 1 to {MAX_IMAGES}, got {self.num_images!r}.")
+        if self.lora_weight is not None and (
+            not isinstance(self.lora_weight, (int, float)) or not -2.0 <= self.lora_weight <= 2.0
+        ):
+            raise InputError(f"Style weight must be from -2 to 2, got {self.lora_weight!r}.")
+
+    @property
+    def task(self) -> str:
+        return "text2img" if self.image is None else "img2img"
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass
+class GenerateResult:
+    images: list[Image.Image]
+    report: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    prompt: str  # what the text encoders get
+    negative_prompt: str | None
+    steps: int
+    guidance: float
+    width: int
+    height: int
+    seed: int
+    translation: Translation
+    style: Any  # models.lora.Style | None
+
+
+def _fit_to_grid(size: int) -> int:
+    return max(MIN_SIDE, min(MAX_SIDE, size // SIDE_MULTIPLE * SIDE_MULTIPLE))
+
+
+def _uses_negative_prompt(spec: ModelSpec, guidance: float) -> bool:
+    # Only classifier-free guidance reads a negative prompt: Z-Image with guidance above 1.
+    # FLUX.1 dev takes guidance as an input and schnell has none, so they never see it.
+    return spec.family == "z-image" and guidance > 1.0
+
+
+def _plan(request: GenerateRequest, spec: ModelSpec, translator: Translator, init: Image.Image | None) -> _Plan:
+    preset = get_preset(request.preset) if request.preset else None
+    suggested = preset.settings_for(spec) if preset else None
+    translation = translator.translate(request.prompt, spec)
+    prompt = translation.text
+    style = None
+    if request.lora:
+        from models.lora import get_style
+
+        style = get_style(request.lora)
+        prompt = style.with_trigger(prompt)
+    if preset:
+        prompt = preset.render(prompt)
+    if not prompt.strip():
+        raise InputError("Nothing is left of the prompt to draw (only ad copy in quotes?). Describe the picture.")
+    steps = request.steps or (suggested.steps if suggested else spec.default_steps)
+    guidance = request.guidance if request.guidance is not None else (
+        suggested.guidance if suggested else spec.default_guidance)
+    if request.width is not None:
+        width, height = request.width, request.height
+    elif init is not None:  # image-to-image keeps the picture's shape
+        width, height = _fit_to_grid(init.width), _fit_to_grid(init.height)
+    elif suggested:
+        width, height = suggested.width, suggested.height
+    else:
+        width = height = 1024 if not spec.random_weights else 64
+    negative = request.negative_prompt if request.negative_prompt is not None else (
+        preset.negative_prompt if preset else None)
+    negative = negative if negative and _uses_negative_prompt(spec, guidance) else None
+    seed = request.seed if request.seed is not None else random.SystemRandom().randrange(2**32)
+    return _Plan(prompt, negative, int(steps), float(guidance), width, height, seed, translation, style)
+
+
+def _token_count(pipe, prompt: str) -> int | None:
+    # The long-prompt encoder (T5 for FLUX, Qwen for Z-Image) decides what the model reads.
+    tokenizer = getattr(pipe, "tokenizer_2", None) or getattr(pipe, "tokenizer", None)
+    if tokenizer is None:
+        return None
+    return len(tokenizer(prompt, truncation=False)["input_ids"])
+
+
+def _open_init_image(source) -> Image.Image:
+    from editor.images import load_image
+
+    loaded = load_image(source)
+    image = loaded.to_pil()
+    if image.mode == "RGBA":  # transparent parts become white, as they look in a shop photo
+        backdrop = Image.new("RGB", image.size, (255, 255, 255))
+        backdrop.paste(image, mask=image.getchannel("A"))
+        image = backdrop
+    return image
+
+
+def generate(manager, request: GenerateRequest, progress: Progress | None = None,
+             translator: Translator | None = None) -> GenerateResult:
+    """Run one request on `manager` (models.manager.ModelManager)."""
+    spec = get_spec(request.model)
+    init = _open_init_image(request.image) if request.image is not None else None
+    translator = translator or Translator(marian=manager.marian)
+    plan = _plan(request, spec, translator, init)
+
+    with manager.lock:  # one run at a time on the shared weights; also guards the style state
+        pipe = manager.pipeline(request.model, request.task)
+        styles = manager.styles
+        if plan.style is not None:
+            styles.apply(plan.style, request.lora_weight)
+        else:
+            styles.deactivate()  # a previous user's style must not leak into this picture
+        total = {"steps": plan.steps}
+
+        def on_step_end(pipeline, step, timestep, callback_kwargs):
+            total["steps"] = getattr(pipeline, "num_timesteps", None) or plan.steps
+            if progress is not None:
+                progress("generate", step + 1, total["steps"])
+            return {}
+
+        kwargs = dict(
+            prompt=plan.prompt,
+            height=plan.height,
+            width=plan.width,
+            num_inference_steps=plan.steps,
+            guidance_scale=plan.guidance,
+            num_images_per_prompt=request.num_images,
+            # A CPU generator gives the same noise on every device, so a seed reproduces anywhere.
+            generator=torch.Generator("cpu").manual_seed(plan.seed),
+            max_sequence_length=spec.max_sequence_length,
+            callback_on_step_end=on_step_end,
+            output_type="pil",
+        )
+        if plan.negative_prompt:
+            kwargs["negative_prompt"] = plan.negative_prompt
+        if init is not None:
+            kwargs.update(image=init, strength=float(request.strength))
+        tokens = _token_count(pipe, plan.prompt)
+        started = time.perf_counter()
+        images = list(pipe(**kwargs).images)
+        seconds = time.perf_counter() - started
+        device = str(getattr(pipe, "_execution_device", manager.device))
+        dtype = str(pipe.transformer.dtype).replace("torch.", "")
+        denoise_steps = total["steps"]
+
+    report = {
+        "model": spec.name,
+        "model_label": spec.label,
+        "task": request.task,
+        "pipeline": type(pipe).__name__,
+        "prompt": request.prompt,
+        "prompt_sent": plan.prompt,
+        "negative_prompt_sent": plan.negative_prompt,
+        "translation": plan.translation.to_report(),
+        "ad_copy": list(plan.translation.ad_copy),
+        "preset": request.preset,
+        "style": None if plan.style is None else {
+            "name": plan.style.name,
+            "weight": request.lora_weight if request.lora_weight is not None else plan.style.default_weight,
+            "hotswap": styles.hotswap,
+        },
+        "seed": plan.seed,
+        "steps": plan.steps,
+        "denoise_steps": denoise_steps,
+        "guidance": plan.guidance,
+        "width": plan.width,
+        "height": plan.height,
+        "strength": float(request.strength) if init is not None else None,
+        "num_images": len(images),
+        "prompt_tokens": tokens,
+        "max_sequence_length": spec.max_sequence_length,
+        "prompt_truncated": tokens is not None and tokens > spec.max_sequence_length,
+        "seconds": round(seconds, 3),
+        "device": device,
+        "dtype": dtype,
+    }
+    return GenerateResult(images, report)
