@@ -52,7 +52,19 @@ def models_dir() -> Path:
 
 
 def rembg_home() -> Path:
-    return Path(os.environ.get("U2NET_HOME", Path(os.environ.get("XDG_DATA_HOME", Path.home())) / ".u2net"))
+    """rembg's data folder, by rembg's own rules: U2NET_HOME, else REMBG_HOME, else
+    $XDG_DATA_HOME/rembg or ~/.rembg. A model lives in `<home>/models/<name>/<name>.onnx`."""
+    if os.environ.get("U2NET_HOME"):
+        return Path(os.environ["U2NET_HOME"]).expanduser()
+    xdg = os.environ.get("XDG_DATA_HOME")
+    default = Path(xdg) / "rembg" if xdg else Path.home() / ".rembg"
+    return Path(os.environ.get("REMBG_HOME", default)).expanduser()
+
+
+def _rembg_folders(name: str) -> list[Path]:
+    """Where rembg keeps a model now, then the flat folder older rembg versions used."""
+    legacy = Path(os.environ.get("U2NET_HOME", Path(os.environ.get("XDG_DATA_HOME", Path.home())) / ".u2net"))
+    return list(dict.fromkeys([rembg_home() / "models" / name, legacy.expanduser()]))
 
 
 def hub_offline() -> bool:
@@ -92,7 +104,7 @@ def locate(name: str) -> Location:
     if os.environ.get(env_var_for(name)):
         candidates.append(("env", Path(os.environ[env_var_for(name)]).expanduser()))
     if spec.family == "rembg":
-        candidates.append(("rembg-home", rembg_home()))
+        candidates += [("rembg-home", folder) for folder in _rembg_folders(name)]
     else:
         candidates.append(("models-dir", models_dir() / name))
     for source, path in candidates:

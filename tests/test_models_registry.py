@@ -87,3 +87,19 @@ def test_models_download_fails_with_one_clear_line_when_offline():
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "HF_HUB_OFFLINE" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_rembg_models_are_found_where_rembg_itself_puts_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("U2NET_HOME", str(tmp_path))
+    assert not locate("isnet-general-use").available
+    model_dir = tmp_path / "models" / "isnet-general-use"
+    model_dir.mkdir(parents=True)
+    (model_dir / "isnet-general-use.onnx").write_bytes(b"onnx")
+    location = locate("isnet-general-use")
+    assert location.available and location.path == model_dir
+
+
+def test_rembg_models_from_older_flat_layout_are_still_found(tmp_path, monkeypatch):
+    monkeypatch.setenv("U2NET_HOME", str(tmp_path))
+    (tmp_path / "birefnet-general-lite.onnx").write_bytes(b"onnx")
+    assert locate("birefnet-general-lite").path == tmp_path

@@ -1,0 +1,146 @@
+"""Putting the cut-out product on the background: scale, placement, shadows, edge harmonisation.
+
+Only the background is darkened by shadows, and only the soft (0 < alpha < 1) edge of the
+product is tinted towards its surroundings, so wherever the placed product is fully opaque
+the composite holds exactly the product's own (resized) pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from editor.ad.cutout import CutOut
+from editor.ad.formats import AdFormat
+from editor.errors import InputError
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the product's bounding box lands on the canvas, in pixels."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+
+    @property
+    def bottom(self) -> int:
+        return self.y + self.height
+
+
+@dataclass(frozen=True)
+class PlacementRequest:
+    """A user-set placement, in canvas fractions: box centre x, box bottom y, box height."""
+
+    center_x: float
+    bottom_y: float
+    height: float
+
+    def __post_init__(self):
+        for name in ("center_x", "bottom_y", "height"):
+            v = getattr(self, name)
+            if not (0.0 <= v <= 1.0) or (name == "height" and v <= 0.02):
+                raise InputError(f"Placement {name} must be a fraction between 0 and 1 (height above 0.02); got {v}.")
+
+
+def auto_placement(product_size: tuple[int, int], fmt: AdFormat, floor_line: float | None = None) -> Placement:
+    """Largest fit inside the format's product region, standing on its bottom (or on the studio floor)."""
+    bw, bh = product_size
+    x0, y0, x1, y1 = fmt.product_region
+    W, H = fmt.size
+    rw, rh = (x1 - x0) * W, (y1 - y0) * H
+    scale = min(rw / bw, rh / bh)
+    w, h = max(1, round(bw * scale)), max(1, round(bh * scale))
+    bottom = y1 * H
+    if floor_line is not None and floor_line * H + 0.08 * H < bottom:
+        bottom = max(floor_line * H + 0.08 * H, y0 * H + h)  # stand on the floor, not in the air
+    cx = (x0 + x1) / 2 * W
+    return Placement(round(cx - w / 2), round(bottom - h), w, h)
+
+
+def requested_placement(product_size: tuple[int, int], fmt: AdFormat, req: PlacementRequest) -> Placement:
+    bw, bh = product_size
+    W, H = fmt.size
+    h = max(1, round(req.height * H))
+    w = max(1, round(bw * h / bh))
+    return Placement(round(req.center_x * W - w / 2), round(req.bottom_y * H - h), w, h)
+
+
+def place_product(cut: CutOut, placement: Placement, canvas_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The product resized into its placement on an empty canvas: (colours float32 H×W×3, alpha float32 H×W).
+
+    Resizing is done on premultiplied colours so the old backdrop cannot bleed into the edge.
+    """
+    W, H = canvas_size
+    x0, y0, x1, y1 = cut.bbox()
+    rgba = cut.rgba[y0:y1, x0:x1].astype(np.float32)
+    alpha = cut.alpha[y0:y1, x0:x1].astype(np.float32)
+    premult = rgba[..., :3] * alpha[..., None]
+    size = (placement.width, placement.height)
+    interp = cv2.INTER_AREA if placement.width < (x1 - x0) else cv2.INTER_CUBIC
+    premult = cv2.resize(premult, size, interpolation=interp)
+    alpha = np.clip(cv2.resize(alpha, size, interpolation=interp), 0.0, 1.0)
+    alpha[alpha > 0.996] = 1.0
+    alpha[alpha < 0.004] = 0.0
+    colours = np.where(alpha[..., None] > 0, premult / np.maximum(alpha[..., None], 1e-6), 0.0)
+    colours = np.clip(colours, 0, 255)
+    layer = np.zeros((H, W, 3), np.float32)
+    layer_alpha = np.zeros((H, W), np.float32)
+    # Clip the placed box to the canvas (a user may push the product partly off the edge).
+    cx0, cy0 = max(placement.x, 0), max(placement.y, 0)
+    cx1, cy1 = min(placement.x + placement.width, W), min(placement.y + placement.height, H)
+    if cx1 <= cx0 or cy1 <= cy0:
+        raise InputError("The product was placed entirely outside the ad.")
+    sx0, sy0 = cx0 - placement.x, cy0 - placement.y
+    layer[cy0:cy1, cx0:cx1] = colours[sy0 : sy0 + cy1 - cy0, sx0 : sx0 + cx1 - cx0]
+    layer_alpha[cy0:cy1, cx0:cx1] = alpha[sy0 : sy0 + cy1 - cy0, sx0 : sx0 + cx1 - cx0]
+    return np.round(layer), layer_alpha  # whole-valued colours: opaque pixels land exactly
+
+
+def shadow_map(alpha: np.ndarray, placement: Placement, contact: float, drop: float) -> np.ndarray:
+    """Darkness (0..1) cast on the background: a squashed contact shadow under the product's
+    footprint and a soft drop shadow of its silhouette, both derived from the alpha."""
+    H, W = alpha.shape
+    dark = np.zeros((H, W), np.float32)
+    ph = placement.height
+    if contact > 0:
+        box = alpha[max(placement.y, 0) : min(placement.bottom, H), max(placement.x, 0) : min(placement.x + placement.width, W)]
+        if box.size:
+            squash_h = max(2, round(ph * 0.07))
+            foot = cv2.resize(box, (box.shape[1], squash_h), interpolation=cv2.INTER_AREA)
+            foot = np.clip(foot * 2.0, 0, 1)
+            y1 = min(placement.bottom + squash_h // 2, H)
+            y0 = max(y1 - squash_h, 0)
+            x0 = max(placement.x, 0)
+            c = np.zeros((H, W), np.float32)
+            c[y0:y1, x0 : x0 + box.shape[1]] = foot[squash_h - (y1 - y0) :, : min(box.shape[1], W - x0)]
+            c = cv2.GaussianBlur(c, (0, 0), max(1.0, ph * 0.02))
+            dark = np.maximum(dark, contact * np.clip(c * 1.5, 0, 1))
+    if drop > 0:
+        dx, dy = round(ph * 0.03), round(ph * 0.025)
+        m = np.float32([[1, 0, dx], [0, 1, dy]])
+        d = cv2.warpAffine(alpha, m, (W, H), flags=cv2.INTER_LINEAR, borderValue=0)
+        d = cv2.GaussianBlur(d, (0, 0), max(1.0, ph * 0.035))
+        dark = 1.0 - (1.0 - dark) * (1.0 - drop * d)
+    return dark
+
+
+def composite(background: np.ndarray, layer: np.ndarray, alpha: np.ndarray, shadow: np.ndarray | None = None,
+              harmonise: float = 0.3) -> np.ndarray:
+    """Alpha-blend the product layer over the background (uint8 H×W×3 result)."""
+    bg = background.astype(np.float32)
+    if shadow is not None:
+        bg = bg * (1.0 - shadow[..., None] * 0.85)
+    fg = layer
+    if harmonise > 0:
+        # Light wrap: soft edge pixels lean towards the nearby background colour; weight is 0 where opaque.
+        sigma = max(1.0, min(alpha.shape) / 300)
+        surround = cv2.GaussianBlur(bg, (0, 0), sigma)
+        w = (harmonise * (1.0 - alpha))[..., None]
+        fg = fg + w * (surround - fg)
+    a = alpha[..., None]
+    out = a * fg + (1.0 - a) * bg
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
