@@ -1,0 +1,307 @@
+"""An edit session: one image and one mask, inverted once, edited with many target prompts.
+
+The session owns all of its state (no globals), so each user gets their own. Its inversion is
+kept per (image, mask, source prompt, steps, inversion guidance, attention mask, KV store, model);
+an edit only reads it, so the tenth edit starts from exactly what the first one did.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import resource
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from editor.errors import InputError
+from editor.images import load_image, load_mask
+from editor.kv_edit.engine import (
+    Canvas,
+    Inversion,
+    KVEditEngine,
+    Progress,
+    Prompt,
+    canvas_for,
+    decode_latents,
+    encode_image,
+    encode_prompt,
+    execution_device,
+    flux_sigmas,
+    text_length,
+)
+from editor.kv_edit.kv_cache import make_kv_store
+from editor.kv_edit.masks import blend_weights, paste_back, token_mask, working_size
+from editor.kv_edit.options import EditOptions
+from models.registry import MODELS
+
+
+@dataclass(frozen=True)
+class EditResult:
+    image: Image.Image  # RGB, the input's size; pixels outside the mask are the input's, bit for bit
+    report: dict[str, Any]
+    decoded: Image.Image | None = None  # the whole decoded picture before paste-back (inspection)
+
+
+def _sha256(array: np.ndarray) -> str:
+    digest = hashlib.sha256(str((array.shape, array.dtype.str)).encode())
+    digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def _as_mask(mask, size: tuple[int, int]) -> tuple[np.ndarray, tuple[str, ...]]:
+    """float32 H×W in [0, 1]. Arrays of the image's size are taken as they are (0..1 floats, or
+    0..255 integers); anything else goes through `load_mask` (files, PIL, other sizes)."""
+    if mask is None:
+        raise InputError("No mask was given: paint the region to change.")
+    width, height = size
+    if isinstance(mask, np.ndarray) and mask.ndim == 2 and mask.shape == (height, width):
+        if np.issubdtype(mask.dtype, np.floating):
+            m = mask.astype(np.float32)
+            if not np.isfinite(m).all():
+                raise InputError("The mask contains invalid values (NaN or infinity).")
+        elif np.issubdtype(mask.dtype, np.bool_):
+            m = mask.astype(np.float32)
+        else:
+            m = mask.astype(np.float32) / (255.0 if mask.max(initial=0) > 1 else 1.0)
+        return np.clip(m, 0.0, 1.0), ()
+    return load_mask(mask, size)
+
+
+def _adapter_state(module) -> str:
+    """A fingerprint of the LoRA (PEFT) adapters in `module`: which are active, their scales, and
+    which are merged into the weights. Empty without adapters."""
+    parts = []
+    for name, layer in module.named_modules():
+        scaling = getattr(layer, "scaling", None)
+        if isinstance(scaling, dict) and hasattr(layer, "active_adapters"):
+            parts.append((name, tuple(layer.active_adapters), tuple(sorted(scaling.items())),
+                          tuple(getattr(layer, "merged_adapters", ())), bool(getattr(layer, "disable_adapters", False))))
+    return hashlib.sha256(repr(parts).encode()).hexdigest() if parts else ""
+
+
+class _PeakMemory:
+    """Peak memory over a call: CUDA allocator peak on a GPU, else the process's RSS peak."""
+
+    def __init__(self, device: torch.device):
+        self.cuda = device.type == "cuda"
+        self.device = device
+        if self.cuda:
+            torch.cuda.reset_peak_memory_stats(device)
+
+    def read(self) -> tuple[int, str]:
+        if self.cuda:
+            return int(torch.cuda.max_memory_allocated(self.device)), "torch.cuda.max_memory_allocated"
+        # ru_maxrss is in KiB on Linux and cannot be reset: it is the peak since the process started.
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024, "process RSS peak (CPU, since process start)"
+
+
+class EditSession:
+    """KV-Edit for one image and mask on one FLUX pipeline.
+
+    pipe: a diffusers FluxPipeline (any FLUX.1 checkpoint, LoRA included).
+    image: path, bytes, PIL image or array, any size. mask: float32 H×W in [0, 1] (1 = regenerate),
+    or anything `editor.images.load_mask` reads. lock: optional lock held while the shared pipeline
+    runs (e.g. the model manager's), because attention processors are swapped during a run.
+    """
+
+    def __init__(self, pipe, image, mask, model_name: str = "tiny", *, lock=None):
+        loaded = load_image(image)
+        self.pipe = pipe
+        self.model_name = model_name
+        self.width, self.height = loaded.size
+        self._rgb = loaded.rgb
+        self._mask, mask_notes = _as_mask(mask, loaded.size)
+        self.notes = tuple(loaded.notes) + tuple(mask_notes)
+        if loaded.alpha is not None:
+            self.notes += ("the image's transparency is not used: editing works on its colours",)
+        work_w, work_h = working_size(self.width, self.height, 2 * pipe.vae_scale_factor)
+        self.canvas: Canvas = canvas_for(pipe, work_w, work_h)
+        self.token_mask = token_mask(self._mask, self.canvas.latent_h, self.canvas.latent_w)
+        self._image_key = _sha256(self._rgb)
+        self._mask_key = _sha256(self._mask)
+        self._pipe_lock = lock if lock is not None else contextlib.nullcontext()
+        self._lock = threading.RLock()
+        self._engine: KVEditEngine | None = None
+        self._clean: tuple[tuple, torch.Tensor] | None = None  # (model key, packed source latent)
+        self._inversion: tuple[tuple, Inversion] | None = None  # at most one: they are large
+        self._last_source: str | None = None
+
+    # -- public API ---------------------------------------------------------------------------
+
+    @property
+    def mask_is_empty(self) -> bool:
+        return self.token_mask.foreground_tokens == 0
+
+    @property
+    def inversion(self) -> Inversion | None:
+        """The recorded inversion (read it, don't change it)."""
+        return self._inversion[1] if self._inversion else None
+
+    def invert(self, source_prompt: str, opts: EditOptions, progress: Progress | None = None) -> dict[str, Any]:
+        """Invert the image under `source_prompt` (or reuse the inversion already made for it)."""
+        source_prompt = self._check_prompt(source_prompt, "source")
+        with self._lock, self._pipe_lock:
+            self._last_source = source_prompt
+            if opts.inversion_free or self.mask_is_empty:
+                return {"reused_inversion": False, "inversion_seconds": 0.0, "transformer_calls": 0}
+            return self._ensure_inversion(source_prompt, opts, progress)
+
+    def edit(self, target_prompt: str, opts: EditOptions, progress: Progress | None = None, source_prompt: str | None = None) -> EditResult:
+        """Regenerate the masked region to match `target_prompt`; everything outside stays."""
+        target_prompt = self._check_prompt(target_prompt, "target")
+        if source_prompt is None:
+            source_prompt = self._last_source
+        if source_prompt is None:
+            raise InputError("Describe the photo as it is now (the source prompt) before editing.")
+        source_prompt = self._check_prompt(source_prompt, "source")
+        with self._lock, self._pipe_lock:
+            self._last_source = source_prompt
+            return self._edit(source_prompt, target_prompt, opts, progress)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_prompt(prompt, which: str) -> str:
+        if not isinstance(prompt, str):
+            raise InputError(f"The {which} prompt must be text.")
+        return prompt.strip()
+
+    def _model_key(self) -> tuple:
+        # The transformer object stands for its base weights (another checkpoint is another
+        # object); LoRA adapters change it in place, so their state is part of the key too.
+        return (self.model_name, id(self.pipe.transformer), id(self.pipe.vae), _adapter_state(self.pipe.transformer))
+
+    def _get_engine(self) -> KVEditEngine:
+        device = execution_device(self.pipe)
+        if self._engine is None or self._engine.transformer is not self.pipe.transformer or self._engine.device != device:
+            self._engine = KVEditEngine(self.pipe, self.canvas, self.token_mask, device)
+        return self._engine
+
+    def _source_latent(self) -> torch.Tensor:
+        key = self._model_key()
+        if self._clean is None or self._clean[0] != key:
+            rgb = self._rgb
+            if (self.canvas.width, self.canvas.height) != (self.width, self.height):
+                rgb = np.asarray(Image.fromarray(rgb).resize((self.canvas.width, self.canvas.height), Image.LANCZOS))
+            self._clean = (key, encode_image(self.pipe, rgb, self.canvas, self._get_engine().device))
+        return self._clean[1]
+
+    def _prompt(self, text: str) -> Prompt:
+        engine = self._get_engine()
+        return encode_prompt(self.pipe, text, text_length(self.pipe, self.model_name), engine.device, engine.dtype)
+
+    def _inversion_key(self, source_prompt: str, opts: EditOptions) -> tuple:
+        # The store keeps background tokens only, so the mask is part of the key even without attn_mask.
+        return (
+            self._image_key,
+            self._mask_key,
+            source_prompt,
+            opts.steps,
+            float(opts.inversion_guidance),
+            bool(opts.attn_mask),
+            opts.kv_cache,
+            self._model_key(),
+        )
+
+    def _ensure_inversion(self, source_prompt: str, opts: EditOptions, progress: Progress | None) -> dict[str, Any]:
+        key = self._inversion_key(source_prompt, opts)
+        engine = self._get_engine()
+        if self._inversion is not None and self._inversion[0] != key:
+            self._inversion[1].store.clear()  # free it before recording the next one
+            self._inversion = None
+        reused = self._inversion is not None
+        if self._inversion is None:
+            sigmas = flux_sigmas(self.pipe.scheduler.config, opts.steps, self.canvas.tokens, engine.device)
+            store = make_kv_store(opts.kv_cache, engine.device, engine.dtype)
+            inversion = engine.new_inversion(
+                self._source_latent(), self._prompt(source_prompt), sigmas, opts.inversion_guidance, opts.attn_mask, store
+            )
+            self._inversion = (key, inversion)
+        inversion = self._inversion[1]
+        # A smaller skip_steps than before only needs the missing noisier steps.
+        run = engine.extend(inversion, opts.skip_steps, progress)
+        return {
+            "reused_inversion": reused and run.transformer_calls == 0,
+            "inversion_seconds": run.seconds,
+            "transformer_calls": run.transformer_calls,
+        }
+
+    def _edit(self, source_prompt: str, target_prompt: str, opts: EditOptions, progress: Progress | None) -> EditResult:
+        started = time.perf_counter()
+        engine = self._get_engine()
+        peak = _PeakMemory(engine.device)
+        report = self._base_report(opts)
+        report.update(source_prompt=source_prompt, target_prompt=target_prompt)
+        if self.mask_is_empty:
+            report.update(mode="unchanged (empty mask)", reused_inversion=False, inversion_seconds=0.0,
+                          denoise_seconds=0.0, decode_seconds=0.0, kv_cache_bytes=0, transformer_calls=0)
+            image = Image.fromarray(self._rgb.copy(), "RGB")
+            return EditResult(image, self._finish(report, peak, started), None)
+
+        target = self._prompt(target_prompt)
+        if opts.inversion_free:
+            sigmas = flux_sigmas(self.pipe.scheduler.config, opts.steps, self.canvas.tokens, engine.device)
+            latent, run = engine.edit_without_inversion(
+                self._source_latent(), self._prompt(source_prompt), target, sigmas, opts, progress
+            )
+            report.update(mode="inversion-free", reused_inversion=False, inversion_seconds=0.0,
+                          transformer_calls=run.transformer_calls, cached_steps=1 if run.kv_cache_bytes else 0)
+        else:
+            info = self._ensure_inversion(source_prompt, opts, progress)
+            latent, run = engine.denoise(self.inversion, target, opts, progress)
+            report.update(mode="kv-edit", reused_inversion=info["reused_inversion"],
+                          inversion_seconds=info["inversion_seconds"],
+                          transformer_calls=info["transformer_calls"] + run.transformer_calls,
+                          cached_steps=len(self.inversion.store.steps()))
+        report.update(denoise_seconds=run.seconds, kv_cache_bytes=run.kv_cache_bytes)
+
+        decode_start = time.perf_counter()
+        generated = decode_latents(self.pipe, latent, self.canvas)
+        if generated.shape[:2] != (self.height, self.width):
+            generated = np.asarray(Image.fromarray(generated).resize((self.width, self.height), Image.LANCZOS))
+        pixels = paste_back(self._rgb, generated, blend_weights(self._mask, opts.feather_px))
+        report["decode_seconds"] = time.perf_counter() - decode_start
+        return EditResult(Image.fromarray(pixels, "RGB"), self._finish(report, peak, started), Image.fromarray(generated, "RGB"))
+
+    def _base_report(self, opts: EditOptions) -> dict[str, Any]:
+        spec = MODELS.get(self.model_name)
+        tm = self.token_mask
+        return {
+            "model": spec.label if spec is not None else self.model_name,
+            "random_weights": bool(spec.random_weights) if spec is not None else False,
+            "width": self.width,
+            "height": self.height,
+            "working_width": self.canvas.width,
+            "working_height": self.canvas.height,
+            "image_tokens": tm.image_tokens,
+            "foreground_tokens": tm.foreground_tokens,
+            "background_tokens": tm.background_tokens,
+            "text_tokens": text_length(self.pipe, self.model_name),
+            "layers": self._get_engine().n_layers,
+            "steps": opts.steps,
+            "skip_steps": opts.skip_steps,
+            "denoise_steps": opts.denoise_steps,
+            "inversion_guidance": opts.inversion_guidance,
+            "guidance": opts.guidance,
+            "re_init": opts.re_init,
+            "attn_mask": opts.attn_mask,
+            "attn_scale": opts.attn_scale,
+            "seed": opts.seed,
+            "feather_px": opts.feather_px,
+            "kv_cache_mode": opts.kv_cache,
+            "device": str(self._get_engine().device),
+            "dtype": str(self._get_engine().dtype).replace("torch.", ""),
+            "notes": list(self.notes),
+        }
+
+    @staticmethod
+    def _finish(report: dict[str, Any], peak: _PeakMemory, started: float) -> dict[str, Any]:
+        report["peak_memory_bytes"], report["peak_memory_source"] = peak.read()
+        report["total_seconds"] = time.perf_counter() - started
+        return report
