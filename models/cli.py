@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("download", help="fetch a model (needs internet; fails clearly when offline)")
     p.add_argument("name", help="model name, see `list`")
     p.set_defaults(func=cmd_download)
+    from models import plan_cli  # `plan`: memory estimates and plans (models/memory)
+
+    plan_cli.register(sub)
     return parser
 
 

@@ -66,7 +66,7 @@ def load_pipeline_from_folder(folder: str | Path, class_name: str = "FluxPipelin
     folder = Path(folder)
     cls = pipeline_class(class_name)
     try:
-        return cls.from_pretrained(folder, torch_dtype=dtype or torch.float32, local_files_only=True)
+        return cls.from_pretrained(folder, dtype=dtype or torch.float32, local_files_only=True)
     except (OSError, ValueError, KeyError, RuntimeError, EnvironmentError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(

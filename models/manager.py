@@ -114,9 +114,9 @@ class ModelManager:
             elif class_name in self._pipes:
                 pipe = self._pipes[class_name]
             else:
-                # torch_dtype matters: from_pipe casts the (shared!) modules to it, float32 by default,
+                # dtype matters: from_pipe casts the (shared!) modules to it, float32 by default,
                 # which would silently turn a bf16 base into fp32 for every task.
-                pipe = pipeline_class(class_name).from_pipe(base, torch_dtype=self.dtype)
+                pipe = pipeline_class(class_name).from_pipe(base, dtype=self.dtype)
                 self._pipes[class_name] = pipe
             self._prepare_offload(pipe)
             return pipe
