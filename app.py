@@ -1,0 +1,121 @@
+"""Intact web app: `python app.py` (see `python app.py --help`).
+
+Starts without any model weights: tabs whose model is missing say which model and the command
+that fetches it. Binds 127.0.0.1 unless told otherwise (`--host 0.0.0.0`, `--share`). On a
+Hugging Face Space the platform's GRADIO_SERVER_NAME / GRADIO_SERVER_PORT are honoured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home from shops' machines
+
+DEFAULT_PORT = 7860
+DEFAULT_HOST = "127.0.0.1"
+# Largest accepted upload: a 40-megapixel photo (the image loader's limit) as PNG fits; more is refused.
+MAX_UPLOAD = "64mb"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from models.registry import diffusion_models
+    from ui.app_state import KV_CACHE_MODES, MEMORY_MODES, default_output_dir
+
+    models = [spec.name for spec in diffusion_models()]
+    parser = argparse.ArgumentParser(
+        prog="python app.py",
+        description="Intact: photo & ad studio (Gradio web app). Korean and English UI.",
+    )
+    parser.add_argument(
+        "--model", default="auto", choices=["auto", *models],
+        help="default diffusion model in every tab (default: auto = the first real model on this "
+        "machine, else 'tiny', random weights, for testing)",
+    )
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", DEFAULT_HOST),
+                        help="address to bind (default: %(default)s); 0.0.0.0 serves other machines on your network")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", DEFAULT_PORT)),
+                        help="port to listen on (default: %(default)s)")
+    parser.add_argument("--share", action="store_true",
+                        help="also open a public *.gradio.live link (off by default)")
+    parser.add_argument("--output-dir", type=Path, default=None,
+                        help=f"where results and history.jsonl are saved (default: $INTACT_OUTPUT_DIR or "
+                        f"{default_output_dir()})")
+    parser.add_argument("--memory-mode", default="auto", choices=MEMORY_MODES,
+                        help="memory mode (default: auto = the memory planner fits each job to this device); "
+                        "force an offload instead: none (all weights on the accelerator), model "
+                        "(components move to CPU between uses), group (weights streamed, least memory)")
+    parser.add_argument("--kv-cache", default="auto", choices=KV_CACHE_MODES,
+                        help="KV cache mode, where KV-Edit keeps the background keys/values (default: auto, from "
+                        "the memory plan): device, cpu, fp8, int8, or none (inversion-free)")
+    parser.add_argument("--device", default=None, choices=["cuda", "cpu", "mps"],
+                        help="compute device (default: cuda when available, else cpu)")
+    parser.add_argument("--private-gallery", action=argparse.BooleanOptionalAction,
+                        default=bool(os.environ.get("SPACE_ID")),
+                        help="each browser session sees only its own results in the Gallery (default: on when "
+                        "running on a Hugging Face Space, off on your own machine)")
+    parser.add_argument("--max-edit-sessions", type=int, default=2,
+                        help="how many browser sessions keep their inversion in memory (default: %(default)s); "
+                        "the least recently used one inverts again on its next edit")
+    parser.add_argument("--queue-size", type=int, default=16,
+                        help="most requests waiting in the queue (default: %(default)s); more are refused with "
+                        "'queue full'")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace):
+    from ui.app_state import AppConfig, default_output_dir
+    from ui.model_choice import default_model
+
+    model = default_model() if args.model == "auto" else args.model
+    return AppConfig(
+        model=model,
+        output_dir=(args.output_dir or default_output_dir()).expanduser().resolve(),
+        kv_cache=args.kv_cache,
+        memory_mode=args.memory_mode,
+        device=args.device,
+        queue_size=args.queue_size,
+        private_gallery=args.private_gallery,
+        max_edit_sessions=args.max_edit_sessions,
+    )
+
+
+def create_demo(config):
+    """The queued Blocks for `config` (also what a Space's runner or a test can launch)."""
+    from ui.app_state import Services
+    from ui.layout import build_app
+
+    demo = build_app(Services(config))
+    # Accelerator events share one concurrency id with limit 1 (set per event); the rest
+    # (status, gallery, small UI updates) may run side by side.
+    demo.queue(max_size=config.queue_size, default_concurrency_limit=4)
+    return demo
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = config_from_args(args)
+    config.output_dir.mkdir(parents=True, exist_ok=True)
+    demo = create_demo(config)
+    from ui.layout import launch_options
+
+    demo.launch(
+        server_name=args.host,
+        server_port=args.port,
+        share=args.share,
+        allowed_paths=[str(config.output_dir)],  # results only; nothing else on disk is served
+        # ...and not the history log, which lists every user's prompts and result names.
+        blocked_paths=[str(config.output_dir / "history.jsonl")],
+        show_error=True,
+        max_file_size=MAX_UPLOAD,
+        **launch_options(),
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""Generate tab: text-to-image and image-to-image with shop presets and LoRA styles.
+
+The UI gathers a `editor.generate.GenerateRequest`, runs `generate(manager, request)` on the
+shared model manager, saves every picture to the output store (so the Gallery lists it) and shows
+the report, including the prompt actually sent after Korean translation.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from models.registry import get_spec
+from ui.app_state import Services, session_owner
+from ui.feedback import progress_reporter, user_errors
+from ui.gpu import gpu
+from ui.i18n import lang_of, t, tr
+from ui.memory import plan_for, prepare_model
+from ui.model_choice import default_model, model_choices, model_note, require_available
+
+GPU = "gpu"
+EXAMPLES = [  # (prompt, preset); never run at start-up
+    ["딸기 케이크와 라떼", "cafe"],
+    ["a steaming bowl of ramen", "restaurant"],
+    ["립스틱과 향수병", "cosmetics"],
+]
+NONE = ""  # dropdown value for "no preset" / "no style"
+
+
+def preset_choices(lang: str) -> list[tuple[str, str]]:
+    from editor.presets import load_presets
+
+    choices = [(tr(lang, "gen.no_preset"), NONE)]
+    for name, preset in load_presets().items():
+        choices.append((preset.display_name(lang), name))
+    return choices
+
+
+def style_choices(lang: str, model: str) -> list[tuple[str, str]]:
+    """Every LoRA style; the ones that cannot be used with `model` or are not installed say why."""
+    from models.lora import load_styles
+
+    spec = get_spec(model)
+    choices = [(tr(lang, "gen.no_lora"), NONE)]
+    for name, style in load_styles().items():
+        label = style.display_name
+        if not style.available:
+            label += " — " + tr(lang, "gen.lora_not_installed")
+        elif not style.fits(spec):
+            label += " — " + tr(lang, "gen.lora_other_model", base=style.base_model)
+        choices.append((label, name))
+    return choices
+
+
+def run_generate(services: Services, model: str, prompt: str, preset: str, negative: str, lora: str,
+                 lora_weight: float, init_image, strength: float, width, height, steps, guidance, seed,
+                 count: int, progress=None, owner: str | None = None):
+    """Generate, save every picture, and return (images, saved paths, report)."""
+    from editor.generate import GenerateRequest, generate
+
+    request = GenerateRequest(
+        prompt=prompt or "",
+        model=model,
+        preset=preset or None,
+        image=init_image,
+        strength=float(strength),
+        lora=lora or None,
+        lora_weight=float(lora_weight) if lora else None,
+        seed=_whole(seed),
+        steps=_whole(steps),
+        guidance=float(guidance) if guidance not in (None, "") else None,
+        width=_whole(width),
+        height=_whole(height),
+        negative_prompt=negative or None,
+        num_images=int(count),
+    )
+    require_available(model)
+    spec = get_spec(model)
+    size = (request.width or (init_image.width if init_image is not None else 1024),
+            request.height or (init_image.height if init_image is not None else 1024))
+    plan = plan_for(services, model, size, request.steps or spec.default_steps, task="generate").require_fit()
+    with services.manager.lock:
+        prepare_model(services, model, plan)
+        result = generate(services.manager, request, progress=progress)
+    report = dict(result.report, memory_plan=plan.explanation)
+    paths = []
+    for i, image in enumerate(result.images):
+        saved = services.store.save(image, {"task": report["task"], "index": i, **report, "owner": owner})
+        paths.append(str(saved.path))
+    return result.images, paths, report
+
+
+def _whole(value) -> int | None:
+    """Empty or 0 means "use the preset's or the model's value"."""
+    if value in (None, ""):
+        return None
+    value = int(value)
+    return value or None
+
+
+def build_generate_tab(services: Services) -> dict:
+    model0 = default_model(preferred=services.config.model)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1):
+            model = gr.Dropdown(model_choices(), value=model0, label=t("common.model"), elem_id="gen-model")
+            note = gr.Markdown(model_note(model0))
+            prompt = gr.Textbox(label=t("gen.prompt"), placeholder=t("gen.prompt_ph"), lines=2, elem_id="gen-prompt")
+            preset = gr.Dropdown(preset_choices("en"), value=NONE, label=t("gen.preset"), elem_id="gen-preset")
+            gr.Examples(EXAMPLES, [prompt, preset], label=t("common.examples"), cache_examples=False,
+                        example_labels=[f"{text} ({name})" for text, name in EXAMPLES])
+            with gr.Row():
+                lora = gr.Dropdown(style_choices("en", model0), value=NONE, label=t("gen.lora"), elem_id="gen-lora")
+                lora_weight = gr.Slider(-2, 2, value=0.8, step=0.05, label=t("gen.lora_scale"))
+            init_image = gr.Image(type="pil", image_mode="RGB", format="png", label=t("gen.init_image"),
+                                  sources=("upload", "clipboard"), height=240, elem_id="gen-init")
+            strength = gr.Slider(0.05, 1.0, value=0.6, step=0.05, label=t("gen.strength"))
+            with gr.Accordion(t("common.advanced"), open=False):
+                negative = gr.Textbox(label=t("gen.negative"), lines=1)
+                with gr.Row():
+                    width = gr.Number(None, precision=0, minimum=0, maximum=2048, step=16, label=t("gen.width"),
+                                      info=t("gen.auto_info"))
+                    height = gr.Number(None, precision=0, minimum=0, maximum=2048, step=16, label=t("gen.height"),
+                                       info=t("gen.auto_info"))
+                with gr.Row():
+                    steps = gr.Number(None, precision=0, minimum=0, maximum=100, label=t("common.steps"),
+                                      info=t("gen.auto_info"))
+                    guidance = gr.Number(None, minimum=0, maximum=20, label=t("common.guidance"),
+                                         info=t("gen.auto_info"))
+                with gr.Row():
+                    seed = gr.Number(None, precision=0, minimum=0, label=t("common.seed"), info=t("gen.seed_info"))
+                    count = gr.Slider(1, 4, value=1, step=1, label=t("gen.count"))
+            run = gr.Button(t("gen.run"), variant="primary", elem_id="gen-run")
+        with gr.Column(scale=1):
+            status = gr.Markdown(elem_id="gen-status")
+            gallery = gr.Gallery(label=t("gen.results"), columns=2, height=480, format="png", interactive=False,
+                                 object_fit="contain",
+                                 elem_id="gen-results")
+            files = gr.File(label=t("gen.download"), file_count="multiple", interactive=False, elem_id="gen-files")
+            with gr.Accordion(t("edit.report"), open=False):
+                report_json = gr.JSON()
+
+    @gpu
+    def generate_images(model, prompt, preset, negative, lora, lora_weight, init_image, strength, width, height,
+                        steps, guidance, seed, count, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - gradio injects it
+        lang = lang_of(request)
+        with user_errors(lang):
+            images, paths, report = run_generate(
+                services, model, prompt, preset, negative, lora, lora_weight, init_image, strength, width, height,
+                steps, guidance, seed, count, progress_reporter(progress, lang), owner=session_owner(request))
+        message = tr(lang, "gen.done", count=len(images), seconds=f"{report['seconds']:.1f}",
+                     model=report["model_label"])
+        message += "  \n" + tr(lang, "gen.prompt_used") + f": `{report['prompt_sent']}`"
+        return message, images, paths, report
+
+    def on_model(name, request: gr.Request):
+        lang = lang_of(request)
+        return model_note(name, lang), gr.Dropdown(choices=style_choices(lang, name), value=NONE)
+
+    def localise(name, request: gr.Request):
+        lang = lang_of(request)
+        return (model_note(name, lang), gr.Dropdown(choices=preset_choices(lang)),
+                gr.Dropdown(choices=style_choices(lang, name)))
+
+    run.click(generate_images,
+              [model, prompt, preset, negative, lora, lora_weight, init_image, strength, width, height, steps,
+               guidance, seed, count],
+              [status, gallery, files, report_json], api_name="generate", concurrency_id=GPU, concurrency_limit=1)
+    model.change(on_model, [model], [note, lora], api_visibility="private")
+    return {"init_image": init_image, "localise": (localise, [model], [note, preset, lora])}

@@ -1,0 +1,52 @@
+"""The whole app: the tabs assembled into one gr.Blocks, and the launch options it needs."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from ui.ad_tab import build_ad_tab
+from ui.app_state import Services
+from ui.edit_tab import build_edit_tab
+from ui.gallery_tab import build_gallery_tab
+from ui.generate_tab import build_generate_tab
+from ui.i18n import I18N, t
+from ui.model_choice import TINY, default_model
+from ui.status import build_status_tab
+
+CSS = """
+#app-title p { font-size: 1.9em; font-weight: 700; margin: 0; }
+#edit-status, #status-info { min-height: 2.5em; }
+.tiny-warning { border-left: 4px solid #e0a000; padding-left: .6em; }
+"""
+
+
+def build_app(services: Services) -> gr.Blocks:
+    with gr.Blocks(title="Intact", analytics_enabled=False, delete_cache=(3600, 24 * 3600)) as demo:
+        gr.Markdown(t("app.title"), elem_id="app-title")
+        gr.Markdown(t("app.subtitle"), elem_id="app-subtitle")
+        if default_model(preferred=services.config.model) == TINY:
+            gr.Markdown(t("app.tiny_warning"), elem_classes="tiny-warning", elem_id="tiny-warning")
+        with gr.Tabs() as tabs:
+            with gr.Tab(t("tab.edit"), id="edit", elem_id="tab-edit"):
+                edit = build_edit_tab(services)
+            with gr.Tab(t("tab.ad"), id="ad", elem_id="tab-ad"):
+                ad = build_ad_tab(services)
+            with gr.Tab(t("tab.generate"), id="generate", elem_id="tab-generate"):
+                generate = build_generate_tab(services)
+            with gr.Tab(t("tab.gallery"), id="gallery", elem_id="tab-gallery"):
+                list_saved, gallery_outputs = build_gallery_tab(services, tabs, edit["editor"], generate["init_image"])
+            with gr.Tab(t("tab.status"), id="status", elem_id="tab-status"):
+                read_status, status_outputs = build_status_tab(services)
+        # Texts composed on the server follow the browser's language from the first page load.
+        for tab in (edit, ad, generate):
+            fn, inputs, outputs = tab["localise"]
+            demo.load(fn, inputs, outputs, api_visibility="private")
+        demo.load(read_status, None, status_outputs, api_visibility="private")
+        demo.load(list_saved, None, gallery_outputs, api_visibility="private")
+    return demo
+
+
+def launch_options() -> dict:
+    """Keyword arguments for `demo.launch` that belong to the UI (gradio 6 takes them there)."""
+    return {"i18n": I18N, "css": CSS, "theme": gr.themes.Soft()}
+
