@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import platform
 import sys
@@ -33,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from kv_edit_bench import PRESETS, build_model, fraction_mask, sync  # noqa: E402
+from kv_edit_bench import PRESETS, build_model, fraction_mask, sync, write_results  # noqa: E402
 
 from editor.kv_edit.attention import KVContext, recording  # noqa: E402
 from editor.kv_edit.engine import Canvas, KVEditEngine, Prompt  # noqa: E402
@@ -294,12 +293,8 @@ def main(argv=None) -> int:
     result = run(args)
     text = to_markdown(result)
     print(text)
-    stem = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"kv_cache_stores_{result['device']}"
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    for path, content in ((stem.with_suffix(".md"), text), (stem.with_suffix(".json"), json.dumps(result, indent=2) + "\n")):
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(content, encoding="utf-8")
-        os.replace(tmp, path)
+    write_results(Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"kv_cache_stores_{result['device']}",
+                  text, result)
     return 0
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import resource
 import statistics
@@ -33,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from diffusers import FluxTransformer2DModel  # noqa: E402
 
+from editor.atomic import atomic_write_text  # noqa: E402
 from editor.kv_edit.attention import KVContext, background_key_bias, recording, replaying  # noqa: E402
 from editor.kv_edit.engine import Canvas, KVEditEngine, Prompt  # noqa: E402
 from editor.kv_edit.kv_cache import make_kv_store  # noqa: E402
@@ -315,6 +315,12 @@ def to_markdown(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_results(stem: Path, markdown: str, result: dict) -> None:
+    """The benchmark's figures as STEM.md and STEM.json, each written atomically."""
+    atomic_write_text(stem.with_suffix(".md"), markdown)
+    atomic_write_text(stem.with_suffix(".json"), json.dumps(result, indent=2) + "\n")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cpu")
@@ -334,12 +340,7 @@ def main(argv=None) -> int:
     result = run(args)
     text = to_markdown(result)
     print(text)
-    stem = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"kv_edit_{result['device']}"
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    for path, content in ((stem.with_suffix(".md"), text), (stem.with_suffix(".json"), json.dumps(result, indent=2) + "\n")):
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(content, encoding="utf-8")
-        os.replace(tmp, path)
+    write_results(Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"kv_edit_{result['device']}", text, result)
     return 0
 
 

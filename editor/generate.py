@@ -12,7 +12,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from PIL import Image
@@ -177,53 +177,90 @@ def _open_init_image(source) -> Image.Image:
     return image
 
 
+class _PipelineRun(NamedTuple):
+    pipe: Any
+    styles: Any  # models.lora.LoraStyles
+    images: list[Image.Image]
+    seconds: float
+    device: str
+    dtype: str
+    denoise_steps: int
+    prompt_tokens: int | None
+
+
+def _run_pipeline(manager, request: GenerateRequest, plan: _Plan, init, progress: Progress | None) -> _PipelineRun:
+    """The pipeline call itself (the caller holds the manager's lock)."""
+    spec = get_spec(request.model)
+    pipe = manager.pipeline(request.model, request.task)
+    styles = manager.styles
+    if plan.style is not None:
+        styles.apply(plan.style, request.lora_weight)
+    else:
+        styles.deactivate()  # a previous user's style must not leak into this picture
+    total = {"steps": plan.steps}
+
+    def on_step_end(pipeline, step, timestep, callback_kwargs):
+        total["steps"] = getattr(pipeline, "num_timesteps", None) or plan.steps
+        if progress is not None:
+            progress("generate", step + 1, total["steps"])
+        return {}
+
+    kwargs = dict(
+        # FLUX gets embeddings (cached per prompt; its text encoders leave the accelerator after encoding).
+        **manager.prompt_inputs(request.model, pipe, plan.prompt, request.num_images),
+        height=plan.height,
+        width=plan.width,
+        num_inference_steps=plan.steps,
+        guidance_scale=plan.guidance,
+        # A CPU generator gives the same noise on every device, so a seed reproduces anywhere.
+        generator=torch.Generator("cpu").manual_seed(plan.seed),
+        max_sequence_length=spec.max_sequence_length,
+        callback_on_step_end=on_step_end,
+        output_type="pil",
+    )
+    if plan.negative_prompt:
+        kwargs["negative_prompt"] = plan.negative_prompt
+    if init is not None:
+        kwargs.update(image=init, strength=float(request.strength))
+    tokens = _token_count(pipe, plan.prompt)
+    started = time.perf_counter()
+    images = list(pipe(**kwargs).images)
+    seconds = time.perf_counter() - started
+    device = str(getattr(pipe, "_execution_device", manager.device))
+    dtype = str(pipe.transformer.dtype).replace("torch.", "")
+    return _PipelineRun(pipe, styles, images, seconds, device, dtype, total["steps"], tokens)
+
+
 def generate(manager, request: GenerateRequest, progress: Progress | None = None,
-             translator: Translator | None = None) -> GenerateResult:
-    """Run one request on `manager` (models.manager.ModelManager)."""
+             translator: Translator | None = None, memory=None) -> GenerateResult:
+    """Run one request on `manager` (models.manager.ModelManager).
+
+    memory: None runs with the manager's placement as it is; "auto" plans offload and VAE tiling
+    for this machine (`editor.planned_run`), or pass a `models.memory.MemoryPlan`. With a plan, an
+    out-of-memory error frees, retries once with the plan's cheaper fallback, then raises
+    `OutOfMemoryPlanError`; the report gets `memory_plan`.
+    """
     spec = get_spec(request.model)
     init = _open_init_image(request.image) if request.image is not None else None
     translator = translator or Translator(marian=manager.marian)
     plan = _plan(request, spec, translator, init)
 
-    with manager.lock:  # one run at a time on the shared weights; also guards the style state
-        pipe = manager.pipeline(request.model, request.task)
-        styles = manager.styles
-        if plan.style is not None:
-            styles.apply(plan.style, request.lora_weight)
-        else:
-            styles.deactivate()  # a previous user's style must not leak into this picture
-        total = {"steps": plan.steps}
+    def run_pipeline():
+        with manager.lock:  # one run at a time on the shared weights; also guards the style state
+            return _run_pipeline(manager, request, plan, init, progress)
 
-        def on_step_end(pipeline, step, timestep, callback_kwargs):
-            total["steps"] = getattr(pipeline, "num_timesteps", None) or plan.steps
-            if progress is not None:
-                progress("generate", step + 1, total["steps"])
-            return {}
+    memory_plan = None
+    if memory is None:
+        run = run_pipeline()
+    else:
+        from editor.planned_run import AUTO, plan_job, plan_report, run_planned
 
-        kwargs = dict(
-            prompt=plan.prompt,
-            height=plan.height,
-            width=plan.width,
-            num_inference_steps=plan.steps,
-            guidance_scale=plan.guidance,
-            num_images_per_prompt=request.num_images,
-            # A CPU generator gives the same noise on every device, so a seed reproduces anywhere.
-            generator=torch.Generator("cpu").manual_seed(plan.seed),
-            max_sequence_length=spec.max_sequence_length,
-            callback_on_step_end=on_step_end,
-            output_type="pil",
-        )
-        if plan.negative_prompt:
-            kwargs["negative_prompt"] = plan.negative_prompt
-        if init is not None:
-            kwargs.update(image=init, strength=float(request.strength))
-        tokens = _token_count(pipe, plan.prompt)
-        started = time.perf_counter()
-        images = list(pipe(**kwargs).images)
-        seconds = time.perf_counter() - started
-        device = str(getattr(pipe, "_execution_device", manager.device))
-        dtype = str(pipe.transformer.dtype).replace("torch.", "")
-        denoise_steps = total["steps"]
+        chosen = memory
+        if memory == AUTO:
+            chosen = plan_job(manager, request.model, plan.width, plan.height, plan.steps, task="generate")
+        run, ran = run_planned(manager, chosen, lambda _p: run_pipeline())
+        memory_plan = plan_report(chosen, ran)
+    pipe, styles, images, seconds, device, dtype, denoise_steps, tokens = run
 
     report = {
         "model": spec.name,
@@ -256,4 +293,6 @@ def generate(manager, request: GenerateRequest, progress: Progress | None = None
         "device": device,
         "dtype": dtype,
     }
+    if memory_plan is not None:
+        report["memory_plan"] = memory_plan
     return GenerateResult(images, report)

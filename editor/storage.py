@@ -16,7 +16,6 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ import numpy as np
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
+from editor.atomic import atomic_write_bytes  # noqa: F401 - also the public name callers import from here
 from editor.errors import InputError
 
 PARAMS_KEY = "intact:params"  # PNG tEXt/iTXt keyword holding the generation parameters as JSON
@@ -54,39 +54,6 @@ def pixel_hash(image: Image.Image) -> str:
     digest.update(f"{image.mode}:{image.width}x{image.height}:".encode())
     digest.update(np.asarray(image).tobytes())
     return digest.hexdigest()
-
-
-def _fsync_dir(folder: Path) -> None:
-    # The rename itself lives in the directory entry; flush it too where the OS allows.
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see the old content or the new, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(path.parent)
 
 
 def _jsonable(value):

@@ -27,6 +27,8 @@ def cmd_list(args) -> int:
             status = "available (built from a seed on first use; random weights, for testing)"
         elif loc.available:
             status = f"available at {loc.path}"
+            if spec.random_weights:  # built already: still say what it is
+                status += " (random weights, for testing)"
         else:
             status = "missing; looked in " + "; ".join(loc.looked_in)
         rows.append((name, spec.kind, _human_bytes(spec.size_bytes), spec.license, status))

@@ -67,7 +67,7 @@ def load_pipeline_from_folder(folder: str | Path, class_name: str = "FluxPipelin
     cls = pipeline_class(class_name)
     try:
         return cls.from_pretrained(folder, dtype=dtype or torch.float32, local_files_only=True)
-    except (OSError, ValueError, KeyError, RuntimeError, EnvironmentError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:  # TypeError: a config.json with wrong value types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(
             f"The model folder {folder} could not be loaded as {class_name} ({first}). "

@@ -20,6 +20,9 @@ import torch
 
 from editor.errors import IntactError
 from models.loading import default_dtype, load_pipeline, pipeline_class, resolve
+from models.memory.offload import place_pipeline, require_quantized_weights
+from models.memory.planner import OFFLOAD_MODES as PLAN_OFFLOAD_MODES
+from models.memory.prompt_cache import PromptEmbeddingCache, encode_flux_prompt, text_encoders
 from models.registry import ModelSpec, get_spec
 
 log = logging.getLogger(__name__)
@@ -42,7 +45,7 @@ PIPELINE_CLASSES: dict[str, dict[str, str]] = {
     },
 }
 
-OFFLOAD_MODES = ("none", "model", "group", "sequential")
+OFFLOAD_MODES = PLAN_OFFLOAD_MODES  # none | model | group, as the memory planner chooses them
 
 
 class ModelManager:
@@ -58,8 +61,11 @@ class ModelManager:
         self._offload = "none"
         self._offload_installed_on: int | None = None  # id() of the pipeline holding model-offload hooks
         self._vae_tiling = False
-        self._vae_slicing = False
+        self._text_encoders_on_device = True  # encode prompts on the compute device (the plan may say CPU)
+        self._text_encoder_device = self.device
         self.notes: list[str] = []  # what the memory plan could and could not do here
+        # Encoded prompts of the resident family, shared by its sessions and runs; cleared on unload.
+        self.prompt_cache = PromptEmbeddingCache()
         self._marian = None
 
     @classmethod
@@ -89,14 +95,19 @@ class ModelManager:
                 return self._base
             spec = get_spec(name)
             _check_family(spec)
-            if self._loader is load_pipeline:
-                resolve(name)  # a missing model fails here, before the resident one is dropped
+            self.require_available(name)  # a missing model fails here, before the resident one is dropped
             self.unload()  # one heavy family resident: free the old one before reading the new
             log.info("loading %s (%s)", name, self.dtype)
             pipe = self._loader(name, self.dtype)
             self._name, self._base = name, pipe
             self._place(pipe)
             return pipe
+
+    def require_available(self, name: str) -> None:
+        """ModelNotAvailableError (saying where we looked and how to fetch it) unless `name` can be
+        loaded; cheap, so callers check before planning memory for a model that is not there."""
+        if self._loader is load_pipeline and self._name != name:
+            resolve(name)
 
     def pipeline(self, name: str, task: str = "text2img"):
         """The pipeline for `task`, sharing every component with `base(name)`."""
@@ -135,6 +146,7 @@ class ModelManager:
                 self._marian.unload()
             self._name, self._base, self._styles = None, None, None
             self._pipes.clear()
+            self.prompt_cache.clear()  # embeddings belong to the family's text encoders
             self._offload_installed_on = None
             gc.collect()
             if torch.cuda.is_available():
@@ -167,63 +179,114 @@ class ModelManager:
     # --- memory --------------------------------------------------------------------------------
 
     def apply_memory_plan(self, plan) -> list[str]:
-        """Apply a models.memory MemoryPlan (read by attribute: offload, vae_tiling, vae_slicing).
+        """Apply a models.memory MemoryPlan (read by attribute: offload, vae_tiling, text_encoders).
 
         offload: "none" | "model" (whole components to CPU between uses) | "group" (transformer
-        blocks streamed in groups) | "sequential" (leaf by leaf: least memory, slowest).
-        Returns notes saying what was applied; offloading needs an accelerator, so on CPU it is a
-        no-op with a note.
+        blocks streamed one at a time on a side stream). The placing itself is
+        `models.memory.offload.place_pipeline`. Returns notes saying what was applied; offloading
+        needs an accelerator, so on CPU it is a no-op with a note.
         """
         offload = str(getattr(plan, "offload", "none") or "none")
         if offload not in OFFLOAD_MODES:
             raise IntactError(f"Unknown offload mode '{offload}'. Modes: {', '.join(OFFLOAD_MODES)}.")
+        key = (offload, bool(getattr(plan, "vae_tiling", False)), getattr(plan, "text_encoders", "device") == "device")
         with self.lock:
-            if self._offload == "group" and offload != "group" and self._name is not None:
-                # Group-offload hooks cannot be taken off in place: reload the family cleanly.
+            if self._base is not None:
+                require_quantized_weights(self._base, plan)
+                if key == self._plan_key():
+                    return list(self.notes)  # placed like this already: re-placing would re-pin weights
+            if self._offload == "group" and offload != "group" and self._name is not None and self.device.type != "cpu":
+                # Leaving group offload: reload the family cleanly rather than trust pinned copies
+                # and streams left behind by removed hooks.
                 name = self._name
                 self.unload()
-                self._offload = offload
+                self._set_plan(offload, plan)
                 self.base(name)
-            self._offload = offload
-            self._vae_tiling = bool(getattr(plan, "vae_tiling", False))
-            self._vae_slicing = bool(getattr(plan, "vae_slicing", self._vae_tiling))
-            self.notes = []
+                return list(self.notes)
+            self._set_plan(offload, plan)
             if self._base is not None:
-                # Changing the offload mode means starting from plain, un-hooked modules.
-                for pipe in [self._base, *self._pipes.values()]:
-                    pipe.remove_all_hooks()
                 self._offload_installed_on = None
                 self._place(self._base)
             return list(self.notes)
 
+    def _plan_key(self) -> tuple[str, bool, bool]:
+        return self._offload, self._vae_tiling, self._text_encoders_on_device
+
+    def _set_plan(self, offload: str, plan) -> None:
+        self._offload = offload
+        self._vae_tiling = bool(getattr(plan, "vae_tiling", False))
+        self._text_encoders_on_device = getattr(plan, "text_encoders", "device") == "device"
+        self.notes = []
+
     def _place(self, pipe) -> None:
-        vae = getattr(pipe, "vae", None)
-        if vae is not None:
-            (vae.enable_tiling if self._vae_tiling else vae.disable_tiling)()
-            (vae.enable_slicing if self._vae_slicing else vae.disable_slicing)()
-        if self._offload != "none" and self.device.type == "cpu":
-            self.notes.append(f"offload '{self._offload}' skipped: the model already runs on the CPU")
-        if self._offload == "none" or self.device.type == "cpu":
-            pipe.to(self.device)
-        elif self._offload == "group":
-            pipe.enable_group_offload(onload_device=self.device, offload_device=torch.device("cpu"),
-                                      offload_type="block_level", num_blocks_per_group=1)
-            self.notes.append("group offload: transformer blocks stream from CPU memory one group at a time")
-        self._prepare_offload(pipe)
+        offload = self._offload
+        if offload != "none" and self.device.type == "cpu":
+            self.notes.append(f"offload '{offload}' skipped: the model already runs on the CPU")
+            offload = "none"
+        self._text_encoder_device = place_pipeline(pipe, offload, self._vae_tiling, self._text_encoders_on_device, self.device)
+        if offload == "model":
+            self._offload_installed_on = id(pipe)
+            self.notes.append(f"model CPU offload installed on {type(pipe).__name__}")
+        elif offload == "group":
+            self.notes.append("group offload: transformer blocks stream from pinned CPU memory one block at a time")
+        if get_spec(self._name).family != "flux" and offload != "model":
+            # Only FLUX prompts are encoded outside the pipeline (prompt_inputs); other families'
+            # pipelines encode inside their call, so their encoders stay on the compute device.
+            for module in text_encoders(pipe):
+                module.to(self.device)
+            self.notes.append("text encoders stay on the compute device (encoded inside the pipeline)")
 
     def _prepare_offload(self, pipe) -> None:
-        # Model/sequential offload hooks follow one pipeline's component order; diffusers advises
-        # installing them again on a pipeline made with from_pipe before running it.
-        if self.device.type == "cpu" or self._offload not in ("model", "sequential"):
+        # Model offload hooks follow one pipeline's component order; diffusers advises installing
+        # them again on a pipeline made with from_pipe before running it.
+        if self.device.type == "cpu" or self._offload != "model" or self._offload_installed_on == id(pipe):
             return
-        if self._offload_installed_on == id(pipe):
-            return
-        if self._offload == "model":
-            pipe.enable_model_cpu_offload(device=self.device)
-        else:
-            pipe.enable_sequential_cpu_offload(device=self.device)
-        self._offload_installed_on = id(pipe)
-        self.notes.append(f"{self._offload} CPU offload installed on {type(pipe).__name__}")
+        self._place(pipe)
+
+    # --- prompts -------------------------------------------------------------------------------
+
+    def prompt_inputs(self, name: str, pipe, prompt: str, num_images: int = 1) -> dict[str, Any]:
+        """Keyword arguments that give `pipe` its prompt: for FLUX the embeddings, from the prompt
+        cache or encoded with the text encoders visiting the accelerator just for that; for other
+        families the text itself (their pipelines encode it)."""
+        spec = get_spec(name)
+        if spec.family != "flux":
+            return {"prompt": prompt, "num_images_per_prompt": num_images}
+        with self.lock:
+            device = torch.device(pipe._execution_device)
+            embeds, pooled, _ids = encode_flux_prompt(
+                pipe, prompt, spec.max_sequence_length, device, cache=self.prompt_cache, model_name=name,
+                encode_device=self._text_encoder_device if self._text_encoder_device.type == "cpu" else device,
+            )
+        # Precomputed embeddings are not repeated by the pipeline: one row per picture.
+        return {"prompt_embeds": embeds.repeat(num_images, 1, 1), "pooled_prompt_embeds": pooled.repeat(num_images, 1),
+                "num_images_per_prompt": 1}
+
+    def resident_bytes(self) -> tuple[int, int]:
+        """(accelerator bytes, CPU bytes) held by the resident family's weights. A memory plan made
+        while they are loaded adds them back to the free memory: they are reused or unloaded."""
+        accelerator = cpu = 0
+        with self.lock:
+            if self._base is None:
+                return 0, 0
+            seen: set[int] = set()
+            for component in self._base.components.values():
+                if not isinstance(component, torch.nn.Module):
+                    continue
+                for tensor in [*component.parameters(), *component.buffers()]:
+                    if id(tensor) in seen:
+                        continue
+                    seen.add(id(tensor))
+                    if tensor.device.type == "cpu":
+                        cpu += tensor.numel() * tensor.element_size()
+                    else:
+                        accelerator += tensor.numel() * tensor.element_size()
+        return accelerator, cpu
+
+    @property
+    def text_encoder_device(self) -> torch.device:
+        """Where prompts are encoded under the current plan (the compute device or the CPU)."""
+        return self._text_encoder_device
 
 
 def _best_device() -> torch.device:

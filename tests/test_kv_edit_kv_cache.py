@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from editor.kv_edit.kv_cache import DeviceKVStore, KVStore, kv_cache_modes, make_kv_store, register_kv_store
+from editor.kv_edit.kv_cache import KV_STORES, DeviceKVStore, KVStore, kv_cache_modes, make_kv_store
 from editor.kv_edit.options import EditOptions
 from editor.errors import InputError
 
@@ -42,26 +42,22 @@ def test_unknown_mode_is_refused_with_the_known_modes():
         EditOptions(kv_cache="floppy")
 
 
-def test_registered_store_is_built_by_make_kv_store():
-    class HalfStore(DeviceKVStore):
-        mode = "test-half"
-
-    register_kv_store("test-half", lambda device, dtype: HalfStore(device, torch.float16))
-    try:
-        store = make_kv_store("test-half", "cpu", torch.float32)
-        assert isinstance(store, HalfStore) and "test-half" in kv_cache_modes()
-        assert EditOptions(kv_cache="test-half").kv_cache == "test-half"
-    finally:
-        from editor.kv_edit import kv_cache
-
-        kv_cache._FACTORIES.pop("test-half", None)
+def test_every_mode_builds_a_store_that_names_its_mode_and_the_table_is_read_only():
+    for mode in KV_STORES:
+        store = make_kv_store(mode, "cpu", torch.float32)
+        # fp8 is int8 where torch has no float8 on the device; every other store is what was asked.
+        assert store.mode == mode or (mode, store.mode) == ("fp8", "int8")
+        assert isinstance(store, KVStore) and store.nbytes == 0
+    assert kv_cache_modes() == (*KV_STORES, "none")
+    with pytest.raises(TypeError):
+        KV_STORES["test-half"] = DeviceKVStore  # no registration at run time: one explicit table
 
 
 def test_none_is_the_inversion_free_mode_not_a_store():
-    assert "none" in kv_cache_modes()
+    assert "none" in kv_cache_modes() and "none" not in KV_STORES
     assert EditOptions(kv_cache="none").inversion_free
-    with pytest.raises(ValueError):
-        register_kv_store("none", DeviceKVStore)
+    with pytest.raises(ValueError, match="Unknown KV cache mode 'none'"):
+        make_kv_store("none", "cpu", torch.float32)
 
 
 def test_kv_store_base_cannot_be_used_without_an_implementation():

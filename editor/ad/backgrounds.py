@@ -158,8 +158,9 @@ def generate_from_prompt(manager, model_name: str, prompt: str, size: tuple[int,
     gw, gh = _generation_size(size, longest)
     pipe = manager.pipeline(model_name, "text2img")
     n = int(steps or spec.default_steps)
-    kwargs = dict(prompt=prompt, width=gw, height=gh, num_inference_steps=n, guidance_scale=spec.default_guidance,
-                  generator=torch.Generator("cpu").manual_seed(int(seed)))
+    # The manager gives the prompt as the pipeline should get it (FLUX: cached embeddings).
+    kwargs = dict(**manager.prompt_inputs(model_name, pipe, prompt), width=gw, height=gh, num_inference_steps=n,
+                  guidance_scale=spec.default_guidance, generator=torch.Generator("cpu").manual_seed(int(seed)))
     if spec.family == "flux":
         kwargs["max_sequence_length"] = spec.max_sequence_length
     if progress is not None:
@@ -190,12 +191,13 @@ def generate_around_product(manager, model_name: str, canvas: np.ndarray, produc
     alpha_small = cv2.resize(product_alpha.astype(np.float32), (gw, gh), interpolation=cv2.INTER_AREA)
     core = cv2.erode((alpha_small >= 0.999).astype(np.uint8), np.ones((5, 5), np.uint8))
     mask = 1.0 - core.astype(np.float32)  # 1 = regenerate: everything that is not surely product
-    pipe = manager.base(model_name)
+    pipe = manager.pipeline(model_name, "kv_edit")
     n = int(steps or spec.default_steps)
     # re_init: the whole backdrop is replaced, so it restarts from noise; skipping the noisiest
     # step or two keeps the source's overall lighting, which helps the product sit in the scene.
     options = EditOptions(steps=n, skip_steps=min(2, n - 1), re_init=True, seed=int(seed))
-    session = EditSession(pipe, Image.fromarray(small), mask, model_name=model_name, lock=getattr(manager, "lock", None))
+    session = EditSession(pipe, Image.fromarray(small), mask, model_name=model_name, lock=manager.lock,
+                          prompt_cache=manager.prompt_cache, text_encoder_device=manager.text_encoder_device)
     result = session.edit(prompt, options, progress=progress, source_prompt=NEUTRAL_SOURCE_PROMPT)
     scene = np.asarray(result.image.convert("RGB"))
     scene = cv2.resize(scene, (w, h), interpolation=cv2.INTER_CUBIC)

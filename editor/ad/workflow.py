@@ -210,7 +210,8 @@ class SaveNode(Node):
     output = SavedAd
 
     def compute(self, ad, path, params):
-        from editor.storage import atomic_write_bytes, encode_png
+        from editor.atomic import atomic_write_bytes
+        from editor.storage import encode_png
 
         atomic_write_bytes(Path(path), encode_png(Image.fromarray(ad.rgb), params))
         return SavedAd(path)

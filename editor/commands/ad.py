@@ -11,7 +11,6 @@ rembg model when present) and placed on an uploaded photo or a procedural style.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from editor.errors import IntactError
@@ -59,7 +58,8 @@ def _manager(args):
 
 def run(args) -> int:
     from editor.ad import AdRequest, AdWorkflow
-    from editor.storage import atomic_write_bytes
+    from editor.cli_progress import StageProgress
+    from editor.atomic import atomic_write_bytes
     from models.loading import ModelLoadError
     from models.locate import ModelNotAvailableError
 
@@ -71,10 +71,7 @@ def run(args) -> int:
         model=args.model, seed=args.seed, steps=args.steps, out_dir=str(args.out),
     )
 
-    def progress(stage: str, step: int, total: int) -> None:
-        if stage in ("background", "invert", "edit"):
-            print(f"\r{stage} {step}/{total}", end="" if step < total else "\n", file=sys.stderr, flush=True)
-
+    progress = StageProgress(stages=("background", "invert", "edit"))
     with AdWorkflow(manager=_manager(args), model_name=args.model) as workflow:
         try:
             result = workflow.run(request, progress=progress)

@@ -30,7 +30,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from editor.ad.cutout import cut_out
-    from editor.storage import atomic_write_bytes
+    from editor.atomic import atomic_write_bytes
 
     out = Path(args.out)
     if out.suffix.lower() != ".png":

@@ -5,17 +5,17 @@
         [--re-init] [--attn-mask] [--attn-scale F] [--seed N] [--kv-cache MODE] [--report REPORT.json]
 
 MASK is an image whose non-zero (or, with alpha, opaque) pixels mark the region to change.
+The memory plan (offload, VAE tiling and, with `--kv-cache auto`, the KV cache) is chosen for this
+machine by `editor.edit_workflow.run_edit`; the last line of output names it.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import sys
-import tempfile
 from pathlib import Path
 
 from editor.errors import InputError, IntactError
+
 
 def _defaults():
     from editor.kv_edit.options import EditOptions
@@ -45,32 +45,16 @@ def register(subparsers) -> None:
     parser.add_argument("--attn-mask", action="store_true", help="keep background and region apart during inversion (object removal)")
     parser.add_argument("--attn-scale", type=float, default=d.attn_scale, help=f"extra attention to the background (default {d.attn_scale})")
     parser.add_argument("--seed", type=int, default=d.seed, help=f"default {d.seed}")
-    parser.add_argument("--kv-cache", default=d.kv_cache, help="where the recorded keys/values live: device, cpu, fp8, int8, "
-                        "or none (inversion-free, least memory); default %(default)s")
+    parser.add_argument("--kv-cache", default="auto", help="where the recorded keys/values live: auto (the memory plan "
+                        "chooses), device, cpu, fp8, int8, or none (inversion-free, least memory); default %(default)s")
     parser.add_argument("--feather", type=int, default=d.feather_px, help=f"seam blend band inside the mask, px (default {d.feather_px})")
     parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
     parser.add_argument("--report", default=None, help="write a JSON report here")
     parser.set_defaults(func=run)
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, so a failure leaves nothing half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _load_pipeline(name: str, device: str | None):
-    import torch
-
-    from models.loading import ModelLoadError, default_dtype, load_pipeline
-    from models.locate import ModelNotAvailableError
+def _manager(name: str, device: str | None):
+    from models.manager import ModelManager
     from models.registry import UnknownModelError, get_spec
 
     try:
@@ -79,22 +63,21 @@ def _load_pipeline(name: str, device: str | None):
         raise InputError(str(exc)) from None
     if spec.kind != "diffusion" or spec.family != "flux":
         raise InputError(f"KV-Edit needs a FLUX.1 model; '{name}' is not one. Try --model flux-dev.")
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        pipe = load_pipeline(name, default_dtype(device))
-    except (ModelNotAvailableError, ModelLoadError) as exc:
-        raise IntactError(str(exc)) from None
-    return pipe.to(device)
+    return ModelManager(device=device)
 
 
 def run(args) -> int:
+    from editor.atomic import atomic_write, atomic_write_text
+    from editor.cli_progress import StageProgress
+    from editor.edit_workflow import run_edit
     from editor.images import load_image, load_mask
-    from editor.kv_edit import EditOptions, EditSession
+    from models.loading import ModelLoadError
+    from models.locate import ModelNotAvailableError
 
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         raise InputError(f"--out must be a .png file (lossless, so the kept pixels stay exact); got '{out.name}'.")
-    opts = EditOptions(
+    options = dict(
         steps=args.steps,
         skip_steps=args.skip_steps,
         inversion_guidance=args.inversion_guidance,
@@ -103,26 +86,27 @@ def run(args) -> int:
         attn_mask=args.attn_mask,
         attn_scale=args.attn_scale,
         seed=args.seed,
-        kv_cache=args.kv_cache,
         feather_px=args.feather,
     )
     image = load_image(args.image)
-    mask, _ = load_mask(args.mask, image.size)
-    pipe = _load_pipeline(args.model, args.device)
-    session = EditSession(pipe, image.to_pil(), mask, model_name=args.model)
-
-    def progress(stage: str, step: int, total: int) -> None:
-        print(f"\r{stage} {step}/{total}", end="" if step < total else "\n", file=sys.stderr, flush=True)
-
-    result = session.edit(args.target, opts, progress=progress, source_prompt=args.source)
-    _atomic_write(out, lambda tmp: result.image.save(tmp, format="PNG"))
+    mask, mask_notes = load_mask(args.mask, image.size)
+    manager = _manager(args.model, args.device)
+    try:
+        run = run_edit(manager, args.model, image.to_pil(), mask, args.source, args.target, kv_cache=args.kv_cache,
+                       progress=StageProgress(), **options)
+    except (ModelNotAvailableError, ModelLoadError) as exc:
+        raise IntactError(str(exc)) from None
+    result = run.result
+    atomic_write(out, lambda tmp: result.image.save(tmp, format="PNG"))
     if args.report:
         report = dict(result.report, image=str(args.image), mask=str(args.mask), out=str(out))
-        text = json.dumps(report, indent=2, ensure_ascii=False)
-        _atomic_write(Path(args.report), lambda tmp: Path(tmp).write_text(text + "\n", encoding="utf-8"))
+        atomic_write_text(Path(args.report), json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     r = result.report
     print(
         f"wrote {out} ({r['width']}×{r['height']}, {r['model']}, {r['foreground_tokens']}/{r['image_tokens']} tokens edited, "
-        f"inversion {r['inversion_seconds']:.1f}s, edit {r['denoise_seconds']:.1f}s)"
+        f"inversion {r['inversion_seconds']:.1f}s, edit {r['denoise_seconds']:.1f}s, KV cache {r['kv_cache_mode']})"
     )
+    print(f"memory plan: {r['memory_plan']['explanation']}")
+    for note in (*image.notes, *mask_notes):  # e.g. EXIF rotation, CMYK, a resized or empty mask
+        print(f"note: {note}")
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from editor.errors import InputError
@@ -56,8 +55,10 @@ def parse_lora(text: str | None) -> tuple[str | None, float | None]:
 
 
 def run(args) -> int:
+    from editor.cli_progress import StageProgress
     from editor.generate import GenerateRequest, generate
-    from editor.storage import OutputStore, atomic_write_bytes
+    from editor.atomic import atomic_write_bytes
+    from editor.storage import OutputStore
     from models.manager import ModelManager
 
     width, height = parse_size(args.size)
@@ -68,11 +69,8 @@ def run(args) -> int:
         width=width, height=height, negative_prompt=args.negative, num_images=args.num_images,
     )
 
-    def progress(stage: str, step: int, total: int) -> None:
-        print(f"\r{stage} {step}/{total}", end="" if step < total else "\n", file=sys.stderr, flush=True)
-
     manager = ModelManager(device=args.device)
-    result = generate(manager, request, progress=progress)
+    result = generate(manager, request, progress=StageProgress(), memory="auto")
     store = OutputStore(args.out)
     saved = [store.save(image, result.report) for image in result.images]
     report = dict(result.report, outputs=[{"path": str(s.path), "sha256": s.sha256, "new": s.created} for s in saved])
@@ -81,6 +79,10 @@ def run(args) -> int:
         print(f"prompt ({translation['backend']}): {translation['source_text']} -> {translation['text']}")
     for s in saved:
         print(s.path)
+    print(f"memory plan: {report['memory_plan']['explanation']}")
+    if report.get("prompt_truncated"):
+        print(f"note: the prompt is {report['prompt_tokens']} tokens; {report['model']} reads the first "
+              f"{report['max_sequence_length']}, the rest was left out")
     if args.report:
         atomic_write_bytes(Path(args.report), json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8"))
     return 0

@@ -5,7 +5,7 @@ Image Editing for Precise Background Preservation"), built on diffusers' FluxTra
     result = session.edit("a red cup", EditOptions(), source_prompt="a white cup")
 """
 
-from editor.kv_edit.kv_cache import DeviceKVStore, KVStore, kv_cache_modes, make_kv_store, register_kv_store
+from editor.kv_edit.kv_cache import DeviceKVStore, KVStore, kv_cache_modes, make_kv_store
 from editor.kv_edit.options import EditOptions
 from editor.kv_edit.session import EditResult, EditSession
 
@@ -17,5 +17,4 @@ __all__ = [
     "KVStore",
     "kv_cache_modes",
     "make_kv_store",
-    "register_kv_store",
 ]

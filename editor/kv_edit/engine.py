@@ -27,6 +27,7 @@ from torch import Tensor
 from editor.kv_edit.attention import KVContext, background_key_bias, count_layers, recording, replaying, separation_mask
 from editor.kv_edit.kv_cache import DeviceKVStore, KVStore
 from editor.kv_edit.masks import TokenMask
+from models.memory.prompt_cache import encode_flux_prompt
 from models.registry import MODELS
 
 Progress = Callable[[str, int, int], None]
@@ -63,12 +64,14 @@ def execution_device(pipe) -> torch.device:
     return torch.device(pipe._execution_device)
 
 
-def encode_prompt(pipe, text: str, max_sequence_length: int, device, dtype) -> Prompt:
-    with torch.no_grad():
-        embeds, pooled, text_ids = pipe.encode_prompt(
-            prompt=text, prompt_2=None, device=device, max_sequence_length=max_sequence_length
-        )
-    return Prompt(text, embeds.to(device=device, dtype=dtype), pooled.to(device=device, dtype=dtype), text_ids.to(device))
+def encode_prompt(pipe, text: str, max_sequence_length: int, device, dtype, *, cache=None, model_name: str = "",
+                  encode_device=None) -> Prompt:
+    """Encode `text` for the transformer. The text encoders visit `encode_device` (default: `device`)
+    only for this call; with a `PromptEmbeddingCache` a prompt seen before runs no encoder at all."""
+    embeds, pooled, text_ids = encode_flux_prompt(
+        pipe, text, max_sequence_length, device, cache=cache, model_name=model_name, encode_device=encode_device
+    )
+    return Prompt(text, embeds.to(dtype=dtype), pooled.to(dtype=dtype), text_ids)
 
 
 def flux_sigmas(scheduler_config, steps: int, image_tokens: int, device) -> list[float]:

@@ -1,4 +1,7 @@
-"""KV stores that save accelerator memory: pinned CPU memory with prefetch, and 8-bit storage.
+"""The KV stores: the interface, the on-device store, and the ones that save accelerator memory.
+
+- `KVStore`: a map (step, layer) -> recorded entry; subclasses choose placement and precision.
+- `DeviceKVStore` ("device"): everything on the compute device, in the compute dtype.
 
 - `CpuKVStore` ("cpu"): recorded keys/values go to pinned host memory on a side CUDA stream while
   the transformer keeps computing; before a layer runs, the engine's `prefetch` hint starts copying
@@ -12,21 +15,95 @@
   `make_kv_store("fp8", ...)` gives the int8 store where torch cannot make float8 on the device;
   the store's `mode` says which one it is.
 
-Importing this module registers the stores with `make_kv_store` (see `kv_cache.py`).
+`editor.kv_edit.kv_cache.make_kv_store` picks one by mode name.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
 
-from editor.kv_edit.kv_cache import KVStore, register_kv_store
-
 FP8_MAX = 448.0  # largest finite float8_e4m3fn
 INT8_MAX = 127.0
 _ALIGN = 512  # bytes; keeps every slice of a pinned chunk aligned for any dtype and for DMA
+
+
+# --- the interface and the on-device store ---------------------------------------------------
+
+
+class KVStore(ABC):
+    """Base class: a map (step, layer) -> recorded entry. Subclasses choose placement and precision
+    (what an entry is) in `put` and `get`; bookkeeping over the map is shared."""
+
+    mode: str = "base"
+
+    def __init__(self, device: torch.device | str, dtype: torch.dtype):
+        self.device = torch.device(device)
+        self.dtype = dtype
+        self._entries: dict[tuple[int, int], Any] = {}
+
+    @abstractmethod
+    def put(self, step: int, layer: int, key: Tensor, value: Tensor) -> None:
+        """Keep (key, value) for (step, layer). The store may keep the given tensors without copying:
+        callers hand over freshly gathered tensors they no longer touch."""
+
+    @abstractmethod
+    def get(self, step: int, layer: int) -> tuple[Tensor, Tensor]:
+        """(key, value) on the compute device, in the compute dtype. Raises KeyError when absent."""
+
+    def prefetch(self, step: int, layer: int) -> None:
+        """Hint that (step, layer) is read next, so an offloading store can start the copy early.
+        Stores that keep everything on the device ignore it."""
+
+    def _entry(self, step: int, layer: int):
+        try:
+            return self._entries[(step, layer)]
+        except KeyError:
+            raise KeyError(f"no recorded keys/values for step {step}, layer {layer}") from None
+
+    @staticmethod
+    def _entry_nbytes(entry) -> int:
+        # Entries are (key, value) pairs of tensors or of quantized tensors; both have nbytes.
+        return sum(part.nbytes for part in entry)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the recorded tensors occupy where they are kept (whatever the placement)."""
+        return sum(self._entry_nbytes(e) for e in self._entries.values())
+
+    def has(self, step: int, layer: int) -> bool:
+        """Whether (step, layer) was recorded."""
+        return (step, layer) in self._entries
+
+    def steps(self) -> list[int]:
+        """The steps with at least one recorded layer, ascending."""
+        return sorted({step for step, _ in self._entries})
+
+    def clear(self) -> None:
+        """Drop everything recorded."""
+        self._entries.clear()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(mode={self.mode!r}, device={self.device}, dtype={self.dtype}, nbytes={self.nbytes})"
+
+
+class DeviceKVStore(KVStore):
+    """Everything on the compute device, in the compute dtype: no copies at read time."""
+
+    mode = "device"
+
+    def put(self, step: int, layer: int, key: Tensor, value: Tensor) -> None:
+        self._entries[(step, layer)] = (
+            key.to(device=self.device, dtype=self.dtype),
+            value.to(device=self.device, dtype=self.dtype),
+        )
+
+    def get(self, step: int, layer: int) -> tuple[Tensor, Tensor]:
+        return self._entry(step, layer)
 
 
 # --- pinned host memory ----------------------------------------------------------------------
@@ -96,7 +173,6 @@ class CpuKVStore(KVStore):
         super().__init__(device, dtype)
         self.prefetch_enabled = prefetch
         self.stats = TransferStats()
-        self._entries: dict[tuple[int, int], _HostEntry] = {}
         self._staged: dict[tuple[int, int], _Staged] = {}
         self._cuda = self.device.type == "cuda" and torch.cuda.is_available()
         if self._cuda:
@@ -164,9 +240,7 @@ class CpuKVStore(KVStore):
             staged.value.record_stream(compute)
             self.stats.prefetched_reads += 1
             return staged.key, staged.value
-        entry = self._entries.get(where)
-        if entry is None:
-            raise KeyError(f"no recorded keys/values for step {step}, layer {layer}")
+        entry: _HostEntry = self._entry(step, layer)
         self.stats.on_demand_reads += 1
         if not self._cuda:
             if self.device.type == "cpu":
@@ -179,15 +253,9 @@ class CpuKVStore(KVStore):
 
     # bookkeeping
 
-    def has(self, step: int, layer: int) -> bool:
-        return (step, layer) in self._entries
-
-    def steps(self) -> list[int]:
-        return sorted({step for step, _ in self._entries})
-
-    @property
-    def nbytes(self) -> int:
-        return sum(e.key.nbytes + e.value.nbytes for e in self._entries.values())
+    @staticmethod
+    def _entry_nbytes(entry: _HostEntry) -> int:
+        return entry.key.nbytes + entry.value.nbytes
 
     @property
     def device_bytes(self) -> int:
@@ -205,7 +273,7 @@ class CpuKVStore(KVStore):
             self._to_device.synchronize()
             self._arena.release()
         self._staged.clear()
-        self._entries.clear()
+        super().clear()
 
 
 # --- 8-bit storage ---------------------------------------------------------------------------
@@ -236,7 +304,8 @@ def quantize(x: Tensor, fmt: str) -> Quantized:
     """[B, heads, tokens, head_dim] -> 8-bit data with symmetric scales (computed in float32)."""
     xf = x.float()
     if fmt == "fp8":
-        amax = xf.abs().amax(dim=(-2, -1), keepdim=True)
+        # A mask over every token leaves no background to store; amax of nothing is taken as 0.
+        amax = xf.abs().amax(dim=(-2, -1), keepdim=True) if xf.numel() else xf.new_zeros((*xf.shape[:-2], 1, 1))
         scale = (amax / FP8_MAX).clamp_min(torch.finfo(torch.float32).tiny)
         return Quantized((xf / scale).clamp(-FP8_MAX, FP8_MAX).to(torch.float8_e4m3fn), scale)
     if fmt == "int8":
@@ -272,7 +341,6 @@ class QuantizedKVStore(KVStore):
         if fmt == "fp8" and not float8_supported(self.device):
             raise ValueError(f"float8 is not available on {self.device}; use the int8 store")
         self.mode = fmt
-        self._entries: dict[tuple[int, int], tuple[Quantized, Quantized]] = {}
 
     def put(self, step: int, layer: int, key: Tensor, value: Tensor) -> None:
         key = key.to(self.device)
@@ -280,30 +348,10 @@ class QuantizedKVStore(KVStore):
         self._entries[(step, layer)] = (quantize(key, self.mode), quantize(value, self.mode))
 
     def get(self, step: int, layer: int) -> tuple[Tensor, Tensor]:
-        try:
-            qk, qv = self._entries[(step, layer)]
-        except KeyError:
-            raise KeyError(f"no recorded keys/values for step {step}, layer {layer}") from None
+        qk, qv = self._entry(step, layer)
         return dequantize(qk, self.dtype), dequantize(qv, self.dtype)
 
-    def has(self, step: int, layer: int) -> bool:
-        return (step, layer) in self._entries
 
-    def steps(self) -> list[int]:
-        return sorted({step for step, _ in self._entries})
-
-    @property
-    def nbytes(self) -> int:
-        return sum(qk.nbytes + qv.nbytes for qk, qv in self._entries.values())
-
-    def clear(self) -> None:
-        self._entries.clear()
-
-
-def _fp8_or_int8(device: torch.device, dtype: torch.dtype) -> QuantizedKVStore:
-    return QuantizedKVStore(device, dtype, "fp8" if float8_supported(device) else "int8")
-
-
-register_kv_store("cpu", CpuKVStore)
-register_kv_store("fp8", _fp8_or_int8)
-register_kv_store("int8", lambda device, dtype: QuantizedKVStore(device, dtype, "int8"))
+def fp8_or_int8_store(device: torch.device | str, dtype: torch.dtype) -> QuantizedKVStore:
+    """The fp8 store, or the int8 one where torch cannot make float8 on `device` (its `mode` says)."""
+    return QuantizedKVStore(device, dtype, "fp8" if float8_supported(torch.device(device)) else "int8")

@@ -35,9 +35,10 @@ from editor.kv_edit.engine import (
     flux_sigmas,
     text_length,
 )
-from editor.kv_edit.kv_cache import make_kv_store
+from editor.kv_edit.kv_cache import INVERSION_FREE_MODE, make_kv_store
 from editor.kv_edit.masks import blend_weights, paste_back, token_mask, working_size
 from editor.kv_edit.options import EditOptions
+from models.memory.prompt_cache import PromptEmbeddingCache
 from models.registry import MODELS
 
 
@@ -108,9 +109,15 @@ class EditSession:
     image: path, bytes, PIL image or array, any size. mask: float32 H×W in [0, 1] (1 = regenerate),
     or anything `editor.images.load_mask` reads. lock: optional lock held while the shared pipeline
     runs (e.g. the model manager's), because attention processors are swapped during a run.
+    prompt_cache: a `models.memory.PromptEmbeddingCache` to share encoded prompts with other
+    sessions on the same model (the model manager owns one per loaded family); by default the
+    session keeps its own. text_encoder_device: where prompts are encoded (the memory plan may
+    keep the text encoders on the CPU); by default the compute device. The encoders visit it only
+    while encoding, so they do not hold accelerator memory during the edit.
     """
 
-    def __init__(self, pipe, image, mask, model_name: str = "tiny", *, lock=None):
+    def __init__(self, pipe, image, mask, model_name: str = "tiny", *, lock=None, prompt_cache=None,
+                 text_encoder_device=None):
         loaded = load_image(image)
         self.pipe = pipe
         self.model_name = model_name
@@ -126,6 +133,8 @@ class EditSession:
         self._image_key = _sha256(self._rgb)
         self._mask_key = _sha256(self._mask)
         self._pipe_lock = lock if lock is not None else contextlib.nullcontext()
+        self.prompt_cache = prompt_cache if prompt_cache is not None else PromptEmbeddingCache()
+        self.text_encoder_device = text_encoder_device
         self._lock = threading.RLock()
         self._engine: KVEditEngine | None = None
         self._clean: tuple[tuple, torch.Tensor] | None = None  # (model key, packed source latent)
@@ -164,6 +173,15 @@ class EditSession:
             self._last_source = source_prompt
             return self._edit(source_prompt, target_prompt, opts, progress)
 
+    def release(self) -> None:
+        """Free the recorded keys/values and the encoded source now (e.g. before retrying with less
+        memory, or when the session is dropped); the next call records them again."""
+        with self._lock:
+            if self._inversion is not None:
+                self._inversion[1].store.clear()
+            self._inversion = None
+            self._clean = None
+
     # -- internals ----------------------------------------------------------------------------
 
     @staticmethod
@@ -194,7 +212,10 @@ class EditSession:
 
     def _prompt(self, text: str) -> Prompt:
         engine = self._get_engine()
-        return encode_prompt(self.pipe, text, text_length(self.pipe, self.model_name), engine.device, engine.dtype)
+        return encode_prompt(
+            self.pipe, text, text_length(self.pipe, self.model_name), engine.device, engine.dtype,
+            cache=self.prompt_cache, model_name=self.model_name, encode_device=self.text_encoder_device,
+        )
 
     def _inversion_key(self, source_prompt: str, opts: EditOptions) -> tuple:
         # The store keeps background tokens only, so the mask is part of the key even without attn_mask.
@@ -250,12 +271,15 @@ class EditSession:
             latent, run = engine.edit_without_inversion(
                 self._source_latent(), self._prompt(source_prompt), target, sigmas, opts, progress
             )
-            report.update(mode="inversion-free", reused_inversion=False, inversion_seconds=0.0,
+            report.update(mode="inversion-free", kv_cache_mode=INVERSION_FREE_MODE, reused_inversion=False,
+                          inversion_seconds=0.0,
                           transformer_calls=run.transformer_calls, cached_steps=1 if run.kv_cache_bytes else 0)
         else:
             info = self._ensure_inversion(source_prompt, opts, progress)
             latent, run = engine.denoise(self.inversion, target, opts, progress)
-            report.update(mode="kv-edit", reused_inversion=info["reused_inversion"],
+            # The store's own mode: "fp8" becomes "int8" where the device has no float8.
+            report.update(mode="kv-edit", kv_cache_mode=self.inversion.store.mode,
+                          reused_inversion=info["reused_inversion"],
                           inversion_seconds=info["inversion_seconds"],
                           transformer_calls=info["transformer_calls"] + run.transformer_calls,
                           cached_steps=len(self.inversion.store.steps()))
@@ -294,7 +318,8 @@ class EditSession:
             "attn_scale": opts.attn_scale,
             "seed": opts.seed,
             "feather_px": opts.feather_px,
-            "kv_cache_mode": opts.kv_cache,
+            "kv_cache_requested": opts.kv_cache,
+            "kv_cache_mode": opts.kv_cache,  # replaced by the store's real mode once one is made
             "device": str(self._get_engine().device),
             "dtype": str(self._get_engine().dtype).replace("torch.", ""),
             "notes": list(self.notes),

@@ -116,39 +116,49 @@ def quantization_config(plan: MemoryPlan):
     return PipelineQuantizationConfig(quant_mapping=mapping)
 
 
-def apply_memory_plan(pipe, plan: MemoryPlan, device: torch.device | str | None = None) -> AppliedPlan:
-    """Set the plan's offloading and VAE options on `pipe` (replacing earlier ones)."""
-    if device is None:
-        device = "cuda" if plan.device == "cuda" else "cpu"
+def resolve_device(device: torch.device | str) -> torch.device:
+    """A concrete device: "cuda" becomes "cuda:<current>" (hooks and streams need the index)."""
     device = torch.device(device)
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", torch.cuda.current_device())
-    if plan.weight_quantization and not is_quantized(pipe.transformer):
+    return device
+
+
+def require_quantized_weights(pipe, plan) -> None:
+    """An IntactError when `plan` needs quantized weights the loaded model does not have."""
+    wanted = getattr(plan, "weight_quantization", None)
+    if wanted and not is_quantized(pipe.transformer):
         from editor.errors import IntactError
 
         raise IntactError(
-            f"This memory plan needs {plan.weight_quantization.upper()} weights, but the model was loaded "
+            f"This memory plan needs {wanted.upper()} weights, but the model was loaded "
             f"unquantized: load it with models.memory.offload.quantization_config(plan)."
         )
+
+
+def place_pipeline(pipe, offload: str, vae_tiling: bool, text_encoders_on_device: bool, device: torch.device | str) -> torch.device:
+    """Set offloading and VAE options on `pipe`, replacing earlier ones; the one implementation
+    behind `apply_memory_plan` and the model manager. Returns where prompts are encoded."""
+    device = resolve_device(device)
     reset_memory_options(pipe)
     cpu = torch.device("cpu")
-    te_device = device if plan.text_encoders == "device" else cpu
+    te_device = device if text_encoders_on_device else cpu
     streams = device.type == "cuda"
 
-    if plan.offload == "none":
+    if offload == "none":
         pipe.transformer.to(device)
         pipe.vae.to(device)
         release_text_encoders(pipe, cpu)  # they visit `te_device` only while encoding
-    elif plan.offload == "model":
+    elif offload == "model":
         pipe.enable_model_cpu_offload(device=device)
-        if plan.text_encoders == "cpu":
+        if not text_encoders_on_device:
             # Keep the encoders out of the hook chain: they run where they are, on the CPU.
             from accelerate.hooks import remove_hook_from_module
 
             for module in text_encoders(pipe):
                 remove_hook_from_module(module, recurse=True)
                 module.to(cpu)
-    elif plan.offload == "group":
+    elif offload == "group":
         pipe.vae.to(device)
         release_text_encoders(pipe, cpu)
         pipe.transformer.to(cpu)  # group offload keeps its copies where the weights start: on the CPU
@@ -162,8 +172,18 @@ def apply_memory_plan(pipe, plan: MemoryPlan, device: torch.device | str | None 
             low_cpu_mem_usage=False,  # pin the CPU copies once: pinned memory is what lets copies overlap
         )
     else:
-        raise ValueError(f"unknown offload mode '{plan.offload}'")
-    set_vae_tiling(pipe.vae, plan.vae_tiling)
+        raise ValueError(f"unknown offload mode '{offload}'")
+    set_vae_tiling(pipe.vae, vae_tiling)
     if device.type == "cuda":
         torch.cuda.empty_cache()
+    return te_device
+
+
+def apply_memory_plan(pipe, plan: MemoryPlan, device: torch.device | str | None = None) -> AppliedPlan:
+    """Set the plan's offloading and VAE options on `pipe` (replacing earlier ones)."""
+    if device is None:
+        device = "cuda" if plan.device == "cuda" else "cpu"
+    device = resolve_device(device)
+    require_quantized_weights(pipe, plan)
+    te_device = place_pipeline(pipe, plan.offload, plan.vae_tiling, plan.text_encoders == "device", device)
     return AppliedPlan(plan, device, te_device)
