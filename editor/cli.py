@@ -40,19 +40,74 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_libraries() -> None:
+    # transformers/diffusers warn on import (e.g. "requires torchvision") and would bury the one
+    # line a user must read; only errors from them reach stderr. Set before they are imported.
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+
+
+def _quiet_library_progress_bars() -> None:
+    # Loading bars from diffusers/transformers would drown the command's own one-line progress.
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
+
+
+def _user_problem(exc: BaseException) -> str | None:
+    """The one-line message for failures that are the user's to fix rather than bugs, else None."""
+    import errno
+
+    from models.loading import ModelLoadError
+    from models.locate import ModelNotAvailableError
+
+    # A missing or corrupt model folder: the message says where we looked and how to fix it.
+    if isinstance(exc, (ModelLoadError, ModelNotAvailableError)):
+        return str(exc)
+    # Out of memory that the command could not recover from (it frees and retries where it can).
+    from models.memory.oom import OutOfMemoryPlanError, is_out_of_memory
+
+    if isinstance(exc, OutOfMemoryPlanError):
+        return str(exc)
+    if is_out_of_memory(exc):
+        return ("Ran out of memory. Use a smaller image or fewer steps, a lighter KV cache (--kv-cache cpu, "
+                "int8 or none), or close other programs using the memory.")
+    # A full disk while saving: writes are atomic, so nothing half-written was left behind.
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"The disk is full{where}: the result could not be saved (nothing half-written is left). Free some space and try again."
+    return None
+
+
+def _say(text: str) -> None:
+    # On a terminal a progress line may still be open (no newline yet): clear it, so the message
+    # stands alone on its line instead of being glued to "invert 3/28".
+    prefix = "\r\033[K" if sys.stderr.isatty() else ""
+    print(prefix + text, file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
+    _quiet_libraries()
     args = build_parser().parse_args(argv)
     log_path = _setup_logging()
+    _quiet_library_progress_bars()
     try:
         return int(args.func(args) or 0)
     except IntactError as exc:
         log.exception("command failed")
-        print(f"error: {exc}", file=sys.stderr)
+        _say(f"error: {exc}")
         return 2
     except KeyboardInterrupt:
-        print("cancelled", file=sys.stderr)
+        _say("cancelled")
         return 130
     except Exception as exc:  # a bug: still one line for the user, trace in the log
+        message = _user_problem(exc)
+        if message is not None:
+            log.exception("command failed")
+            _say(f"error: {message}")
+            return 2
         log.exception("unexpected failure")
-        print(f"error: unexpected {type(exc).__name__}: {exc} (details in {log_path})", file=sys.stderr)
+        _say(f"error: unexpected {type(exc).__name__}: {exc} (details in {log_path})")
         return 1

@@ -3,12 +3,18 @@
 Every image that enters Intact passes through here: files that are not images, truncated
 files, decompression bombs and oversize images become an `InputError` with one line; odd
 modes (16-bit, CMYK, palette, greyscale, EXIF-rotated) are converted correctly.
+
+The megapixel limit is checked from the file header, before any pixel is decoded, so a
+small file that claims a huge size costs nothing. It defaults to 40 MP and can be changed
+with the environment variable INTACT_MAX_MEGAPIXELS (read at each call).
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +24,31 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from editor.errors import InputError
 
-DEFAULT_MAX_MEGAPIXELS = float(os.environ.get("INTACT_MAX_MEGAPIXELS", "40"))
+log = logging.getLogger(__name__)
+
+FALLBACK_MAX_MEGAPIXELS = 40.0
+EXIF_ORIENTATION = 0x0112
 
 ImageSource = str | os.PathLike | bytes | Image.Image | np.ndarray
+
+
+def max_megapixels_from_env() -> float:
+    """The configured limit (INTACT_MAX_MEGAPIXELS); a bad value falls back to 40 with a log line."""
+    raw = os.environ.get("INTACT_MAX_MEGAPIXELS", "").strip()
+    if not raw:
+        return FALLBACK_MAX_MEGAPIXELS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not np.isfinite(value) or value <= 0:
+        log.warning("INTACT_MAX_MEGAPIXELS=%r is not a positive number; using %g", raw, FALLBACK_MAX_MEGAPIXELS)
+        return FALLBACK_MAX_MEGAPIXELS
+    return value
+
+
+# Kept for callers that read the limit once at import; new code passes None to read it per call.
+DEFAULT_MAX_MEGAPIXELS = max_megapixels_from_env()
 
 
 @dataclass(frozen=True)
@@ -45,19 +73,32 @@ def _describe(source) -> str:
     return "the uploaded file"
 
 
+def _too_big(what: str, w: int, h: int, max_megapixels: float) -> InputError:
+    return InputError(
+        f"{what} is {w}×{h} ({w * h / 1e6:.1f} megapixels); the limit is {max_megapixels:g} megapixels. "
+        "Use a smaller image."
+    )
+
+
 def _open(source: ImageSource, max_megapixels: float) -> Image.Image:
     if isinstance(source, Image.Image):
         return source
     if isinstance(source, np.ndarray):
-        return _from_array(source)
+        return _from_array(source, max_megapixels)
+    if not isinstance(source, (str, os.PathLike, bytes, bytearray, memoryview)):
+        raise InputError(f"An image must be a file path, bytes, a PIL image or an array; got {type(source).__name__}.")
     what = _describe(source)
     max_pixels = int(max_megapixels * 1_000_000)
     try:
-        fp = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else open(source, "rb")
+        fp = io.BytesIO(bytes(source)) if isinstance(source, (bytes, bytearray, memoryview)) else open(source, "rb")
     except FileNotFoundError:
         raise InputError(f"File not found: {source}") from None
     except IsADirectoryError:
         raise InputError(f"{what} is a folder, not an image file.") from None
+    except PermissionError:
+        raise InputError(f"{what} cannot be read: permission denied.") from None
+    except (OSError, ValueError) as exc:  # e.g. a name with a NUL byte, a path too long
+        raise InputError(f"{what} cannot be opened ({_first_line(exc)}).") from None
     with fp:
         try:
             with warnings.catch_warnings():
@@ -66,61 +107,111 @@ def _open(source: ImageSource, max_megapixels: float) -> Image.Image:
                 image = Image.open(fp)
                 w, h = image.size
                 if w * h > max_pixels:
-                    raise InputError(
-                        f"{what} is {w}×{h} ({w * h / 1e6:.1f} megapixels); the limit is {max_megapixels:g} megapixels. "
-                        "Use a smaller image."
-                    )
+                    raise _too_big(what, w, h, max_megapixels)
                 image.load()
         except InputError:
             raise
-        except Image.DecompressionBombError:
-            raise InputError(f"{what} is too large to open safely (decompression bomb protection).") from None
+        except Image.DecompressionBombError as exc:
+            # Pillow's own guard fires first for headers far above its limit; say ours, as above.
+            claimed = re.search(r"\((\d+) pixels\)", str(exc))
+            size = f" claims {int(claimed.group(1)) / 1e6:.1f} megapixels and" if claimed else ""
+            raise InputError(
+                f"{what}{size} is too large to open safely (decompression bomb protection); "
+                f"the limit is {max_megapixels:g} megapixels. Use a smaller image."
+            ) from None
         except UnidentifiedImageError:
             raise InputError(f"{what} is not an image Intact can read (PNG, JPEG, WebP, BMP, TIFF...).") from None
-        except (OSError, SyntaxError, ValueError) as exc:
-            raise InputError(f"{what} is damaged or truncated and cannot be read ({exc}).") from None
+        except MemoryError:
+            raise InputError(f"{what} needs more memory to decode than this machine has free.") from None
+        except Exception as exc:  # noqa: BLE001 - decoders raise OSError, SyntaxError, struct.error, IndexError...
+            # Whatever a damaged file makes a decoder raise, the user's answer is the same.
+            log.info("decoding %s failed", what, exc_info=True)
+            raise InputError(f"{what} is damaged or truncated and cannot be read ({_first_line(exc)}).") from None
     return image
 
 
-def _from_array(array: np.ndarray) -> Image.Image:
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def _from_array(array: np.ndarray, max_megapixels: float = FALLBACK_MAX_MEGAPIXELS) -> Image.Image:
     a = np.asarray(array)
-    if a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (1, 3, 4)):
+    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (1, 3, 4))):
+        raise InputError(f"An image array must be H×W, H×W×3 or H×W×4; got shape {a.shape}.")
+    if a.shape[0] < 1 or a.shape[1] < 1:
+        raise InputError("The image is empty (0 pixels).")
+    if a.shape[0] * a.shape[1] > max_megapixels * 1_000_000:
+        raise _too_big("The image", a.shape[1], a.shape[0], max_megapixels)
+    if a.dtype == np.bool_:
+        a = a.astype(np.uint8) * 255
+    elif np.issubdtype(a.dtype, np.floating):
+        if not np.isfinite(a).all():
+            raise InputError("The image contains invalid values (NaN or infinity).")
+        # 0..1 floats are the usual convention; anything larger is taken as 0..255.
+        a = np.clip(a * (255.0 if a.max() <= 1.0 else 1.0), 0, 255).round().astype(np.uint8)
+    elif np.issubdtype(a.dtype, np.integer):
         if a.dtype != np.uint8:
-            if np.issubdtype(a.dtype, np.floating):
-                a = np.clip(a * (255.0 if a.max() <= 1.0 else 1.0), 0, 255).round().astype(np.uint8)
-            else:
-                a = _to_uint8(a)
-        if a.ndim == 3 and a.shape[2] == 1:
-            a = a[:, :, 0]
-        return Image.fromarray(a)
-    raise InputError(f"An image array must be H×W, H×W×3 or H×W×4; got shape {a.shape}.")
+            a = _to_uint8(a, 65535.0 if a.max() > 255 else 255.0)
+    else:
+        raise InputError(f"An image array must hold numbers; got {a.dtype}.")
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    return Image.fromarray(np.ascontiguousarray(a))
 
 
-def _to_uint8(a: np.ndarray) -> np.ndarray:
-    """Scale integer data of any depth (e.g. 16-bit PNG) to 8 bits."""
+def _to_uint8(a: np.ndarray, top: float) -> np.ndarray:
+    """Scale integer data whose full scale is `top` (65535 for 16-bit) to 8 bits, rounding."""
     a = a.astype(np.float64)
-    top = 65535.0 if a.max() > 255 else 255.0
     return np.clip(a / top * 255.0, 0, 255).round().astype(np.uint8)
+
+
+def _exif_transpose(image: Image.Image) -> tuple[Image.Image, str | None]:
+    """The image turned upright per its EXIF orientation, and a note when that changed anything."""
+    try:
+        orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+    except Exception:  # noqa: BLE001 - broken EXIF must not make a good image unusable
+        return image, None
+    if orientation in (None, 1):
+        return image, None
+    try:
+        upright = ImageOps.exif_transpose(image)
+    except Exception:  # noqa: BLE001
+        log.info("ignoring EXIF orientation %r that could not be applied", orientation, exc_info=True)
+        return image, None
+    if upright is None or orientation not in range(2, 9):
+        return image, None
+    return upright, "turned upright according to the photo's EXIF orientation"
+
+
+_SIXTEEN_BIT_GREY = ("I;16", "I;16B", "I;16L", "I;16N")
 
 
 def _normalise(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
     notes: list[str] = []
-    try:
-        transposed = ImageOps.exif_transpose(image)
-    except Exception:  # broken EXIF must not make a good image unusable
-        transposed = image
-    if transposed is not image and transposed.size != image.size:
-        notes.append("rotated according to the photo's EXIF orientation")
-    image = transposed
+    image, note = _exif_transpose(image)
+    if note:
+        notes.append(note)
     mode = image.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I", "I;16N"):
-        rgb = np.repeat(_to_uint8(np.asarray(image))[:, :, None], 3, axis=2)
-        return rgb, None, notes
+    if mode in _SIXTEEN_BIT_GREY:
+        # 16-bit greyscale: full scale is 65535 whatever the content, so a dark photo stays dark.
+        grey = _to_uint8(np.asarray(image), 65535.0)
+        notes.append("16-bit image reduced to 8 bits")
+        return np.repeat(grey[:, :, None], 3, axis=2), None, notes
+    if mode == "I":
+        # 32-bit integer greyscale: older readers give 16-bit PNGs this mode; infer the scale.
+        a = np.asarray(image)
+        top = 65535.0 if a.max(initial=0) > 255 else 255.0
+        return np.repeat(_to_uint8(a, top)[:, :, None], 3, axis=2), None, notes
     if mode == "F":
         a = np.asarray(image, dtype=np.float64)
-        a = (a - a.min()) / max(a.max() - a.min(), 1e-12) * 255.0
+        a = np.nan_to_num(a, nan=0.0, posinf=0.0, neginf=0.0)
+        span = a.max() - a.min()
+        a = (a - a.min()) / (span if span > 0 else 1.0) * 255.0
         return np.repeat(a.round().astype(np.uint8)[:, :, None], 3, axis=2), None, notes
-    has_alpha = mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info)
+    if mode == "La":  # premultiplied grey + alpha: Pillow converts it only through LA
+        image, mode = image.convert("LA"), "LA"
+    has_alpha = mode in ("RGBA", "RGBa", "LA", "PA") or (mode == "P" and "transparency" in image.info)
     if mode == "CMYK":
         notes.append("converted from CMYK")
     if has_alpha:
@@ -129,40 +220,72 @@ def _normalise(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None, list[
         if alpha.min() == 255:  # an alpha channel that is fully opaque carries no information
             alpha = None
         return np.ascontiguousarray(rgba[:, :, :3]), alpha, notes
-    return np.asarray(image.convert("RGB")).copy(), None, notes
+    return np.ascontiguousarray(np.asarray(image.convert("RGB"))), None, notes
 
 
-def load_image(source: ImageSource, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> LoadedImage:
-    """Open any supported image as 8-bit RGB (+ alpha). Raises InputError with one line."""
+def load_image(source: ImageSource, max_megapixels: float | None = None) -> LoadedImage:
+    """Open any supported image as 8-bit RGB (+ alpha). Raises InputError with one line.
+
+    max_megapixels: None reads INTACT_MAX_MEGAPIXELS (default 40).
+    """
     if source is None:
         raise InputError("No image was given.")
-    image = _open(source, max_megapixels)
+    limit = max_megapixels_from_env() if max_megapixels is None else float(max_megapixels)
+    image = _open(source, limit)
     w, h = image.size
     if w < 1 or h < 1:
         raise InputError("The image is empty (0 pixels).")
-    if w * h > max_megapixels * 1_000_000:
-        raise InputError(f"The image is {w}×{h}; the limit is {max_megapixels:g} megapixels. Use a smaller image.")
-    rgb, alpha, notes = _normalise(image)
+    if w * h > limit * 1_000_000:
+        raise _too_big("The image", w, h, limit)
+    try:
+        rgb, alpha, notes = _normalise(image)
+    except InputError:
+        raise
+    except MemoryError:
+        raise InputError("The image needs more memory to convert than this machine has free.") from None
+    except Exception as exc:  # noqa: BLE001 - an exotic mode Pillow cannot convert
+        log.info("converting a %s image failed", image.mode, exc_info=True)
+        raise InputError(f"Images in colour mode {image.mode} cannot be used ({_first_line(exc)}). "
+                         "Save it as an RGB PNG or JPEG.") from None
     return LoadedImage(rgb, alpha, tuple(notes))
 
 
-def load_mask(source: ImageSource, size: tuple[int, int], max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> tuple[np.ndarray, tuple[str, ...]]:
+EMPTY_MASK_NOTE = "the mask is empty (nothing painted): the image will not change"
+FULL_MASK_NOTE = "the mask covers the whole image: every pixel may change"
+
+
+def mask_coverage_notes(mask: np.ndarray) -> tuple[str, ...]:
+    """A note when a mask marks nothing or everything (both legal, both usually a mistake)."""
+    m = np.asarray(mask)
+    if not (m > 0).any():
+        return (EMPTY_MASK_NOTE,)
+    if (m >= 1.0).all():
+        return (FULL_MASK_NOTE,)
+    return ()
+
+
+def load_mask(source: ImageSource, size: tuple[int, int], max_megapixels: float | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
     """A mask as float32 H×W in [0, 1] (1 = change this pixel), resized to `size` (W, H) if needed.
 
     With an alpha channel, opacity marks the region (painted strokes on a transparent layer);
-    otherwise brightness does (white = change). Binary masks stay exactly binary.
+    otherwise brightness does (white = change). Binary masks stay exactly binary. The notes say
+    when the mask was resized, and when it is empty or full.
     """
+    width, height = (int(v) for v in size)
+    if width < 1 or height < 1:
+        raise InputError(f"A mask needs an image of at least 1×1 pixels; got {width}×{height}.")
     loaded = load_image(source, max_megapixels)
-    notes = list(loaded.notes)
+    notes = [n for n in loaded.notes if "EXIF" in n]  # colour conversions mean nothing for a mask
     if loaded.alpha is not None:
         m = loaded.alpha.astype(np.float32) / 255.0
     else:
         m = loaded.rgb.max(axis=2).astype(np.float32) / 255.0
-    if (m.shape[1], m.shape[0]) != tuple(size):
-        notes.append(f"mask was {m.shape[1]}×{m.shape[0]}, resized to the image's {size[0]}×{size[1]}")
+    if (m.shape[1], m.shape[0]) != (width, height):
+        notes.append(f"mask was {m.shape[1]}×{m.shape[0]}, resized to the image's {width}×{height}")
         binary = bool(np.isin(m, (0.0, 1.0)).all())
         resized = Image.fromarray((m * 255).round().astype(np.uint8)).resize(
-            tuple(size), Image.NEAREST if binary else Image.BILINEAR
+            (width, height), Image.NEAREST if binary else Image.BILINEAR
         )
         m = np.asarray(resized).astype(np.float32) / 255.0
-    return m, tuple(notes)
+    notes.extend(mask_coverage_notes(m))
+    return np.ascontiguousarray(m, dtype=np.float32), tuple(notes)

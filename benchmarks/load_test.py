@@ -1,0 +1,380 @@
+"""Bounded load test of the web app on loopback: concurrent gradio_client sessions editing at once.
+
+    .venv/bin/python benchmarks/load_test.py [--sessions 8] [--edits 3] [--queue-size 16] [--rounds 2]
+
+Starts `python app.py --model tiny` on a free 127.0.0.1 port, makes one warm-up edit (the model
+loads), then runs `rounds` rounds of `sessions` concurrent sessions × `edits` edits each through the
+named `/edit` endpoint. Every session edits its own noise photo with its own stroke and prompt, so
+any answer that belongs to another session is caught: the pixels outside the stroke must be this
+session's photo, the report's target prompt this session's, and the session's history only its own.
+
+Prints requests / completed / rejected (queue full) / errors / isolation violations, p50 and p95
+latency of completed edits, and the server's RSS (after warm-up, peak, after each round), and writes
+them to benchmarks/results/load_test.json and .md. Used by tests/test_load_app.py with small numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+# ---------------------------------------------------------------- the app in a subprocess
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_status(url: str, timeout: float = 5.0) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return None
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of a process, from /proc (Linux)."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+@dataclass
+class App:
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+    output_dir: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+@contextlib.contextmanager
+def launch_app(*extra: str, startup_timeout: float = 240.0, env: dict | None = None):
+    """`python app.py --model tiny --port <free> *extra`, with its own output folder; yields an App."""
+    port = free_port()
+    work = Path(tempfile.mkdtemp(prefix="intact-load-"))
+    log_path = work / "app.log"
+    output_dir = work / "outputs"
+    child_env = {**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1", **(env or {})}
+    child_env.setdefault("INTACT_MODELS_DIR", str(work / "models"))
+    with open(log_path, "w", encoding="utf-8") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "app.py", "--model", "tiny", "--port", str(port), "--output-dir", str(output_dir), *extra],
+            cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT, env=child_env,
+        )
+    app = App(f"http://127.0.0.1:{port}/", process, log_path, output_dir)
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while http_status(app.url) != 200:
+            if process.poll() is not None:
+                raise RuntimeError(f"app.py exited with {process.returncode}:\n{app.log()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"app.py did not answer within {startup_timeout:.0f} s:\n{app.log()[-3000:]}")
+            time.sleep(0.5)
+        yield app
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+# ---------------------------------------------------------------- one user
+
+
+@dataclass
+class Outcome:
+    session: int
+    edit: int
+    status: str  # "completed" | "rejected" | "error" | "mismatch"
+    seconds: float
+    message: str = ""
+
+
+@dataclass
+class SessionInputs:
+    photo: Path
+    stroke: Path
+    rgb: np.ndarray
+    stroke_mask: np.ndarray
+
+
+def session_inputs(folder: Path, i: int, size: tuple[int, int]) -> SessionInputs:
+    """A noise photo and a brush stroke unique to session i."""
+    w, h = size
+    rng = np.random.default_rng(1000 + i)
+    rgb = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    layer = np.zeros((h, w, 4), np.uint8)
+    y0, x0 = 4 + i % 5, 4 + (3 * i) % 9
+    layer[y0 : y0 + h // 3, x0 : x0 + w // 3] = (255, 40, 120, 255)
+    photo, stroke = folder / f"photo-{i}.png", folder / f"stroke-{i}.png"
+    Image.fromarray(rgb).save(photo)
+    Image.fromarray(layer, "RGBA").save(stroke)
+    return SessionInputs(photo, stroke, rgb, layer[:, :, 3] > 0)
+
+
+def _editor_value(inputs: SessionInputs) -> dict:
+    from gradio_client import handle_file
+
+    return {"background": handle_file(str(inputs.photo)), "layers": [handle_file(str(inputs.stroke))], "composite": None}
+
+
+def _first_path(value) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return value.get("path") or value.get("name")
+    if isinstance(value, (list, tuple)) and value:
+        return _first_path(value[0])
+    return None
+
+
+def is_queue_full(message: str) -> bool:
+    text = message.lower()
+    return "queue" in text and "full" in text
+
+
+def check_result(outputs, inputs: SessionInputs, target: str, expected_history: int) -> str:
+    """'' when the answer is this session's own edit, else what is wrong with it."""
+    report = next((o for o in outputs if isinstance(o, dict) and "target_prompt" in o), None)
+    if report is None:
+        return "no report in the answer"
+    if report["target_prompt"] != target:
+        return f"report is for {report['target_prompt']!r}, not {target!r}"
+    # /edit answers (status, before/after, overlay, [result, mask] files, report, history): see ui/edit_tab.py.
+    path = _first_path(outputs[3])
+    if path is None:
+        return "no result file in the answer"
+    result = np.asarray(Image.open(path).convert("RGB"))
+    if result.shape != inputs.rgb.shape:
+        return f"result is {result.shape}, photo {inputs.rgb.shape}"
+    outside = ~inputs.stroke_mask
+    if not np.array_equal(result[outside], inputs.rgb[outside]):
+        return "pixels outside the stroke are not this session's photo"
+    history = outputs[-1]
+    if isinstance(history, list) and len(history) != expected_history:
+        return f"history holds {len(history)} edits, this session made {expected_history}"
+    return ""
+
+
+def gallery_leak(client, i: int) -> str:
+    """'' when the session's gallery lists only its own edits (app started with --private-gallery)."""
+    outputs = client.predict(api_name="/gallery")
+    items = next((o for o in outputs if isinstance(o, list)), [])
+    captions = [str(item.get("caption") if isinstance(item, dict) else item[1]) for item in items]
+    foreign = [c for c in captions if "session " in c and f"session {i} edit" not in c]
+    return f"gallery shows another session's results: {foreign[:2]}" if foreign else ""
+
+
+def run_session(url: str, i: int, edits: int, inputs: SessionInputs, steps: int, out: list, lock: threading.Lock,
+                check_gallery: bool = False):
+    from gradio_client import Client
+
+    client = Client(url, verbose=False)
+    done = 0
+    for j in range(edits):
+        target = f"session {i} edit {j}"
+        started = time.perf_counter()
+        try:
+            outputs = client.predict(
+                "tiny", _editor_value(inputs), "a noisy photo", target, steps=steps, skip_steps=0,
+                inversion_guidance=1.5, guidance=3.5, re_init=False, attn_mask=False, attn_scale=1.0, seed=i,
+                kv_cache="auto", api_name="/edit",
+            )
+        except Exception as exc:  # noqa: BLE001 - classified below, never lost
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            status = "rejected" if is_queue_full(message) else "error"
+            outcome = Outcome(i, j, status, time.perf_counter() - started, message)
+        else:
+            seconds = time.perf_counter() - started
+            done += 1
+            problem = check_result(outputs, inputs, target, done)
+            outcome = Outcome(i, j, "mismatch" if problem else "completed", seconds, problem)
+        with lock:
+            out.append(outcome)
+    if check_gallery and done:
+        problem = gallery_leak(client, i)
+        if problem:
+            with lock:
+                out.append(Outcome(i, edits, "mismatch", 0.0, problem))
+    with contextlib.suppress(Exception):
+        client.close()
+
+
+# ---------------------------------------------------------------- the whole test
+
+
+@dataclass
+class LoadReport:
+    sessions: int
+    edits_per_session: int
+    rounds: int
+    queue_size: int
+    steps: int
+    image_size: tuple[int, int]
+    requests: int = 0
+    completed: int = 0
+    rejected: int = 0
+    errors: int = 0
+    mismatches: int = 0
+    p50_seconds: float | None = None
+    p95_seconds: float | None = None
+    max_seconds: float | None = None
+    wall_seconds: float = 0.0
+    rss_after_warmup_mb: float = 0.0
+    rss_peak_mb: float = 0.0
+    rss_after_rounds_mb: list[float] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+    machine: str = ""
+    gallery_checked: bool = False
+
+    def table(self) -> str:
+        rows = [
+            ("requests", self.requests), ("completed", self.completed), ("rejected (queue full)", self.rejected),
+            ("errors", self.errors),
+            ("answers from another session" + (" (edits and private gallery)" if self.gallery_checked else ""),
+             self.mismatches),
+            ("p50 latency (s)", _fmt(self.p50_seconds)), ("p95 latency (s)", _fmt(self.p95_seconds)),
+            ("max latency (s)", _fmt(self.max_seconds)), ("wall time (s)", _fmt(self.wall_seconds)),
+            ("server RSS after warm-up (MB)", _fmt(self.rss_after_warmup_mb)),
+            ("server RSS peak (MB)", _fmt(self.rss_peak_mb)),
+            ("server RSS after each round (MB)", ", ".join(_fmt(v) for v in self.rss_after_rounds_mb)),
+        ]
+        head = (f"{self.sessions} sessions × {self.edits_per_session} edits × {self.rounds} rounds, queue size "
+                f"{self.queue_size}, tiny model, {self.image_size[0]}×{self.image_size[1]} px, {self.steps} steps, "
+                f"{self.machine}")
+        return head + "\n\n| figure | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
+
+
+def _fmt(v) -> str:
+    return "-" if v is None else f"{v:.2f}" if isinstance(v, float) else str(v)
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, pid: int, every: float = 0.2):
+        super().__init__(daemon=True)
+        self.pid, self.every, self.peak = pid, every, 0
+        self._halt = threading.Event()
+
+    def run(self):
+        while not self._halt.is_set():
+            with contextlib.suppress(OSError, RuntimeError):
+                self.peak = max(self.peak, rss_bytes(self.pid))
+            self._halt.wait(self.every)
+
+    def stop(self):
+        self._halt.set()
+        self.join(5)
+
+
+def run_load_test(app: App, sessions: int = 8, edits: int = 3, rounds: int = 2, steps: int = 2,
+                  size: tuple[int, int] = (64, 48), queue_size: int = 16, settle_s: float = 3.0,
+                  check_gallery: bool = False) -> tuple[LoadReport, list[Outcome]]:
+    from gradio_client import Client
+
+    pid = app.process.pid
+    report = LoadReport(sessions, edits, rounds, queue_size, steps, size,
+                        machine=f"{os.cpu_count()}-core CPU, {platform.machine()}, no GPU")
+    work = Path(tempfile.mkdtemp(prefix="intact-load-inputs-"))
+    inputs = [session_inputs(work, i, size) for i in range(sessions + 1)]
+    # Warm-up from a separate session: the model loads once, outside the measured rounds.
+    warm = Client(app.url, verbose=False)
+    warm.predict("tiny", _editor_value(inputs[sessions]), "a noisy photo", "warm-up", steps=steps, skip_steps=0,
+                 inversion_guidance=1.5, guidance=3.5, re_init=False, attn_mask=False, attn_scale=1.0, seed=0,
+                 kv_cache="auto", api_name="/edit")
+    with contextlib.suppress(Exception):
+        warm.close()
+    time.sleep(settle_s)
+    report.rss_after_warmup_mb = rss_bytes(pid) / 2**20
+    sampler = RssSampler(pid)
+    sampler.start()
+    outcomes: list[Outcome] = []
+    lock = threading.Lock()
+    started = time.perf_counter()
+    for _ in range(rounds):
+        threads = [threading.Thread(target=run_session, args=(app.url, i, edits, inputs[i], steps, outcomes, lock,
+                                                              check_gallery))
+                   for i in range(sessions)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        time.sleep(settle_s)
+        report.rss_after_rounds_mb.append(rss_bytes(pid) / 2**20)
+    report.wall_seconds = time.perf_counter() - started
+    sampler.stop()
+    report.rss_peak_mb = max(sampler.peak, rss_bytes(pid)) / 2**20
+    report.requests = sum(o.edit < edits for o in outcomes)  # gallery checks are not requests
+    report.gallery_checked = check_gallery
+    report.completed = sum(o.status == "completed" for o in outcomes)
+    report.rejected = sum(o.status == "rejected" for o in outcomes)
+    report.errors = sum(o.status == "error" for o in outcomes)
+    report.mismatches = sum(o.status == "mismatch" for o in outcomes)
+    latencies = sorted(o.seconds for o in outcomes if o.status == "completed")
+    if latencies:
+        report.p50_seconds = float(np.percentile(latencies, 50))
+        report.p95_seconds = float(np.percentile(latencies, 95))
+        report.max_seconds = latencies[-1]
+    report.messages = sorted({o.message for o in outcomes if o.message})
+    return report, outcomes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=8)
+    parser.add_argument("--edits", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument("--queue-size", type=int, default=16)
+    parser.add_argument("--private-gallery", action="store_true",
+                        help="start the app with --private-gallery and check each session's gallery holds only its own")
+    parser.add_argument("--name", default=None, help="results file stem (default load_test_q<queue size>)")
+    args = parser.parse_args(argv)
+    extra = ["--private-gallery"] if args.private_gallery else []
+    with launch_app("--queue-size", str(args.queue_size), *extra) as app:
+        report, _ = run_load_test(app, args.sessions, args.edits, args.rounds, args.steps, queue_size=args.queue_size,
+                                  check_gallery=args.private_gallery)
+    text = report.table()
+    if report.messages:
+        text += "\n\nmessages seen:\n" + "\n".join(f"- {m}" for m in report.messages)
+    print(text)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stem = args.name or f"load_test_q{args.queue_size}"
+    (RESULTS / f"{stem}.json").write_text(json.dumps(asdict(report), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (RESULTS / f"{stem}.md").write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
