@@ -45,7 +45,9 @@ def plan_edit(manager, model: str, size: tuple[int, int], mask: np.ndarray, step
                     skip_steps=min(max(0, int(skip_steps)), max(0, int(steps) - 1)), budget=budget)
 
 
-def _session(manager, model: str, image, mask, session: EditSession | None) -> EditSession:
+def edit_session(manager, model: str, image, mask, session: EditSession | None = None) -> EditSession:
+    """`session` when it runs on `model`'s current pipeline, else a new EditSession on it (the
+    caller checks that `session` was made for this image and mask)."""
     pipe = manager.pipeline(model, "kv_edit")
     if session is not None and session.pipe is pipe:
         return session
@@ -76,7 +78,7 @@ def run_edit(manager, model: str, image, mask: np.ndarray, source_prompt: str, t
 
     def attempt(p: MemoryPlan) -> EditResult:
         opts = EditOptions(kv_cache=resolve_kv_cache(kv_cache, p), **options)
-        current["session"] = _session(manager, model, image, mask, current["session"])
+        current["session"] = edit_session(manager, model, image, mask, current["session"])
         return current["session"].edit(target_prompt, opts, progress=progress, source_prompt=source_prompt)
 
     def drop_cache() -> None:

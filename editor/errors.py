@@ -1,9 +1,7 @@
-"""Errors whose message is meant for the user: one line, no traceback, says what to do."""
+"""User-facing errors, for the domain layer and above. Defined in `models.errors` because the
+model backends (the lowest layer) raise them too; this module is where the rest of the code
+imports them from."""
 
+from models.errors import InputError, IntactError
 
-class IntactError(Exception):
-    """Base for problems the user can act on. `str(exc)` is shown as it is."""
-
-
-class InputError(IntactError, ValueError):
-    """The user's input (image, mask, prompt, option) cannot be used as given."""
+__all__ = ["IntactError", "InputError"]

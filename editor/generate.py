@@ -20,6 +20,7 @@ from PIL import Image
 from editor.errors import InputError
 from editor.presets import MAX_SIDE, MIN_SIDE, SIDE_MULTIPLE, get_preset
 from editor.translate import Translation, Translator
+from models.prompt_length import prompt_token_count
 from models.registry import MODELS, ModelSpec, get_spec
 
 MAX_PROMPT_CHARS = 4000
@@ -157,14 +158,6 @@ def _plan(request: GenerateRequest, spec: ModelSpec, translator: Translator, ini
     return _Plan(prompt, negative, int(steps), float(guidance), width, height, seed, translation, style)
 
 
-def _token_count(pipe, prompt: str) -> int | None:
-    # The long-prompt encoder (T5 for FLUX, Qwen for Z-Image) decides what the model reads.
-    tokenizer = getattr(pipe, "tokenizer_2", None) or getattr(pipe, "tokenizer", None)
-    if tokenizer is None:
-        return None
-    return len(tokenizer(prompt, truncation=False)["input_ids"])
-
-
 def _open_init_image(source) -> Image.Image:
     from editor.images import load_image
 
@@ -222,7 +215,7 @@ def _run_pipeline(manager, request: GenerateRequest, plan: _Plan, init, progress
         kwargs["negative_prompt"] = plan.negative_prompt
     if init is not None:
         kwargs.update(image=init, strength=float(request.strength))
-    tokens = _token_count(pipe, plan.prompt)
+    tokens = prompt_token_count(pipe, plan.prompt)
     started = time.perf_counter()
     images = list(pipe(**kwargs).images)
     seconds = time.perf_counter() - started

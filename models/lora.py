@@ -23,7 +23,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-from editor.errors import InputError
+from models.errors import InputError
 from models.locate import models_dir
 from models.registry import MODELS, ModelSpec, get_spec
 

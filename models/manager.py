@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from editor.errors import IntactError
+from models.errors import IntactError
 from models.loading import default_dtype, load_pipeline, pipeline_class, resolve
 from models.memory.offload import place_pipeline, require_quantized_weights
 from models.memory.planner import OFFLOAD_MODES as PLAN_OFFLOAD_MODES

@@ -13,7 +13,7 @@ import json
 import re
 import sys
 
-from editor.errors import IntactError
+from models.errors import IntactError
 from models.memory import estimator as est
 from models.memory import planner
 from models.registry import get_spec

@@ -75,6 +75,7 @@ def test_invert_then_two_edits_keep_every_pixel_outside_the_stroke_and_invert_on
         assert not np.array_equal(result[~outside], original[~outside])  # the painted area did change
         assert outside[:20].all() and not outside[20:44, 25:61].any()  # the mask is the stroke
         assert report["reused_inversion"] is True  # neither edit inverted again after /invert
+        assert report["memory_plan"]["explanation"] in markdown and report["memory_plan"]["fallback_used"] is False
         assert "random weights, for testing" in report["model"]
     assert len(second[5]) == 2  # the session's history holds both edits
 

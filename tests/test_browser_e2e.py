@@ -115,6 +115,7 @@ def test_edit_in_the_browser_changes_only_the_painted_pixels(app, browser, tmp_p
     page.locator("#edit-run").click()
     status = wait_for_status(page, "#edit-status", "Done")
     assert "random weights, for testing" in status
+    assert "Memory plan: tiny 128x96" in status  # the plan the edit workflow ran with
     shot(page, "edit-2-result")
 
     files = download_links(page, "#edit-download", tmp_path)

@@ -16,9 +16,9 @@ from editor.kv_edit.attention import (
     replaying,
     separation_mask,
 )
+from editor.kv_edit.engine import Canvas
 from editor.kv_edit.kv_cache import DeviceKVStore
 from editor.kv_edit.masks import token_mask
-from editor.kv_edit.engine import Canvas
 
 LATENT = 8  # 8×8 latent pixels -> 4×4 = 16 tokens
 TEXT = 7

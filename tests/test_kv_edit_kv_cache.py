@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from editor.errors import InputError
 from editor.kv_edit.kv_cache import KV_STORES, DeviceKVStore, KVStore, kv_cache_modes, make_kv_store
 from editor.kv_edit.options import EditOptions
-from editor.errors import InputError
 
 
 def test_device_store_returns_what_was_put_in_the_compute_dtype():

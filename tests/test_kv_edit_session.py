@@ -282,11 +282,10 @@ def test_schedule_is_the_one_fluxpipeline_uses_for_the_image_size(tiny_pipe):
 
 
 def test_loading_a_lora_invalidates_the_inversion(tiny_pipe):
-    from peft import LoraConfig
-
     import copy
 
     from diffusers import FluxPipeline
+    from peft import LoraConfig
 
     # Its own copy of the transformer, so the shared tiny pipeline never gets adapters.
     pipe = FluxPipeline(**dict(tiny_pipe.components, transformer=copy.deepcopy(tiny_pipe.transformer)))
@@ -300,3 +299,18 @@ def test_loading_a_lora_invalidates_the_inversion(tiny_pipe):
     assert session.edit("a blue cup", EditOptions(**FAST)).report["reused_inversion"]
     pipe.transformer.delete_adapters("kv-test")
     assert not session.edit("a red cup", EditOptions(**FAST)).report["reused_inversion"]
+
+
+def test_a_prompt_longer_than_the_model_reads_is_noted_in_the_report(tiny_pipe):
+    from editor.kv_edit import EditOptions, EditSession
+
+    image = np.full((48, 64, 3), 120, dtype=np.uint8)
+    mask = np.zeros((48, 64), dtype=np.float32)
+    mask[8:40, 16:48] = 1.0
+    session = EditSession(tiny_pipe, image, mask, model_name="tiny")
+    long_target = "a cup of green tea on a wooden table " * 20
+    result = session.edit(long_target, EditOptions(steps=2, skip_steps=0), source_prompt="a cup of coffee")
+    report = result.report
+    assert report["target_prompt_tokens"] > 32 >= report["source_prompt_tokens"]
+    assert any("target prompt is" in note and "first 32" in note for note in report["notes"])
+    assert not any("source prompt is" in note for note in report["notes"])

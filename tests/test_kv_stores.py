@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from editor.kv_edit import EditOptions, EditSession, kv_cache_modes, make_kv_store
-from editor.kv_edit import kv_stores
+from editor.kv_edit import EditOptions, EditSession, kv_cache_modes, kv_stores, make_kv_store
 from editor.kv_edit.kv_cache import DeviceKVStore
 from editor.kv_edit.kv_stores import CpuKVStore, QuantizedKVStore, dequantize, quantize, roundtrip_error
 

@@ -12,7 +12,6 @@ the server listens on 127.0.0.1.
 from __future__ import annotations
 
 import sys
-import urllib.request
 from pathlib import Path
 
 import pytest

@@ -6,7 +6,7 @@ import pytest
 
 from editor.errors import IntactError
 from models.memory import planner
-from models.memory.planner import GB, GiB, PROFILES, plan_for_profile, plan_memory
+from models.memory.planner import GB, PROFILES, GiB, plan_for_profile, plan_memory
 
 NO_QUANT = dict(weight_quantizers=())
 

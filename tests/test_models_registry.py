@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from models.locate import ModelNotAvailableError, download, DownloadError, env_var_for, locate
 from models.loading import load_pipeline, resolve
+from models.locate import DownloadError, ModelNotAvailableError, download, env_var_for, locate
 from models.registry import MODELS, UnknownModelError, get_spec
 
 REPO = Path(__file__).resolve().parents[1]

@@ -11,7 +11,6 @@ the interpreter start-up about once per three cases.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil

@@ -24,8 +24,6 @@ import pytest
 import torch
 from PIL import Image
 
-from editor.errors import IntactError
-
 ROOT = Path(__file__).resolve().parents[1]
 
 

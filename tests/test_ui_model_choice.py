@@ -12,7 +12,6 @@ from ui.model_choice import (
     missing_model_message,
     model_choices,
     model_note,
-    require_available,
 )
 
 
@@ -60,6 +59,10 @@ def test_missing_model_note_names_the_model_and_the_fetch_command(empty_models_d
 
 
 def test_require_available_raises_the_locators_error(empty_models_dir):
+    # The tabs no longer check this themselves: the workflows ask the manager before planning.
+    from models.manager import ModelManager
+
+    manager = ModelManager(device="cpu")
     with pytest.raises(ModelNotAvailableError, match="python -m models download z-image-turbo"):
-        require_available("z-image-turbo")
-    require_available("tiny")  # built in code: always there
+        manager.require_available("z-image-turbo")
+    manager.require_available("tiny")  # built in code: always there

@@ -23,8 +23,8 @@ from ui.feedback import progress_reporter, user_errors
 from ui.gpu import gpu
 from ui.i18n import lang_of, t, tr
 from ui.imaging import checkerboard_preview, digest, dimmed_outside, strokes_by_colour
-from ui.memory import plan_for, prepare_model
-from ui.model_choice import default_model, model_choices, require_available
+from ui.memory import job_plan
+from ui.model_choice import default_model, model_choices
 
 GPU = "gpu"
 ADD_COLOUR, REMOVE_COLOUR = "#22c55e", "#ef4444"  # green paints product in, red paints it out
@@ -178,16 +178,7 @@ def run_ad(services: Services, state: AdState, inputs: AdInputs, progress=None, 
     request = build_request(inputs, out_dir)
     workflow = workflow_for(services, state, inputs.model)
     if inputs.bg_mode in ("preset", "around-product"):
-        from models.registry import get_spec
-
-        require_available(inputs.model)
-        task = "kv-edit" if inputs.bg_mode == "around-product" else "generate"
-        # Backgrounds are generated at most 1024 px on the long side (editor.ad.backgrounds).
-        plan = plan_for(services, inputs.model, (1024, 1024), get_spec(inputs.model).default_steps,
-                        mask_fraction=0.7, task=task).require_fit()
-        with services.manager.lock:
-            prepare_model(services, inputs.model, plan)
-            result = workflow.run(request, progress=progress)
+        result = _run_with_model(services, workflow, request, inputs, progress)
     else:  # no model involved: no need to wait for the accelerator lock
         result = workflow.run(request, progress=progress)
     files = [result.paths[name] for name in request.formats if name in result.paths]
@@ -200,6 +191,24 @@ def run_ad(services: Services, state: AdState, inputs: AdInputs, progress=None, 
                                     "cutout": result.report.get("cutout", {}).get("method"), "owner": owner})
     previews = [(result.images[name], name) for name in request.formats if name in result.images]
     return previews, [*files, str(zip_path)], result.report
+
+
+def _run_with_model(services: Services, workflow, request, inputs: AdInputs, progress):
+    """A background made by a diffusion model: the ad workflow run under a memory plan (applied to
+    the manager, with the out-of-memory fallback), as the edit and generation workflows run."""
+    from editor.planned_run import plan_report, run_planned
+    from models.registry import get_spec
+
+    manager = services.manager
+    task = "kv-edit" if inputs.bg_mode == "around-product" else "generate"
+    with manager.lock:
+        services.switch_model(inputs.model)
+        # Backgrounds are generated at most 1024 px on the long side (editor.ad.backgrounds).
+        plan = job_plan(services, inputs.model, (1024, 1024), get_spec(inputs.model).default_steps, task=task,
+                        mask_fraction=0.7)
+        result, ran = run_planned(manager, plan, lambda _plan: workflow.run(request, progress=progress))
+    services.plan_in_use = plan_report(plan, ran)
+    return result
 
 
 def _write_zip(path: Path, files: list[str]) -> None:

@@ -56,7 +56,8 @@ class Services:
         # Weak references: the browser session owns them; we only release them (`track`,
         # `release_sessions`) so memory stays bounded and old weights can be freed.
         self._sessions: OrderedDict[int, weakref.ref] = OrderedDict()
-        self.applied_memory: tuple | None = None  # (offload, vae_tiling) the manager runs with
+        # The report's `memory_plan` entry of the latest model job (name, explanation, fallback_used).
+        self.plan_in_use: dict | None = None
 
     @property
     def manager(self):
@@ -93,14 +94,15 @@ class Services:
         return self._translator
 
     def track(self, session_state) -> None:
-        """Mark a session's state as just used; release the least recently used beyond the limit."""
+        """Mark a session's state as used now (before a run too, while it has no EditSession yet)
+        and release the least recently used others, so at most `max_edit_sessions` hold one."""
         evicted = []
         with self._lock:
             self._sessions.pop(id(session_state), None)
+            others = [state for state in self._live() if state is not session_state]
             self._sessions[id(session_state)] = weakref.ref(session_state)
-            live = self._live()
-            while len(live) > max(1, self.config.max_edit_sessions):
-                evicted.append(live.pop(0))
+            while len(others) + 1 > max(1, self.config.max_edit_sessions):
+                evicted.append(others.pop(0))
         for state in evicted:
             state.drop_session()
 
@@ -121,6 +123,16 @@ class Services:
             live = self._live()
         for state in live:
             state.release_if_not(keep_model)
+
+    def switch_model(self, model: str) -> None:
+        """Before a job on `model`: when another family is resident, drop every session built on it
+        and unload it, so its weights are freed, not re-placed under the new job's memory plan."""
+        manager = self.manager
+        with manager.lock:
+            if manager.loaded_name not in (None, model):
+                manager.require_available(model)  # a missing model keeps the resident one loaded
+                self.release_sessions(keep_model=model)
+                manager.unload()
 
 
 def session_owner(request) -> str | None:
@@ -147,6 +159,11 @@ class EditState:
 
     session: object | None = None  # editor.kv_edit.EditSession
     key: tuple | None = None  # (model name, image digest, mask digest)
+    # The memory plan the session inverted with, and the (steps, skip_steps) it was made for: a
+    # repeat edit keeps it, so the memory its own cache takes cannot change the plan (a different
+    # KV store would mean inverting again).
+    plan: object | None = None
+    plan_steps: tuple | None = None
     history: list[HistoryEntry] = field(default_factory=list)
     last_result: object | None = None  # PIL image of the latest edit, for "continue editing"
 
@@ -156,10 +173,9 @@ class EditState:
 
     def drop_session(self) -> None:
         """Forget the EditSession and free its recorded keys/values now, not at garbage collection."""
-        session, self.session, self.key = self.session, None, None
-        inversion = getattr(session, "inversion", None)
-        if inversion is not None:
-            inversion.store.clear()
+        session, self.session, self.key, self.plan, self.plan_steps = self.session, None, None, None, None
+        if session is not None:
+            session.release()
 
 
 def drop_edit_state(state) -> None:

@@ -2,8 +2,9 @@
 
 The UI holds no model code: it turns the editor value into (image, mask), keeps one
 `editor.kv_edit.EditSession` per browser session (in gr.State, so an inversion is never shared
-between users), and calls `session.invert` / `session.edit`. A second edit of the same image and
-mask reuses the session, so the inversion is not run again.
+between users) and runs the edit with `editor.edit_workflow.run_edit` (memory plan, placement,
+out-of-memory fallback), passing that session back in. A second edit of the same image and mask
+reuses the session, so the inversion is not run again.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from ui.feedback import progress_reporter, user_errors
 from ui.gpu import gpu
 from ui.i18n import lang_of, t, tr
 from ui.imaging import digest, editor_image_and_mask, overlay_mask
-from ui.memory import kv_cache_for, plan_for, prepare_model
-from ui.model_choice import default_model, model_choices, model_note, require_available
+from ui.memory import forced, plan_line
+from ui.model_choice import default_model, model_choices, model_note
 
 EXAMPLE_PROMPTS = [
     ["a cup of coffee on a wooden table", "a cup of green tea on a wooden table"],
@@ -39,13 +40,9 @@ BRUSH = gr.Brush(colors=["#ff2878"], default_color="#ff2878", color_mode="fixed"
 
 
 def kv_cache_choices() -> list[str]:
-    try:
-        from editor.kv_edit.kv_cache import kv_cache_modes
+    from editor.kv_edit.kv_cache import kv_cache_modes
 
-        modes = list(kv_cache_modes())
-    except ModuleNotFoundError:
-        modes = ["device"]
-    return ["auto", *modes]
+    return ["auto", *kv_cache_modes()]
 
 
 def edit_defaults(model: str) -> dict:
@@ -72,45 +69,20 @@ class OptionValues:
     attn_mask: bool
     attn_scale: float
     seed: int
-    kv_cache: str
+    kv_cache: str  # "auto" (the memory plan chooses) or a KV store mode
 
-    def to_options(self, kv_cache: str):
-        from editor.kv_edit import EditOptions
-
-        return EditOptions(
-            steps=int(self.steps),
-            skip_steps=int(self.skip_steps),
-            inversion_guidance=float(self.inversion_guidance),
-            guidance=float(self.guidance),
-            re_init=bool(self.re_init),
-            attn_mask=bool(self.attn_mask),
-            attn_scale=float(self.attn_scale),
-            seed=int(self.seed),
-            kv_cache=kv_cache,
-        )
-
-
-def planned_options(services: Services, model: str, image: Image.Image, mask: np.ndarray, values: OptionValues):
-    """(EditOptions, MemoryPlan): the memory plan for this job decides what "auto" means."""
-    require_available(model)  # say which model is missing before estimating its memory
-    plan = plan_for(services, model, image.size, int(values.steps), skip_steps=int(values.skip_steps),
-                    mask_fraction=float((mask > 0.5).mean()), task="kv-edit").require_fit()
-    return values.to_options(kv_cache_for(values.kv_cache, plan)), plan
-
-
-def session_for(services: Services, state: EditState, model: str, pipe, image: Image.Image, mask: np.ndarray):
-    """The session's EditSession for this (model, image, mask), created only when one of them changed."""
-    key = (model, digest(image), digest(mask))
-    if state.session is not None and state.key == key and state.session.pipe is pipe:
-        services.track(state)  # most recently used: kept when memory needs another session's dropped
-        return state.session
-    state.drop_session()
-    from editor.kv_edit import EditSession
-
-    state.session = EditSession(pipe, image, mask, model_name=model, lock=services.manager.lock)
-    state.key = key
-    services.track(state)
-    return state.session
+    def options(self) -> dict:
+        """The `EditOptions` fields other than the KV cache, as `run_edit` takes them."""
+        return {
+            "steps": int(self.steps),
+            "skip_steps": int(self.skip_steps),
+            "inversion_guidance": float(self.inversion_guidance),
+            "guidance": float(self.guidance),
+            "re_init": bool(self.re_init),
+            "attn_mask": bool(self.attn_mask),
+            "attn_scale": float(self.attn_scale),
+            "seed": int(self.seed),
+        }
 
 
 def model_prompt(services: Services, model: str, text: str):
@@ -118,39 +90,87 @@ def model_prompt(services: Services, model: str, text: str):
     return services.translator.translate(text or "", get_spec(model))
 
 
+def _prepare(services: Services, state: EditState, model: str, image: Image.Image, mask: np.ndarray,
+             values: OptionValues):
+    """Get the session's state ready for a job on (model, image, mask) and return its memory plan.
+
+    A new image, mask or model drops the old EditSession (freeing its inversion); the same ones keep
+    it and, for the same step counts, the plan it inverted with. Called under the manager's lock.
+    """
+    services.switch_model(model)
+    key = (model, digest(image), digest(mask))
+    if state.key != key:
+        state.drop_session()
+        state.key = key
+    services.track(state)  # most recently used: others lose their inversion first
+    steps = (int(values.steps), int(values.skip_steps))
+    if state.plan is None or state.plan_steps != steps:
+        from editor.edit_workflow import plan_edit
+
+        state.plan = forced(services, plan_edit(services.manager, model, image.size, mask, *steps))
+        state.plan_steps = steps
+    return state.plan
+
+
+def _ran(services: Services, state: EditState, plan, memory_plan: dict) -> None:
+    state.plan = plan  # after an out-of-memory retry: the fallback, which is what fits
+    services.plan_in_use = memory_plan
+
+
 def run_invert(services, state, model, editor_value, source_prompt, values: OptionValues, progress=None):
+    """Invert the photo ahead of the edits; returns the inversion report (with `memory_plan`).
+    The following Edit of the same image and mask reuses it."""
+    from editor.edit_workflow import edit_session, resolve_kv_cache
+    from editor.kv_edit import EditOptions
+    from editor.planned_run import plan_report, run_planned
+
     image, mask = _require_inputs(editor_value)
     source = model_prompt(services, model, source_prompt)
-    opts, plan = planned_options(services, model, image, mask, values)
-    with services.manager.lock:
-        pipe = prepare_model(services, model, plan)
-        session = session_for(services, state, model, pipe, image, mask)
-        return session.invert(source.text, opts, progress=progress)
+    manager = services.manager
+    with manager.lock:
+        plan = _prepare(services, state, model, image, mask, values)
+
+        def attempt(p):
+            opts = EditOptions(kv_cache=resolve_kv_cache(values.kv_cache, p), **values.options())
+            state.session = edit_session(manager, model, image, mask, state.session)
+            return state.session.invert(source.text, opts, progress=progress)
+
+        def drop_cache():
+            if state.session is not None:
+                state.session.release()
+
+        report, ran = run_planned(manager, plan, attempt, before_retry=drop_cache)
+        report = dict(report, memory_plan=plan_report(plan, ran))
+        _ran(services, state, ran, report["memory_plan"])
+    return report
 
 
 def run_edit(services, state, model, editor_value, source_prompt, target_prompt, values: OptionValues, progress=None,
              owner: str | None = None):
     """One edit; returns (before, after, mask, report, [saved result path, mask path])."""
+    from editor.edit_workflow import run_edit as run_planned_edit
+
     image, mask = _require_inputs(editor_value)
     if not (target_prompt or "").strip():
         from editor.errors import InputError
 
         raise InputError("Write what the painted area should become (target prompt).")
     source, target = model_prompt(services, model, source_prompt), model_prompt(services, model, target_prompt)
-    opts, plan = planned_options(services, model, image, mask, values)
     with services.manager.lock:
-        pipe = prepare_model(services, model, plan)
-        session = session_for(services, state, model, pipe, image, mask)
-        result = session.edit(target.text, opts, progress=progress, source_prompt=source.text)
-    report = dict(result.report, memory_plan=plan.explanation, source_translation=source.to_report(),
-                  target_translation=target.to_report())
+        plan = _prepare(services, state, model, image, mask, values)
+        run = run_planned_edit(services.manager, model, image, mask, source.text, target.text, kv_cache=values.kv_cache,
+                               plan=plan, session=state.session, progress=progress, **values.options())
+        state.session = run.session
+        _ran(services, state, run.plan, run.result.report["memory_plan"])
+    result = run.result
+    report = dict(result.report, source_translation=source.to_report(), target_translation=target.to_report())
     mask_path = save_mask(services, mask)
     params = {
         "task": "edit",
         "model": model,
         "source_prompt": source_prompt or "",
         "target_prompt": target_prompt,
-        "options": {k: getattr(opts, k) for k in opts.__dataclass_fields__},
+        "options": _saved_options(values, result.report["kv_cache_requested"]),
         "mask_file": str(mask_path.relative_to(services.config.output_dir)),
         "report": report,
         "owner": owner,
@@ -159,6 +179,14 @@ def run_edit(services, state, model, editor_value, source_prompt, target_prompt,
     state.history.append(HistoryEntry(before=image, after=result.image, params=params, saved_path=str(saved.path)))
     state.last_result = result.image
     return image, result.image, mask, report, [str(saved.path), str(mask_path)]
+
+
+def _saved_options(values: OptionValues, kv_cache: str) -> dict:
+    """Every EditOptions field the edit ran with ("auto" resolved), so it can be redone exactly."""
+    from editor.kv_edit import EditOptions
+
+    opts = EditOptions(kv_cache=kv_cache, **values.options())
+    return {name: getattr(opts, name) for name in opts.__dataclass_fields__}
 
 
 def save_mask(services: Services, mask: np.ndarray):
@@ -212,7 +240,8 @@ def report_markdown(lang: str, report: dict) -> str:
         if translation.get("backend") in ("marian", "glossary"):
             lines.append(tr(lang, "edit.translated", source=translation["source_text"], text=translation["text"],
                             backend=translation["backend"]))
-    return "  \n".join(lines)
+    lines.append(plan_line(lang, report.get("memory_plan")))
+    return "  \n".join(line for line in lines if line)
 
 
 def build_edit_tab(services: Services) -> dict:
@@ -274,7 +303,8 @@ def build_edit_tab(services: Services) -> dict:
             report = run_invert(services, state, model, editor_value, source_prompt, values,
                                 progress_reporter(progress, lang))
         key = "edit.inversion_reused" if report.get("reused_inversion") else "edit.inversion_done"
-        return state, tr(lang, key, seconds=f"{report.get('inversion_seconds', 0):.1f}")
+        message = tr(lang, key, seconds=f"{report.get('inversion_seconds', 0):.1f}")
+        return state, message + "  \n" + plan_line(lang, report["memory_plan"])
 
     @gpu
     def edit(state, model, editor_value, source_prompt, target_prompt, steps, skip_steps, inversion_guidance,

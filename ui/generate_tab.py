@@ -14,8 +14,8 @@ from ui.app_state import Services, session_owner
 from ui.feedback import progress_reporter, user_errors
 from ui.gpu import gpu
 from ui.i18n import lang_of, t, tr
-from ui.memory import plan_for, prepare_model
-from ui.model_choice import default_model, model_choices, model_note, require_available
+from ui.memory import job_plan, plan_line
+from ui.model_choice import default_model, model_choices, model_note
 
 GPU = "gpu"
 EXAMPLES = [  # (prompt, preset); never run at start-up
@@ -73,20 +73,27 @@ def run_generate(services: Services, model: str, prompt: str, preset: str, negat
         negative_prompt=negative or None,
         num_images=int(count),
     )
-    require_available(model)
-    spec = get_spec(model)
-    size = (request.width or (init_image.width if init_image is not None else 1024),
-            request.height or (init_image.height if init_image is not None else 1024))
-    plan = plan_for(services, model, size, request.steps or spec.default_steps, task="generate").require_fit()
     with services.manager.lock:
-        prepare_model(services, model, plan)
-        result = generate(services.manager, request, progress=progress)
-    report = dict(result.report, memory_plan=plan.explanation)
+        services.switch_model(model)
+        result = generate(services.manager, request, progress=progress, translator=services.translator,
+                          memory=_memory(services, request))
+    report = result.report
+    services.plan_in_use = report["memory_plan"]
     paths = []
     for i, image in enumerate(result.images):
         saved = services.store.save(image, {"task": report["task"], "index": i, **report, "owner": owner})
         paths.append(str(saved.path))
     return result.images, paths, report
+
+
+def _memory(services: Services, request):
+    """The `memory=` for generate: "auto" (it plans for the size it resolves) unless `--memory-mode`
+    forces an offload."""
+    if services.config.memory_mode == "auto":
+        return "auto"
+    size = (request.width or 1024, request.height or 1024)  # an estimate: only the forced offload is kept
+    return job_plan(services, request.model, size, request.steps or get_spec(request.model).default_steps,
+                    task="generate")
 
 
 def _whole(value) -> int | None:
@@ -149,6 +156,7 @@ def build_generate_tab(services: Services) -> dict:
         message = tr(lang, "gen.done", count=len(images), seconds=f"{report['seconds']:.1f}",
                      model=report["model_label"])
         message += "  \n" + tr(lang, "gen.prompt_used") + f": `{report['prompt_sent']}`"
+        message += "  \n" + plan_line(lang, report["memory_plan"])
         return message, images, paths, report
 
     def on_model(name, request: gr.Request):

@@ -53,17 +53,13 @@ def device_line(services: Services) -> str:
 
 def memory_line(services: Services, lang: str) -> str:
     model = services.config.model
-    try:
-        plan = status_plan(services, model)
-    except ModuleNotFoundError:
-        return tr(lang, "status.no_memory_planner", mode=services.config.kv_cache)
+    plan = status_plan(services, model)
     line = tr(lang, "status.memory_plan", model=model, kv=plan.kv_cache or "—", offload=plan.offload,
               tiling=plan.vae_tiling, why=plan.explanation)
-    if services.manager_started and services.applied_memory is not None:
+    if services.manager_started and services.plan_in_use is not None:
         manager = services.manager
-        offload, tiling = services.applied_memory
-        line += "  \n" + tr(lang, "status.memory_in_use", model=manager.loaded_name or "—", offload=offload,
-                            tiling=tiling, notes="; ".join(manager.notes) or "—")
+        line += "  \n" + tr(lang, "status.memory_in_use", model=manager.loaded_name or "—",
+                            plan=services.plan_in_use["name"], notes="; ".join(manager.notes) or "—")
     return line
 
 

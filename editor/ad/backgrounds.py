@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from editor.errors import IntactError, InputError
+from editor.errors import InputError, IntactError
 
 STYLE_DIR = Path(__file__).resolve().parents[2] / "assets" / "ad_styles"
 DEFAULT_STYLE = "studio-white"

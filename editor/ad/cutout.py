@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from editor.ad.matting import offline_cutout
-from editor.errors import IntactError, InputError
+from editor.errors import InputError, IntactError
 from editor.images import ImageSource, load_image
 from models.locate import download_command, locate, rembg_home
 from models.registry import MODELS, get_spec

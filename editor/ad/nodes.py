@@ -10,8 +10,8 @@ caller, so two users never share results.
 from __future__ import annotations
 
 import dataclasses
-from abc import ABC, abstractmethod
 import hashlib
+from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, ClassVar

@@ -16,7 +16,15 @@ import numpy as np
 from PIL import Image
 
 from editor.ad import backgrounds as bglib
-from editor.ad.composite import Placement, PlacementRequest, auto_placement, composite, place_product, requested_placement, shadow_map
+from editor.ad.composite import (
+    Placement,
+    PlacementRequest,
+    auto_placement,
+    composite,
+    place_product,
+    requested_placement,
+    shadow_map,
+)
 from editor.ad.cutout import AUTO, CutOut, RembgSessions, correct_alpha, cut_out, resolve_remover
 from editor.ad.fonts import FontBook
 from editor.ad.formats import AdFormat, get_format, scaled

@@ -58,8 +58,8 @@ def _manager(args):
 
 def run(args) -> int:
     from editor.ad import AdRequest, AdWorkflow
-    from editor.cli_progress import StageProgress
     from editor.atomic import atomic_write_bytes
+    from editor.cli_progress import StageProgress
     from models.loading import ModelLoadError
     from models.locate import ModelNotAvailableError
 

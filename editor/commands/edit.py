@@ -107,6 +107,7 @@ def run(args) -> int:
         f"inversion {r['inversion_seconds']:.1f}s, edit {r['denoise_seconds']:.1f}s, KV cache {r['kv_cache_mode']})"
     )
     print(f"memory plan: {r['memory_plan']['explanation']}")
-    for note in (*image.notes, *mask_notes):  # e.g. EXIF rotation, CMYK, a resized or empty mask
+    # e.g. EXIF rotation, CMYK, a resized or empty mask, a prompt longer than the model reads
+    for note in dict.fromkeys((*image.notes, *mask_notes, *r["notes"])):
         print(f"note: {note}")
     return 0

@@ -55,9 +55,9 @@ def parse_lora(text: str | None) -> tuple[str | None, float | None]:
 
 
 def run(args) -> int:
+    from editor.atomic import atomic_write_bytes
     from editor.cli_progress import StageProgress
     from editor.generate import GenerateRequest, generate
-    from editor.atomic import atomic_write_bytes
     from editor.storage import OutputStore
     from models.manager import ModelManager
 

@@ -39,6 +39,7 @@ from editor.kv_edit.kv_cache import INVERSION_FREE_MODE, make_kv_store
 from editor.kv_edit.masks import blend_weights, paste_back, token_mask, working_size
 from editor.kv_edit.options import EditOptions
 from models.memory.prompt_cache import PromptEmbeddingCache
+from models.prompt_length import prompt_token_count, truncation_note
 from models.registry import MODELS
 
 
@@ -259,6 +260,7 @@ class EditSession:
         peak = _PeakMemory(engine.device)
         report = self._base_report(opts)
         report.update(source_prompt=source_prompt, target_prompt=target_prompt)
+        self._note_prompt_lengths(report, source_prompt, target_prompt)
         if self.mask_is_empty:
             report.update(mode="unchanged (empty mask)", reused_inversion=False, inversion_seconds=0.0,
                           denoise_seconds=0.0, decode_seconds=0.0, kv_cache_bytes=0, transformer_calls=0)
@@ -292,6 +294,15 @@ class EditSession:
         pixels = paste_back(self._rgb, generated, blend_weights(self._mask, opts.feather_px))
         report["decode_seconds"] = time.perf_counter() - decode_start
         return EditResult(Image.fromarray(pixels, "RGB"), self._finish(report, peak, started), Image.fromarray(generated, "RGB"))
+
+    def _note_prompt_lengths(self, report: dict[str, Any], source_prompt: str, target_prompt: str) -> None:
+        limit = text_length(self.pipe, self.model_name)
+        for which, text in (("source", source_prompt), ("target", target_prompt)):
+            tokens = prompt_token_count(self.pipe, text)
+            report[f"{which}_prompt_tokens"] = tokens
+            note = truncation_note(which, tokens, limit)
+            if note:
+                report["notes"].append(note)
 
     def _base_report(self, opts: EditOptions) -> dict[str, Any]:
         spec = MODELS.get(self.model_name)

@@ -128,7 +128,7 @@ def require_quantized_weights(pipe, plan) -> None:
     """An IntactError when `plan` needs quantized weights the loaded model does not have."""
     wanted = getattr(plan, "weight_quantization", None)
     if wanted and not is_quantized(pipe.transformer):
-        from editor.errors import IntactError
+        from models.errors import IntactError
 
         raise IntactError(
             f"This memory plan needs {wanted.upper()} weights, but the model was loaded "

@@ -13,7 +13,7 @@ from typing import Callable, TypeVar
 
 import torch
 
-from editor.errors import IntactError
+from models.errors import IntactError
 from models.memory.planner import GB, MemoryPlan
 
 T = TypeVar("T")
@@ -79,7 +79,7 @@ def run_with_oom_fallback(
     if retry is None:
         raise OutOfMemoryPlanError(
             f"Ran out of memory with {plan.describe()} ({_need(plan)}) and there is no cheaper plan. "
-            f"Use a smaller image or fewer steps, or close other programs using the GPU."
+            f"{_advice(plan)}"
         )
     log.warning("retrying once with the cheaper plan %s", retry.name)
     if before_retry is not None:
@@ -94,5 +94,10 @@ def run_with_oom_fallback(
     free_memory()
     raise OutOfMemoryPlanError(
         f"Ran out of memory with {plan.describe()}, and again with the cheaper {retry.describe()} "
-        f"({_need(retry)}). Use a smaller image or fewer steps, or close other programs using the GPU."
+        f"({_need(retry)}). {_advice(retry)}"
     )
+
+
+def _advice(plan: MemoryPlan) -> str:
+    where = "the GPU" if plan.gpu_bytes else "this computer's memory"
+    return f"Use a smaller image or fewer steps, or close other programs using {where}."

@@ -131,7 +131,7 @@ class MemoryPlan:
     def require_fit(self) -> "MemoryPlan":
         """The plan itself, or an IntactError saying why nothing fits."""
         if not self.fits:
-            from editor.errors import IntactError
+            from models.errors import IntactError
 
             raise IntactError(self.explanation)
         return self
@@ -314,7 +314,7 @@ def evaluate_plans(
         raise ValueError(f"skip_steps must be between 0 and steps - 1; got {skip_steps}")
     spec = get_spec(model)
     if task == "kv-edit" and spec.family != "flux":
-        from editor.errors import IntactError
+        from models.errors import IntactError
 
         raise IntactError(f"KV-Edit needs a FLUX.1 model; '{model}' is {spec.title}.")
     accelerator = budget.has_accelerator
