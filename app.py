@@ -54,9 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default=None, choices=["cuda", "cpu", "mps"],
                         help="compute device (default: cuda when available, else cpu)")
     parser.add_argument("--private-gallery", action=argparse.BooleanOptionalAction,
-                        default=bool(os.environ.get("SPACE_ID")),
+                        default=None,
                         help="each browser session sees only its own results in the Gallery (default: on when "
-                        "running on a Hugging Face Space, off on your own machine)")
+                        "others can reach the app: a Hugging Face Space, --share, or a non-loopback --host; "
+                        "off when it serves only this machine)")
     parser.add_argument("--max-edit-sessions", type=int, default=2,
                         help="how many browser sessions keep their inversion in memory (default: %(default)s); "
                         "the least recently used one inverts again on its next edit")
@@ -78,15 +79,34 @@ def config_from_args(args: argparse.Namespace):
         memory_mode=args.memory_mode,
         device=args.device,
         queue_size=args.queue_size,
-        private_gallery=args.private_gallery,
+        private_gallery=gallery_is_private(args),
         max_edit_sessions=args.max_edit_sessions,
     )
+
+
+def gallery_is_private(args: argparse.Namespace) -> bool:
+    if args.private_gallery is not None:
+        return args.private_gallery
+    loopback = args.host in ("127.0.0.1", "localhost", "::1")
+    return bool(os.environ.get("SPACE_ID")) or args.share or not loopback
+
+
+def limit_decoded_pixels() -> None:
+    """Gradio decodes uploads with PIL before our code sees them: make PIL itself refuse
+    decompression bombs beyond the configured megapixel limit, so they never fill memory."""
+    from PIL import Image
+
+    from editor.images import max_megapixels_from_env
+
+    Image.MAX_IMAGE_PIXELS = int(max_megapixels_from_env() * 1_000_000)
 
 
 def create_demo(config):
     """The queued Blocks for `config` (also what a Space's runner or a test can launch)."""
     from ui.app_state import Services
     from ui.layout import build_app
+
+    limit_decoded_pixels()
 
     demo = build_app(Services(config))
     # Accelerator events share one concurrency id with limit 1 (set per event); the rest

@@ -59,3 +59,16 @@ def test_session_owner_is_stable_and_does_not_reveal_the_session():
     assert session_owner(Request()) == session_owner(Request())
     assert "abc123" not in session_owner(Request()) and len(session_owner(Request())) == 16
     assert session_owner(None) is None
+
+
+def test_gallery_is_private_by_default_whenever_others_can_reach_the_app(monkeypatch):
+    import app
+
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    parse = app.build_parser().parse_args
+    assert app.gallery_is_private(parse([])) is False  # only this machine
+    assert app.gallery_is_private(parse(["--host", "0.0.0.0"])) is True
+    assert app.gallery_is_private(parse(["--share"])) is True
+    assert app.gallery_is_private(parse(["--host", "0.0.0.0", "--no-private-gallery"])) is False
+    monkeypatch.setenv("SPACE_ID", "shop/intact")
+    assert app.gallery_is_private(parse([])) is True

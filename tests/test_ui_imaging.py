@@ -78,3 +78,22 @@ def test_checkerboard_shows_opaque_pixels_as_they_are():
     preview = np.asarray(checkerboard_preview(rgba))
     assert (preview[:2] == (200, 10, 10)).all()
     assert (preview[2:, :, 0] == preview[2:, :, 1]).all()  # grey board where transparent
+
+
+def test_a_sixteen_bit_upload_keeps_its_brightness_in_the_editor():
+    from ui.imaging import editor_image_and_mask
+
+    dark = Image.fromarray(np.full((8, 8), 6553, dtype=np.uint16))  # 10% grey, 16-bit
+    image, _ = editor_image_and_mask({"background": dark, "layers": []})
+    assert np.asarray(image).max() in (25, 26)  # scaled by 65535, not clipped to white
+
+
+def test_the_app_makes_pil_refuse_images_beyond_the_megapixel_limit(monkeypatch):
+    from PIL import Image as PILImage
+
+    import app
+
+    monkeypatch.setenv("INTACT_MAX_MEGAPIXELS", "2")
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", PILImage.MAX_IMAGE_PIXELS)
+    app.limit_decoded_pixels()
+    assert PILImage.MAX_IMAGE_PIXELS == 2_000_000

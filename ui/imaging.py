@@ -11,6 +11,8 @@ import hashlib
 import numpy as np
 from PIL import Image
 
+from editor.images import load_image
+
 OVERLAY_RGB = (255, 40, 120)  # a magenta that stands out on photos
 
 
@@ -36,7 +38,8 @@ def editor_image_and_mask(value) -> tuple[Image.Image | None, np.ndarray | None]
     """(RGB image, mask) from an ImageEditor value; None for what is missing (the tab says why)."""
     if not value or value.get("background") is None:
         return None, None
-    image = value["background"].convert("RGB")
+    # Same checks and conversions as every other input (16-bit, CMYK, palette, size limit).
+    image = load_image(value["background"]).to_pil().convert("RGB")
     mask = mask_from_layers(value.get("layers"), image.size)
     return image, (mask if mask.any() else None)
 
