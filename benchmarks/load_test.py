@@ -20,14 +20,10 @@ import contextlib
 import json
 import os
 import platform
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -36,25 +32,10 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-
+sys.path.insert(0, str(ROOT / "tests"))
+from app_server import RunningApp, running_app  # noqa: E402  (the launcher the app tests use)
 
 # ---------------------------------------------------------------- the app in a subprocess
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_status(url: str, timeout: float = 5.0) -> int | None:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-        return None
 
 
 def rss_bytes(pid: int) -> int:
@@ -66,48 +47,14 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
-@dataclass
-class App:
-    url: str
-    process: subprocess.Popen
-    log_path: Path
-    output_dir: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-
 @contextlib.contextmanager
 def launch_app(*extra: str, startup_timeout: float = 240.0, env: dict | None = None):
-    """`python app.py --model tiny --port <free> *extra`, with its own output folder; yields an App."""
-    port = free_port()
+    """`python app.py --model tiny --port <free> *extra`, with its own output folder; yields a RunningApp."""
     work = Path(tempfile.mkdtemp(prefix="intact-load-"))
-    log_path = work / "app.log"
-    output_dir = work / "outputs"
-    child_env = {**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1", **(env or {})}
-    child_env.setdefault("INTACT_MODELS_DIR", str(work / "models"))
-    with open(log_path, "w", encoding="utf-8") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "app.py", "--model", "tiny", "--port", str(port), "--output-dir", str(output_dir), *extra],
-            cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT, env=child_env,
-        )
-    app = App(f"http://127.0.0.1:{port}/", process, log_path, output_dir)
-    try:
-        deadline = time.monotonic() + startup_timeout
-        while http_status(app.url) != 200:
-            if process.poll() is not None:
-                raise RuntimeError(f"app.py exited with {process.returncode}:\n{app.log()[-3000:]}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"app.py did not answer within {startup_timeout:.0f} s:\n{app.log()[-3000:]}")
-            time.sleep(0.5)
+    child_env = {"HF_HUB_OFFLINE": "1", "INTACT_MODELS_DIR": os.environ.get("INTACT_MODELS_DIR", str(work / "models")),
+                 **(env or {})}
+    with running_app(*extra, startup_timeout=startup_timeout, env=child_env, output_dir=work / "outputs") as app:
         yield app
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 # ---------------------------------------------------------------- one user
@@ -298,7 +245,7 @@ class RssSampler(threading.Thread):
         self.join(5)
 
 
-def run_load_test(app: App, sessions: int = 8, edits: int = 3, rounds: int = 2, steps: int = 2,
+def run_load_test(app: RunningApp, sessions: int = 8, edits: int = 3, rounds: int = 2, steps: int = 2,
                   size: tuple[int, int] = (64, 48), queue_size: int = 16, settle_s: float = 3.0,
                   check_gallery: bool = False) -> tuple[LoadReport, list[Outcome]]:
     from gradio_client import Client

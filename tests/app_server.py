@@ -37,19 +37,23 @@ def http_status(url: str, timeout: float = 5.0) -> int | None:
 
 
 class RunningApp:
-    def __init__(self, url: str, process: subprocess.Popen, log_path: Path):
+    def __init__(self, url: str, process: subprocess.Popen, log_path: Path, output_dir: Path | None = None):
         self.url = url
         self.process = process
         self.log_path = log_path
+        self.output_dir = output_dir  # set when the caller chose it (--output-dir)
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
 
 @contextlib.contextmanager
-def running_app(*extra_args: str, startup_timeout: float = 180.0, env: dict | None = None):
+def running_app(*extra_args: str, startup_timeout: float = 180.0, env: dict | None = None,
+                output_dir: Path | None = None):
     """Yield a RunningApp for `python app.py --model tiny --port <free> *extra_args`."""
     port = free_port()
+    if output_dir is not None:
+        extra_args = ("--output-dir", str(output_dir), *extra_args)
     log_fd, log_name = tempfile.mkstemp(prefix="intact-app-", suffix=".log")
     child_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     with os.fdopen(log_fd, "w") as log_file:  # the child writes its own copy of the descriptor
@@ -57,7 +61,7 @@ def running_app(*extra_args: str, startup_timeout: float = 180.0, env: dict | No
             [sys.executable, "app.py", "--model", "tiny", "--port", str(port), *extra_args],
             cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT, env=child_env,
         )
-    app = RunningApp(f"http://127.0.0.1:{port}/", process, Path(log_name))
+    app = RunningApp(f"http://127.0.0.1:{port}/", process, Path(log_name), output_dir)
     try:
         deadline = time.monotonic() + startup_timeout
         while http_status(app.url) != 200:

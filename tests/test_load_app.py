@@ -19,7 +19,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.load_test import http_status, launch_app, run_load_test  # noqa: E402
+from app_server import http_status  # noqa: E402
+
+from benchmarks.load_test import launch_app, run_load_test  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
