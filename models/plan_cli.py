@@ -48,7 +48,8 @@ def register(subparsers) -> None:
     p.add_argument("--model", default="flux-dev", help="model name (see `list`)")
     p.add_argument("--size", type=parse_size, default=(1024, 1024), help="WIDTHxHEIGHT, e.g. 1024x1024")
     p.add_argument("--steps", type=int, default=28)
-    p.add_argument("--skip-steps", type=int, default=0, help="KV-Edit skipped steps (cache holds steps - skip)")
+    p.add_argument("--skip-steps", type=int, default=0,
+                   help="KV-Edit skipped steps; the cache holds steps - skip (default 0: the worst case; edits default to 4)")
     p.add_argument("--mask", type=_fraction, default=0.25, help="fraction of the image regenerated (0..1)")
     p.add_argument("--task", choices=planner.TASKS, default=None, help="default: kv-edit for FLUX.1, else generate")
     p.add_argument("--dtype", choices=sorted(est.DTYPE_BYTES), default=None, help="compute dtype (default bf16 on GPU)")
