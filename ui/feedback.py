@@ -26,11 +26,6 @@ def user_errors(lang: str) -> Iterator[None]:
         raise gr.Error(f"{tr(lang, 'err.model_missing')} {exc}", print_exception=False) from exc
     except IntactError as exc:
         raise gr.Error(str(exc), print_exception=False) from exc
-    except ModuleNotFoundError as exc:
-        # A feature module of this project that is not installed in this build.
-        if exc.name and exc.name.split(".")[0] in {"editor", "models"}:
-            raise gr.Error(tr(lang, "err.feature_missing", module=exc.name), print_exception=False) from exc
-        raise
     except Exception as exc:  # model load errors, out-of-memory...: logged with their trace
         from models.loading import ModelLoadError
 

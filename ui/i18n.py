@@ -31,7 +31,6 @@ EN: dict[str, str] = {
     "common.guidance": "Guidance",
     "common.examples": "Examples",
     "err.model_missing": "This model is not on this machine.",
-    "err.feature_missing": "This feature is not part of this build yet (module {module} is missing).",
     "err.unexpected": "Something went wrong: {detail}. The details are in the log.",
     "progress.invert": "Inverting the source image",
     "progress.edit": "Editing",
@@ -167,10 +166,6 @@ EN: dict[str, str] = {
     "plan.fallback_used": "(fallback used: the first plan ran out of memory)",
     "status.settings": "Settings",
     "status.settings_line": "Default model `{model}` · KV cache `{kv}` · memory mode `{memory}` · outputs in `{output}`",
-    "status.features": "Features in this build",
-    "status.feature_manager": "Model manager",
-    "status.feature_memory": "Memory planner",
-    "status.not_in_build": "not in this build yet",
 }
 
 KO: dict[str, str] = {
@@ -190,7 +185,6 @@ KO: dict[str, str] = {
     "common.guidance": "가이던스",
     "common.examples": "예시",
     "err.model_missing": "이 컴퓨터에 해당 모델이 없습니다.",
-    "err.feature_missing": "이 기능은 아직 이 빌드에 포함되지 않았습니다 ({module} 모듈 없음).",
     "err.unexpected": "문제가 발생했습니다: {detail}. 자세한 내용은 로그에 있습니다.",
     "progress.invert": "원본 이미지 역변환 중",
     "progress.edit": "편집 중",
@@ -320,10 +314,6 @@ KO: dict[str, str] = {
     "plan.fallback_used": "(첫 계획에서 메모리가 부족해 대체 계획으로 실행했습니다)",
     "status.settings": "설정",
     "status.settings_line": "기본 모델 `{model}` · KV 캐시 `{kv}` · 메모리 방식 `{memory}` · 저장 폴더 `{output}`",
-    "status.features": "이 빌드의 기능",
-    "status.feature_manager": "모델 관리자",
-    "status.feature_memory": "메모리 계획기",
-    "status.not_in_build": "아직 이 빌드에 없음",
 }
 
 TRANSLATIONS = {"en": EN, "ko": KO}

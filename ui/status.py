@@ -3,7 +3,6 @@ and the memory plan in use. Everything here is read fresh on each refresh; nothi
 
 from __future__ import annotations
 
-import importlib.util
 import os
 
 import gradio as gr
@@ -13,16 +12,6 @@ from models.registry import MODELS
 from ui.app_state import Services
 from ui.i18n import lang_of, t, tr
 from ui.memory import status_plan
-
-# Feature modules of this project, and the tab each one powers.
-FEATURES = {
-    "editor.kv_edit.session": "tab.edit",
-    "models.manager": "status.feature_manager",
-    "editor.generate": "tab.generate",
-    "editor.ad": "tab.ad",
-    "editor.storage": "tab.gallery",
-    "models.memory.planner": "status.feature_memory",
-}
 
 
 def model_rows(lang: str) -> list[list[str]]:
@@ -63,23 +52,6 @@ def memory_line(services: Services, lang: str) -> str:
     return line
 
 
-def feature_lines(lang: str) -> list[str]:
-    lines = []
-    for module, label_key in FEATURES.items():
-        present = _module_present(module)
-        mark = "✓" if present else "…"
-        lines.append(f"- {mark} {tr(lang, label_key)} (`{module}`)"
-                     + ("" if present else f" — {tr(lang, 'status.not_in_build')}"))
-    return lines
-
-
-def _module_present(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:  # parent package missing
-        return False
-
-
 def status_markdown(services: Services, lang: str) -> str:
     cfg = services.config
     settings = tr(lang, "status.settings_line", model=cfg.model, kv=cfg.kv_cache, memory=cfg.memory_mode,
@@ -88,7 +60,6 @@ def status_markdown(services: Services, lang: str) -> str:
         (tr(lang, "status.device"), device_line(services)),
         (tr(lang, "status.memory"), memory_line(services, lang)),
         (tr(lang, "status.settings"), settings),
-        (tr(lang, "status.features"), "\n".join(feature_lines(lang))),
     ]
     return "\n\n".join(f"### {title}\n\n{body}" for title, body in sections)
 
