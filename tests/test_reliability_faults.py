@@ -87,17 +87,23 @@ def tiny_loader(tiny_pipe, monkeypatch):
     return tiny_pipe
 
 
-def test_edit_cli_out_of_memory_every_time_is_one_clear_line_and_no_output(tiny_loader, tmp_path, capsys):
+def _cli_edit_with_injected_oom(pipe, tmp_path, capsys, times: int):
+    """`python -m editor edit` on a small photo while the transformer runs out of memory `times` times."""
     rgb, mask = photo_and_mask()
     Image.fromarray(rgb).save(tmp_path / "in.png")
     Image.fromarray((mask * 255).astype(np.uint8)).save(tmp_path / "mask.png")
-    oom = InjectedOOM(tiny_loader.transformer, times=10_000)
+    oom = InjectedOOM(pipe.transformer, times=times)
     try:
         rc, out, err = run_cli(["edit", "--model", "tiny", "--image", tmp_path / "in.png", "--mask", tmp_path / "mask.png",
                                 "--source", "a", "--target", "b", "--steps", "2", "--skip-steps", "0",
                                 "--out", tmp_path / "out.png"], capsys)
     finally:
         oom.remove()
+    return oom, rc, out, err
+
+
+def test_edit_cli_out_of_memory_every_time_is_one_clear_line_and_no_output(tiny_loader, tmp_path, capsys):
+    oom, rc, out, err = _cli_edit_with_injected_oom(tiny_loader, tmp_path, capsys, times=10_000)
     last = err.strip().splitlines()[-1]
     assert oom.raised >= 1
     assert rc == 2, err
@@ -108,18 +114,10 @@ def test_edit_cli_out_of_memory_every_time_is_one_clear_line_and_no_output(tiny_
 
 
 def test_edit_cli_recovers_from_one_out_of_memory_by_retrying_with_a_cheaper_plan(tiny_loader, tmp_path, capsys):
-    rgb, mask = photo_and_mask()
-    Image.fromarray(rgb).save(tmp_path / "in.png")
-    Image.fromarray((mask * 255).astype(np.uint8)).save(tmp_path / "mask.png")
-    oom = InjectedOOM(tiny_loader.transformer, times=1)
-    try:
-        rc, out, err = run_cli(["edit", "--model", "tiny", "--image", tmp_path / "in.png", "--mask", tmp_path / "mask.png",
-                                "--source", "a", "--target", "b", "--steps", "2", "--skip-steps", "0",
-                                "--out", tmp_path / "out.png"], capsys)
-    finally:
-        oom.remove()
+    oom, rc, out, err = _cli_edit_with_injected_oom(tiny_loader, tmp_path, capsys, times=1)
     assert oom.raised == 1
     assert rc == 0, err
+    rgb, mask = photo_and_mask()  # the same photo and mask the helper saved
     result = np.asarray(Image.open(tmp_path / "out.png"))
     np.testing.assert_array_equal(result[mask == 0], rgb[mask == 0])
 
