@@ -106,8 +106,6 @@ def create_demo(config):
     from ui.app_state import Services
     from ui.layout import build_app
 
-    limit_decoded_pixels()
-
     demo = build_app(Services(config))
     # Accelerator events share one concurrency id with limit 1 (set per event); the rest
     # (status, gallery, small UI updates) may run side by side.
@@ -120,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = config_from_args(args)
     config.output_dir.mkdir(parents=True, exist_ok=True)
+    limit_decoded_pixels()  # process-wide Pillow setting: done by the server process only, not by importers
     demo = create_demo(config)
     from ui.layout import launch_options
 
