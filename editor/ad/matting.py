@@ -65,14 +65,19 @@ def fit_border_background(lab: np.ndarray, band: int) -> tuple[np.ndarray, float
     return full.reshape(h, w, 3).astype(np.float32), noise
 
 
-def _keep_large_components(mask: np.ndarray, min_fraction: float) -> np.ndarray:
+def _filter_components(mask: np.ndarray, keep_size) -> np.ndarray:
+    """The connected regions of `mask` whose pixel counts pass `keep_size(sizes) -> bool array`."""
     labels, count = ndimage.label(mask)
     if count == 0:
         return mask
     sizes = ndimage.sum(mask, labels, index=np.arange(1, count + 1))
     keep = np.zeros(count + 1, bool)
-    keep[1:] = sizes >= max(sizes.max() * min_fraction, 1)
+    keep[1:] = keep_size(sizes)
     return keep[labels]
+
+
+def _keep_large_components(mask: np.ndarray, min_fraction: float) -> np.ndarray:
+    return _filter_components(mask, lambda sizes: sizes >= max(sizes.max() * min_fraction, 1))
 
 
 def _disk(radius: int) -> np.ndarray:
@@ -128,13 +133,7 @@ def segment(rgb: np.ndarray) -> tuple[np.ndarray, list[str]]:
 
 
 def _small_regions(mask: np.ndarray, max_area: float) -> np.ndarray:
-    labels, count = ndimage.label(mask)
-    if count == 0:
-        return mask
-    sizes = ndimage.sum(mask, labels, index=np.arange(1, count + 1))
-    keep = np.zeros(count + 1, bool)
-    keep[1:] = sizes <= max_area
-    return keep[labels]
+    return _filter_components(mask, lambda sizes: sizes <= max_area)
 
 
 def trimap(hard: np.ndarray, radius: int) -> np.ndarray:
