@@ -23,7 +23,7 @@ MAX_UPLOAD = "64mb"
 
 def build_parser() -> argparse.ArgumentParser:
     from models.registry import diffusion_models
-    from ui.app_state import KV_CACHE_MODES, MEMORY_MODES, default_output_dir
+    from ui.app_state import KV_CACHE_CHOICES, MEMORY_MODES, default_output_dir
 
     models = [spec.name for spec in diffusion_models()]
     parser = argparse.ArgumentParser(
@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="memory mode (default: auto = the memory planner fits each job to this device); "
                         "force an offload instead: none (all weights on the accelerator), model "
                         "(components move to CPU between uses), group (weights streamed, least memory)")
-    parser.add_argument("--kv-cache", default="auto", choices=KV_CACHE_MODES,
+    parser.add_argument("--kv-cache", default="auto", choices=KV_CACHE_CHOICES,
                         help="KV cache mode, where KV-Edit keeps the background keys/values (default: auto, from "
                         "the memory plan): device, cpu, fp8, int8, or none (inversion-free)")
     parser.add_argument("--device", default=None, choices=["cuda", "cpu", "mps"],

@@ -40,6 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser | None:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices.get(command)
+    return None
+
+
 def _quiet_libraries() -> None:
     # transformers/diffusers warn on import (e.g. "requires torchvision") and would bury the one
     # line a user must read; only errors from them reach stderr. Set before they are imported.
@@ -60,17 +67,8 @@ def _user_problem(exc: BaseException) -> str | None:
     """The one-line message for failures that are the user's to fix rather than bugs, else None."""
     import errno
 
-    from models.loading import ModelLoadError
-    from models.locate import ModelNotAvailableError
+    from models.memory.oom import is_out_of_memory
 
-    # A missing or corrupt model folder: the message says where we looked and how to fix it.
-    if isinstance(exc, (ModelLoadError, ModelNotAvailableError)):
-        return str(exc)
-    # Out of memory that the command could not recover from (it frees and retries where it can).
-    from models.memory.oom import OutOfMemoryPlanError, is_out_of_memory
-
-    if isinstance(exc, OutOfMemoryPlanError):
-        return str(exc)
     if is_out_of_memory(exc):
         return ("Ran out of memory. Use a smaller image or fewer steps, a lighter KV cache (--kv-cache cpu, "
                 "int8 or none), or close other programs using the memory.")
@@ -79,6 +77,30 @@ def _user_problem(exc: BaseException) -> str | None:
         where = f" ({exc.filename})" if exc.filename else ""
         return f"The disk is full{where}: the result could not be saved (nothing half-written is left). Free some space and try again."
     return None
+
+
+def flag_for(parser: argparse.ArgumentParser | None, field: str | None) -> str | None:
+    """The command-line flag that sets the request field `field` (e.g. "background_style" ->
+    "--background-style"), read from the command's own parser so no table repeats the flags."""
+    if parser is None or not field:
+        return None
+    for action in parser._actions:
+        if action.dest == field and action.option_strings:
+            return action.option_strings[-1]
+    return None
+
+
+def user_message(exc: Exception, parser: argparse.ArgumentParser | None = None) -> str:
+    """An IntactError as the CLI says it: the neutral message, then what only an operator at this
+    machine needs (the flag to change, where a model was looked for, how to fetch it)."""
+    text = str(exc)
+    flag = flag_for(parser, getattr(exc, "field", None))
+    if flag:
+        text += f" (see {flag})"
+    hint = getattr(exc, "operator_hint", "")
+    if hint:
+        text += f" {hint}"
+    return text
 
 
 def _say(text: str) -> None:
@@ -90,14 +112,16 @@ def _say(text: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     _quiet_libraries()
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command_parser = _subparser(parser, args.command)
     log_path = _setup_logging()
     _quiet_library_progress_bars()
     try:
         return int(args.func(args) or 0)
     except IntactError as exc:
         log.exception("command failed")
-        _say(f"error: {exc}")
+        _say(f"error: {user_message(exc, command_parser)}")
         return 2
     except KeyboardInterrupt:
         _say("cancelled")

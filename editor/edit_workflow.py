@@ -20,6 +20,7 @@ from editor.kv_edit import EditOptions, EditResult, EditSession
 from editor.kv_edit.engine import Progress
 from editor.planned_run import AUTO, plan_job, plan_report, run_planned
 from models.memory.planner import MemoryBudget, MemoryPlan
+from models.vocabulary import KV_EDIT
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def plan_edit(manager, model: str, size: tuple[int, int], mask: np.ndarray, step
 def edit_session(manager, model: str, image, mask, session: EditSession | None = None) -> EditSession:
     """`session` when it runs on `model`'s current pipeline, else a new EditSession on it (the
     caller checks that `session` was made for this image and mask)."""
-    pipe = manager.pipeline(model, "kv_edit")
+    pipe = manager.pipeline(model, KV_EDIT)
     if session is not None and session.pipe is pipe:
         return session
     if session is not None:

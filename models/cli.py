@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from models.locate import DownloadError, download, locate
-from models.registry import MODELS, UnknownModelError
+from models.download import download
+from models.errors import IntactError
+from models.locate import locate
+from models.registry import MODELS
 
 
 def _human_bytes(n: int) -> str:
@@ -69,6 +71,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (DownloadError, UnknownModelError, ValueError) as exc:
+    except (IntactError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

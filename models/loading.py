@@ -2,40 +2,29 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 
-from models.locate import Location, ModelNotAvailableError, locate, models_dir
+from models.errors import IntactError
+from models.locate import Location, ModelNotAvailableError, locate
 from models.registry import get_spec
+from models.tiny import ensure_tiny
 
 
-class ModelLoadError(RuntimeError):
-    """The folder exists but could not be read as the model (corrupt or incomplete)."""
+class ModelLoadError(IntactError):
+    """The folder exists but could not be read as the model (corrupt or incomplete). The folder
+    (a server path) is kept in `operator_hint`, not in the message."""
 
+    key = "model_corrupt"
 
-def ensure_tiny(seed: int = 0) -> Path:
-    """Write the tiny FLUX folder once (atomically), so it is loaded like any downloaded model."""
-    target = models_dir() / "tiny"
-    if (target / "model_index.json").is_file():
-        return target
-    from models.tiny import save_tiny_flux
+    def __init__(self, message: str, folder: Path | None = None):
+        super().__init__(message, field="model")
+        self.folder = folder
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".tiny-", dir=target.parent))
-    try:
-        save_tiny_flux(staging, seed=seed)
-        try:
-            os.replace(staging, target)
-        except OSError:  # another process finished first; theirs is identical
-            if not (target / "model_index.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
+    @property
+    def operator_hint(self) -> str:
+        return f"Model folder: {self.folder}. Delete it and fetch the model again." if self.folder else ""
 
 
 def resolve(name: str) -> Location:
@@ -70,8 +59,8 @@ def load_pipeline_from_folder(folder: str | Path, class_name: str = "FluxPipelin
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:  # TypeError: a config.json with wrong value types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(
-            f"The model folder {folder} could not be loaded as {class_name} ({first}). "
-            f"It may be incomplete or corrupt: delete it and fetch it again."
+            f"The model's files could not be loaded as {class_name} ({first}); they may be incomplete or corrupt. "
+            "Fetch the model again.", folder
         ) from exc
 
 

@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from models.errors import IntactError
 from models.registry import ModelSpec, get_spec
 
 
@@ -26,17 +27,26 @@ class Location:
         return self.path is not None
 
 
-class ModelNotAvailableError(RuntimeError):
-    """A model's files are not on this machine. The message says where we looked and the fix."""
+class ModelNotAvailableError(IntactError):
+    """A model's files are not on this machine.
+
+    The message names the model only: where we looked (server paths) and the command that fetches
+    it are operator details, kept in `operator_hint` for the CLI, the log and the Status tab's
+    operator section, never sent to a remote browser.
+    """
+
+    key = "model_missing"
 
     def __init__(self, location: Location):
         self.location = location
         spec = location.spec
-        where = "; ".join(location.looked_in)
-        super().__init__(
-            f"Model '{spec.name}' ({spec.title}) is not on this machine. Looked in: {where}. "
-            f"Fetch it with: {download_command(spec.name)}"
-        )
+        super().__init__(f"Model '{spec.name}' ({spec.title}) is not on this machine.", field="model",
+                         name=spec.name, title=spec.title)
+
+    @property
+    def operator_hint(self) -> str:
+        where = "; ".join(self.location.looked_in)
+        return f"Looked in: {where}. Fetch it with: {download_command(self.location.spec.name)}"
 
 
 def download_command(name: str) -> str:
@@ -117,33 +127,6 @@ def locate(name: str) -> Location:
         if cached is not None:
             return Location(spec, cached, "hf-cache", tuple(looked))
     if spec.random_weights:
-        # Built from a seed on first use (`models.loading.ensure_tiny`), so always available.
+        # Built from a seed on first use (`models.tiny.ensure_tiny`), so always available.
         return Location(spec, models_dir() / name, "built-in-code", tuple(looked))
     return Location(spec, None, "missing", tuple(looked))
-
-
-class DownloadError(RuntimeError):
-    pass
-
-
-def download(name: str) -> Path:
-    """Fetch a model into its usual place. One-line errors when that is impossible."""
-    spec = get_spec(name)
-    if spec.random_weights:
-        from models.loading import ensure_tiny
-
-        return ensure_tiny()
-    if hub_offline():
-        raise DownloadError(f"Cannot download '{name}': HF_HUB_OFFLINE is set. Unset it on a machine with internet access.")
-    try:
-        if spec.family == "rembg":
-            import rembg
-
-            rembg.new_session(name)  # rembg downloads into its home folder
-            return rembg_home()
-        from huggingface_hub import snapshot_download
-
-        return Path(snapshot_download(spec.repo_id))
-    except Exception as exc:  # network, auth (gated repos), disk
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DownloadError(f"Cannot download '{name}' ({spec.repo_id or 'rembg'}): {first_line}") from exc

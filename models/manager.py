@@ -21,31 +21,27 @@ import torch
 from models.errors import IntactError
 from models.loading import default_dtype, load_pipeline, pipeline_class, resolve
 from models.memory.offload import place_pipeline, require_quantized_weights
-from models.memory.planner import OFFLOAD_MODES as PLAN_OFFLOAD_MODES
 from models.memory.prompt_cache import PromptEmbeddingCache, encode_flux_prompt, text_encoders
 from models.registry import ModelSpec, get_spec
+from models.vocabulary import IMG2IMG, INPAINT, KV_EDIT, OFFLOAD_MODES, TASKS, TEXT2IMG, Task
 
 log = logging.getLogger(__name__)
 
-TASKS = ("text2img", "img2img", "inpaint", "kv_edit")
-
 # diffusers class per family and task. KV-Edit drives the text-to-image FluxPipeline's
 # transformer directly, so it gets the base pipeline.
-PIPELINE_CLASSES: dict[str, dict[str, str]] = {
+PIPELINE_CLASSES: dict[str, dict[Task, str]] = {
     "flux": {
-        "text2img": "FluxPipeline",
-        "img2img": "FluxImg2ImgPipeline",
-        "inpaint": "FluxInpaintPipeline",
-        "kv_edit": "FluxPipeline",
+        TEXT2IMG: "FluxPipeline",
+        IMG2IMG: "FluxImg2ImgPipeline",
+        INPAINT: "FluxInpaintPipeline",
+        KV_EDIT: "FluxPipeline",
     },
     "z-image": {
-        "text2img": "ZImagePipeline",
-        "img2img": "ZImageImg2ImgPipeline",
-        "inpaint": "ZImageInpaintPipeline",
+        TEXT2IMG: "ZImagePipeline",
+        IMG2IMG: "ZImageImg2ImgPipeline",
+        INPAINT: "ZImageInpaintPipeline",
     },
 }
-
-OFFLOAD_MODES = PLAN_OFFLOAD_MODES  # none | model | group, as the memory planner chooses them
 
 
 class ModelManager:
@@ -109,7 +105,7 @@ class ModelManager:
         if self._loader is load_pipeline and self._name != name:
             resolve(name)
 
-    def pipeline(self, name: str, task: str = "text2img"):
+    def pipeline(self, name: str, task: Task = TEXT2IMG):
         """The pipeline for `task`, sharing every component with `base(name)`."""
         if task not in TASKS:
             raise IntactError(f"Unknown task '{task}'. Tasks: {', '.join(TASKS)}.")

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from models.errors import InputError
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -130,8 +132,10 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
-class UnknownModelError(ValueError):
-    pass
+class UnknownModelError(InputError):
+    """A model name that is not in the registry."""
+
+    key = "unknown_model"
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -139,7 +143,8 @@ def get_spec(name: str) -> ModelSpec:
         return MODELS[name]
     except KeyError:
         known = ", ".join(MODELS)
-        raise UnknownModelError(f"Unknown model '{name}'. Known models: {known}.") from None
+        raise UnknownModelError(f"Unknown model '{name}'. Known models: {known}.", field="model", name=name,
+                                known=known) from None
 
 
 def diffusion_models() -> list[ModelSpec]:

@@ -8,10 +8,15 @@ Nothing it draws means anything: the UI labels it "random weights, for testing".
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections import Counter
 from pathlib import Path
 
 import torch
+
+from models.locate import models_dir
 
 TINY_LABEL = "tiny (random weights, for testing)"
 
@@ -220,3 +225,22 @@ def save_tiny_flux(folder: str | Path, seed: int = 0) -> Path:
     folder = Path(folder)
     build_tiny_flux_pipeline(seed).save_pretrained(folder)
     return folder
+
+
+def ensure_tiny(seed: int = 0) -> Path:
+    """Write the tiny FLUX folder once (atomically), so it is loaded like any downloaded model."""
+    target = models_dir() / "tiny"
+    if (target / "model_index.json").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".tiny-", dir=target.parent))
+    try:
+        save_tiny_flux(staging, seed=seed)
+        try:
+            os.replace(staging, target)
+        except OSError:  # another process finished first; theirs is identical
+            if not (target / "model_index.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target

@@ -27,7 +27,7 @@ def test_every_task_pipeline_shares_the_same_component_objects(tiny_pipe):
     pipes = {task: manager.pipeline("tiny", task) for task in TASKS}
     assert type(pipes["img2img"]).__name__ == "FluxImg2ImgPipeline"
     assert type(pipes["inpaint"]).__name__ == "FluxInpaintPipeline"
-    assert pipes["text2img"] is base and pipes["kv_edit"] is base
+    assert pipes["text2img"] is base and pipes["kv-edit"] is base
     for task, pipe in pipes.items():
         for name in SHARED:
             assert getattr(pipe, name) is getattr(base, name), (task, name)
@@ -55,7 +55,7 @@ def test_kv_edit_on_z_image_is_refused_before_anything_loads():
     loads = []
     manager = ModelManager(device="cpu", loader=lambda name, dtype: loads.append(name))
     with pytest.raises(IntactError, match="KV-Edit needs a FLUX.1 model"):
-        manager.pipeline("z-image-turbo", "kv_edit")
+        manager.pipeline("z-image-turbo", "kv-edit")
     with pytest.raises(IntactError, match="Unknown task"):
         manager.pipeline("tiny", "upscale")
     assert loads == []
@@ -93,7 +93,7 @@ def test_a_missing_model_is_reported_and_the_resident_one_stays(monkeypatch, tmp
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     manager = ModelManager(device="cpu")
     pipe = manager.base("tiny")
-    with pytest.raises(ModelNotAvailableError, match="python -m models download flux-dev"):
+    with pytest.raises(ModelNotAvailableError, match="flux-dev"):
         manager.base("flux-dev")
     assert manager.loaded_name == "tiny" and manager.base("tiny") is pipe
     manager.unload()

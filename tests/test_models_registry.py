@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from models.loading import load_pipeline, resolve
-from models.locate import DownloadError, ModelNotAvailableError, download, env_var_for, locate
+from models.download import DownloadError, download
+from models.locate import ModelNotAvailableError, env_var_for, locate
 from models.registry import MODELS, UnknownModelError, get_spec
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,16 +32,17 @@ def test_unknown_model_names_the_known_ones():
         get_spec("flux-pro")
 
 
-def test_missing_model_says_where_it_looked_and_how_to_fetch_it():
+def test_missing_model_names_the_model_and_keeps_paths_for_the_operator():
     location = locate("flux-dev")
     assert not location.available
     with pytest.raises(ModelNotAvailableError) as info:
         resolve("flux-dev")
-    message = str(info.value)
-    assert "flux-dev" in message
-    assert "python -m models download flux-dev" in message
-    assert os.environ["INTACT_MODELS_DIR"] in message
-    assert "\n" not in message
+    message, hint = str(info.value), info.value.operator_hint
+    assert "flux-dev" in message and "\n" not in message
+    # Server paths and commands are for the operator (CLI, log), never in the user's message.
+    assert os.environ["INTACT_MODELS_DIR"] not in message and "python -m" not in message
+    assert "python -m models download flux-dev" in hint
+    assert os.environ["INTACT_MODELS_DIR"] in hint
 
 
 def test_missing_model_raises_before_any_loading():

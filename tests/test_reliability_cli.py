@@ -121,7 +121,7 @@ def _bad_preset(d: Path) -> Path:
 
 def _broken_tiny(d: Path) -> Path:
     """A copy of the saved tiny model whose transformer weights are cut in half."""
-    from models.loading import ensure_tiny
+    from models.tiny import ensure_tiny
 
     broken = d / "tiny-broken"
     shutil.copytree(ensure_tiny(), broken)

@@ -152,7 +152,7 @@ def test_session_that_ran_out_of_memory_mid_inversion_edits_exactly_like_a_fresh
 
 @pytest.fixture(scope="module")
 def saved_tiny(tmp_path_factory):
-    from models.loading import ensure_tiny
+    from models.tiny import ensure_tiny
 
     return ensure_tiny()
 

@@ -63,6 +63,6 @@ def test_require_available_raises_the_locators_error(empty_models_dir):
     from models.manager import ModelManager
 
     manager = ModelManager(device="cpu")
-    with pytest.raises(ModelNotAvailableError, match="python -m models download z-image-turbo"):
+    with pytest.raises(ModelNotAvailableError, match="z-image-turbo"):
         manager.require_available("z-image-turbo")
     manager.require_available("tiny")  # built in code: always there

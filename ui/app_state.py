@@ -14,10 +14,11 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-KV_CACHE_MODES = ("auto", "device", "cpu", "fp8", "int8", "none")
-# "auto": the memory planner picks the fastest plan that fits; the others force an offload mode
-# (none = all weights on the accelerator, model = components swapped to CPU, group = streamed).
-MEMORY_MODES = ("auto", "none", "model", "group")
+from models.vocabulary import AUTO, KV_CACHE_MODES, OFFLOAD_MODES
+
+# "auto": the plan chooses; the others force a KV cache mode / an offload mode.
+KV_CACHE_CHOICES = (AUTO, *KV_CACHE_MODES)
+MEMORY_MODES = (AUTO, *OFFLOAD_MODES)
 
 
 def default_output_dir() -> Path:

@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from editor.errors import InputError, IntactError
+from models.vocabulary import KV_EDIT
 
 STYLE_DIR = Path(__file__).resolve().parents[2] / "assets" / "ad_styles"
 DEFAULT_STYLE = "studio-white"
@@ -191,7 +192,7 @@ def generate_around_product(manager, model_name: str, canvas: np.ndarray, produc
     alpha_small = cv2.resize(product_alpha.astype(np.float32), (gw, gh), interpolation=cv2.INTER_AREA)
     core = cv2.erode((alpha_small >= 0.999).astype(np.uint8), np.ones((5, 5), np.uint8))
     mask = 1.0 - core.astype(np.float32)  # 1 = regenerate: everything that is not surely product
-    pipe = manager.pipeline(model_name, "kv_edit")
+    pipe = manager.pipeline(model_name, KV_EDIT)
     n = int(steps or spec.default_steps)
     # re_init: the whole backdrop is replaced, so it restarts from noise; skipping the noisiest
     # step or two keeps the source's overall lighting, which helps the product sit in the scene.

@@ -22,34 +22,36 @@ from typing import Callable
 import torch
 
 from editor.kv_edit.kv_stores import CpuKVStore, DeviceKVStore, KVStore, QuantizedKVStore, fp8_or_int8_store
+from models.vocabulary import INVERSION_FREE, KV_CACHE_MODES, KV_STORE_MODES
 
 __all__ = ["INVERSION_FREE_MODE", "KV_STORES", "DeviceKVStore", "KVStore", "kv_cache_modes", "kv_store_modes", "make_kv_store"]
 
 # "none" is not a store: it names the engine's inversion-free mode, which keeps one step alive.
-INVERSION_FREE_MODE = "none"
+INVERSION_FREE_MODE = INVERSION_FREE
 
 StoreFactory = Callable[[torch.device, torch.dtype], KVStore]
 
 
-# Mode -> how to build its store, fastest first. Read-only: adding a store means adding it here.
+# Mode -> how to build its store, in the order of `models.vocabulary.KV_STORE_MODES` (fastest
+# first). Read-only: a new store is a new mode there and a factory here.
 KV_STORES: MappingProxyType[str, StoreFactory] = MappingProxyType(
-    {
-        "device": DeviceKVStore,
-        "cpu": CpuKVStore,
-        "fp8": fp8_or_int8_store,
-        "int8": lambda device, dtype: QuantizedKVStore(device, dtype, "int8"),
-    }
+    dict(zip(KV_STORE_MODES, (
+        DeviceKVStore,
+        CpuKVStore,
+        fp8_or_int8_store,
+        lambda device, dtype: QuantizedKVStore(device, dtype, "int8"),
+    ), strict=True))
 )
 
 
 def kv_store_modes() -> tuple[str, ...]:
     """Every store mode (not counting the inversion-free "none")."""
-    return tuple(KV_STORES)
+    return KV_STORE_MODES
 
 
 def kv_cache_modes() -> tuple[str, ...]:
     """What `EditOptions.kv_cache` accepts: the store modes plus "none" (inversion-free)."""
-    return kv_store_modes() + (INVERSION_FREE_MODE,)
+    return KV_CACHE_MODES
 
 
 def make_kv_store(mode: str, device: torch.device | str, dtype: torch.dtype) -> KVStore:

@@ -29,14 +29,16 @@ import torch
 
 from models.memory import estimator as est
 from models.registry import get_spec
+from models.vocabulary import KV_CACHE_MODES, KV_EDIT, OFFLOAD_MODES, PLAN_KINDS
 
 GiB = 2**30
 GB = est.GB
 
-OFFLOAD_MODES = ("none", "model", "group")
-KV_MODES = ("device", "cpu", "fp8", "none")  # fastest -> cheapest
+# Fastest -> cheapest. int8 is not offered on its own: an fp8 store becomes int8 by itself where
+# the device has no float8, and the estimate is the same to within its per-token scales.
+KV_MODES = tuple(mode for mode in KV_CACHE_MODES if mode != "int8")
 TEXT_ENCODER_PLACES = ("device", "cpu")  # where prompts are encoded: the compute device, or the CPU
-TASKS = ("kv-edit", "generate")
+TASKS = PLAN_KINDS
 
 # Allocator fragmentation, cuBLAS/attention workspaces: a share of the peak plus a fixed amount.
 GPU_HEADROOM_SHARE = 0.05
@@ -180,7 +182,7 @@ def available_ram() -> int:
 
 def candidates(task: str, accelerator: bool, weight_quantizers: tuple[str, ...]) -> list[_Candidate]:
     """Every plan worth trying, fastest first (see the module docstring for the order)."""
-    kv_modes: tuple[str | None, ...] = KV_MODES if task == "kv-edit" else (None,)
+    kv_modes: tuple[str | None, ...] = KV_MODES if task == KV_EDIT else (None,)
     if not accelerator:
         # On the CPU, "cpu" storage is "device" storage and there is nothing to offload to.
         kv = tuple(m for m in kv_modes if m != "cpu")
@@ -300,7 +302,7 @@ def evaluate_plans(
     budget: MemoryBudget,
     *,
     skip_steps: int = 0,
-    task: str = "kv-edit",
+    task: str = KV_EDIT,
     dtype: torch.dtype | str | None = None,
     weight_quantizers: tuple[str, ...] | None = None,
 ) -> list[MemoryPlan]:
@@ -313,7 +315,7 @@ def evaluate_plans(
     if not 0 <= skip_steps < steps:
         raise ValueError(f"skip_steps must be between 0 and steps - 1; got {skip_steps}")
     spec = get_spec(model)
-    if task == "kv-edit" and spec.family != "flux":
+    if task == KV_EDIT and spec.family != "flux":
         from models.errors import IntactError
 
         raise IntactError(f"KV-Edit needs a FLUX.1 model; '{model}' is {spec.title}.")
@@ -356,7 +358,7 @@ def plan_memory(
     ram_free_bytes: int,
     *,
     skip_steps: int = 0,
-    task: str = "kv-edit",
+    task: str = KV_EDIT,
     dtype: torch.dtype | str | None = None,
     weight_quantizers: tuple[str, ...] | None = None,
     budget_label: str = "",
@@ -385,7 +387,7 @@ def plan_memory(
         weight_quantizers=weight_quantizers,
     )
 
-    job = f"{model} {width}x{height}, {steps} steps" + (f", {mask_fraction:.0%} mask" if task == "kv-edit" else "")
+    job = f"{model} {width}x{height}, {steps} steps" + (f", {mask_fraction:.0%} mask" if task == KV_EDIT else "")
     have = (f"{_gb(budget.gpu_free)} GPU / " if accelerator else "no GPU, ") + f"{_gb(budget.ram_free)} RAM free"
     fitting = [i for i, p in enumerate(plans) if p.fits]
     if not fitting:

@@ -1,0 +1,44 @@
+"""The words the whole product shares, each spelled once, here in the lowest layer that knows it.
+
+Every layer above (KV-Edit engine, memory planner, Studio, CLI, UI) imports these names instead of
+writing the strings again; a test pins that the CLI, the UI and the engine accept the same sets.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+# --- what a diffusion model is asked to do (a pipeline per task, sharing one set of weights) ---
+Task = Literal["text2img", "img2img", "inpaint", "kv-edit"]
+TEXT2IMG: Task = "text2img"
+IMG2IMG: Task = "img2img"
+INPAINT: Task = "inpaint"
+KV_EDIT: Task = "kv-edit"
+TASKS: tuple[Task, ...] = get_args(Task)
+
+# The memory planner sizes two kinds of job: a KV-Edit (with its background cache) and a plain
+# generation (any other task: same weights, no cache).
+PlanKind = Literal["kv-edit", "generate"]
+GENERATE: PlanKind = "generate"
+PLAN_KINDS: tuple[PlanKind, ...] = get_args(PlanKind)
+
+
+def plan_kind(task: Task) -> PlanKind:
+    return KV_EDIT if task == KV_EDIT else GENERATE
+
+
+# --- where KV-Edit keeps the background keys/values -------------------------------------------
+# Store modes, fastest first. "fp8" becomes "int8" where the device has no float8 (the store says).
+KVStoreMode = Literal["device", "cpu", "fp8", "int8"]
+KV_STORE_MODES: tuple[KVStoreMode, ...] = get_args(KVStoreMode)
+# Not a store: the inversion-free mode keeps one step alive and runs a source pass per step.
+INVERSION_FREE: Literal["none"] = "none"
+KVCacheMode = Literal["device", "cpu", "fp8", "int8", "none"]
+KV_CACHE_MODES: tuple[KVCacheMode, ...] = (*KV_STORE_MODES, INVERSION_FREE)
+
+# "auto" anywhere a choice can be left to the product (KV cache, memory mode, model, remover).
+AUTO: Literal["auto"] = "auto"
+
+# --- how the weights are placed (the memory plan's offload) ------------------------------------
+Offload = Literal["none", "model", "group"]
+OFFLOAD_MODES: tuple[Offload, ...] = get_args(Offload)
