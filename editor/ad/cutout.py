@@ -242,7 +242,12 @@ def correct_alpha(cut: CutOut, original: ImageSource, add: np.ndarray | None = N
     changed = alpha != cut.alpha
     colours = cut.rgba[..., :3].copy()
     if changed.any():
-        # Re-estimate colours where the edge moved; opaque pixels keep the photo's own values.
-        colours[changed] = _decontaminate(photo, alpha)[changed] if alpha.any() else photo[changed]
+        # Re-estimate colours where the edge moved (on a margin around it: the estimate is local);
+        # opaque pixels keep the photo's own values.
+        ys, xs = np.nonzero(changed)
+        pad = 16
+        box = (slice(max(ys.min() - pad, 0), ys.max() + pad + 1), slice(max(xs.min() - pad, 0), xs.max() + pad + 1))
+        region = _decontaminate(photo[box], alpha[box]) if alpha[box].any() else photo[box]
+        colours[box][changed[box]] = region[changed[box]]
     notes = cut.notes + ("mask corrected by hand",)
     return _assemble(colours, alpha, cut.method, notes, check_cutout(alpha))

@@ -19,10 +19,12 @@ the numbers as values, so every front end can say it in the user's language.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
+
+from editor.notices import Notice
 
 SOLID = 0.5  # alpha above this counts as product
 MIN_COVERAGE = 0.02  # below: "tiny"
@@ -35,24 +37,10 @@ MAX_UNSURE_SHARE = 0.35  # half-transparent pixels, relative to the product area
 
 
 @dataclass(frozen=True)
-class Concern:
-    code: str  # "empty" | "tiny" | "whole_photo" | "touches_all_borders" | "fragments" | "unsure"
-    message: str  # neutral English, one line, says what to do
-    values: dict = field(default_factory=dict)
-
-    @property
-    def key(self) -> str:
-        return f"cutout_check.{self.code}"
-
-    def to_report(self) -> dict:
-        return {"code": self.code, "key": self.key, "message": self.message, "values": dict(self.values)}
-
-
-@dataclass(frozen=True)
 class Verdict:
     """The result of the checks: `plausible` when there is no concern."""
 
-    concerns: tuple[Concern, ...]
+    concerns: tuple[Notice, ...]
     coverage: float  # share of the photo that is product
     pieces: int  # connected product pieces larger than a speck
     borders_touched: int  # 0..4
@@ -89,33 +77,35 @@ def _pieces(solid: np.ndarray) -> tuple[int, float]:
     return int(len(real)), float(sizes.max() / sizes.sum())
 
 
+def _concern(code: str, message: str, **values) -> Notice:
+    return Notice(f"cutout_check.{code}", message.format(**values), values)
+
+
 def check_cutout(alpha: np.ndarray, method_unsure: bool = False) -> Verdict:
     """Check a cut-out's alpha (H×W, [0, 1]). `method_unsure`: the method flagged low confidence."""
     alpha = np.asarray(alpha, np.float32)
     solid = alpha > SOLID
     coverage = float(solid.mean())
     if not solid.any():
-        concern = Concern("empty", "The cut-out found no product in this photo. Paint the product with the add brush.")
-        return Verdict((concern,), 0.0, 0, 0)
-    concerns: list[Concern] = []
+        return Verdict((_concern("empty", "The cut-out found no product in this photo. Paint the product with the add "
+                                          "brush."),), 0.0, 0, 0)
+    concerns: list[Notice] = []
     if coverage < MIN_COVERAGE:
-        concerns.append(Concern("tiny", "The cut-out kept only {percent}% of the photo; it may have missed the product. "
-                                "Check it and paint the missing parts.".format(percent=_percent(coverage)),
-                                {"percent": _percent(coverage)}))
+        concerns.append(_concern("tiny", "The cut-out kept only {percent}% of the photo; it may have missed the product. "
+                                         "Check it and paint the missing parts.", percent=_percent(coverage)))
     if coverage > MAX_COVERAGE:
-        concerns.append(Concern("whole_photo", "The cut-out kept almost the whole photo ({percent}%); the background "
-                                "is probably still there. Paint the background out.".format(percent=_percent(coverage)),
-                                {"percent": _percent(coverage)}))
+        concerns.append(_concern("whole_photo", "The cut-out kept almost the whole photo ({percent}%); the background is "
+                                                "probably still there. Paint the background out.", percent=_percent(coverage)))
     touched = _borders_touched(solid)
     if touched == 4 and coverage <= MAX_COVERAGE:
-        concerns.append(Concern("touches_all_borders", "The cut-out touches all four edges of the photo; part of the "
-                                "background is probably still in it. Check the edges."))
+        concerns.append(_concern("touches_all_borders", "The cut-out touches all four edges of the photo; part of the "
+                                                        "background is probably still in it. Check the edges."))
     pieces, main_share = _pieces(solid)
     if pieces > MAX_FRAGMENTS and main_share < MAIN_PIECE_SHARE:
-        concerns.append(Concern("fragments", "The cut-out is in {count} separate pieces; background may have been kept or "
-                                "the product broken up. Check it.".format(count=pieces), {"count": pieces}))
+        concerns.append(_concern("fragments", "The cut-out is in {count} separate pieces; background may have been kept "
+                                              "or the product broken up. Check it.", count=pieces))
     unsure_share = float(((alpha > 0.1) & (alpha < 0.9)).sum() / max(solid.sum(), 1))
     if method_unsure or unsure_share > MAX_UNSURE_SHARE:
-        concerns.append(Concern("unsure", "The cut-out is unsure where the product ends in this photo. Check the edges "
-                                "and fix them with the brush."))
+        concerns.append(_concern("unsure", "The cut-out is unsure where the product ends in this photo. Check the edges "
+                                           "and fix them with the brush."))
     return Verdict(tuple(concerns), coverage, pieces, touched)
