@@ -191,20 +191,24 @@ def scene_saliency(small: np.ndarray) -> np.ndarray:
 
 def segment_scene(rgb: np.ndarray) -> np.ndarray:
     """Hard subject mask at a reduced size for a photo without a studio backdrop: saliency seeds
-    (the top tenth certain, the top 40 % probable, the bottom quarter and the border background)
-    settled by GrabCut."""
+    settled by GrabCut. The score is split where it separates best (Otsu's threshold): the
+    strongest region above it is certain (with any other region at least 30 % as strong), the
+    rest above half of it probable, well below it and the border background."""
     small = _reduced(rgb, SCENE_SIDE)
     sh, sw, _ = small.shape
     score = scene_saliency(small)
+    split, _ = cv2.threshold(np.round(score * 255).astype(np.uint8), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    split = max(float(split) / 255.0, 1e-3)
     gc = np.full((sh, sw), cv2.GC_PR_BGD, np.uint8)
-    gc[score > np.percentile(score, 60)] = cv2.GC_PR_FGD
-    gc[score < np.percentile(score, 25)] = cv2.GC_BGD
-    certain = _keep_large_components(score > np.percentile(score, 90), 0.3)
+    gc[score > 0.5 * split] = cv2.GC_PR_FGD
+    gc[score < min(0.5 * split, float(np.median(score)))] = cv2.GC_BGD
+    labels, count = ndimage.label(score > split)
+    strength = np.asarray(ndimage.sum(score, labels, index=np.arange(1, count + 1))) if count else np.zeros(0)
+    certain = np.concatenate([[False], strength >= 0.3 * strength.max()])[labels] if count else np.zeros((sh, sw), bool)
     gc[_border((sh, sw), max(2, round(0.04 * min(sh, sw)))) & ~certain] = cv2.GC_BGD
     gc[certain] = cv2.GC_FGD
     hard = _keep_large_components(_grabcut(small, gc), 0.2)
     return ndimage.binary_fill_holes(hard)
-
 
 
 def _small_regions(mask: np.ndarray, max_area: float) -> np.ndarray:
