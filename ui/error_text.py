@@ -43,6 +43,14 @@ ERRORS_KO = {
     "no_generation_model": "배경을 생성할 모델이 없습니다. 배경 사진을 올리거나 배경 스타일을 고르세요.",
     "background_needs_prompt": "생성 배경에는 설명이나 프리셋이 필요합니다.",
     "not_saveable": "결과를 저장하지 못했습니다.",
+    "cutout_empty": "누끼에 제품이 하나도 남지 않았습니다. 추가 브러시로 제품을 칠해 주세요.",
+    "unknown_remover": "알 수 없는 누끼 방식입니다: '{name}'. 다음 중에서 고르세요: {known}.",
+    "brush_mask_size": "'{brush}' 브러시 마스크 크기({width}×{height})가 사진 크기({photo_width}×{photo_height})와 다릅니다.",
+    "cutout_too_small": "오프라인 누끼에는 16×16 픽셀 이상의 컬러 사진이 필요합니다.",
+    "download_failed": "'{name}'을(를) 내려받지 못했습니다.",
+    "new_product": "새 상품 사진입니다. 먼저 누끼를 따 주세요.",
+    "no_formats": "광고 규격을 하나 이상 고르세요.",
+    "no_background_image": "배경 사진을 올리거나 다른 배경 종류를 고르세요.",
     "unknown_style": "알 수 없는 스타일입니다: '{name}'. 사용할 수 있는 스타일: {known}.",
 }
 

@@ -388,7 +388,7 @@ class AdWorkflow:
         this_run = g.events[events_before:]
         report = {
             "formats": per_format,
-            "cutout": {"method": cut.value.method, "notes": list(cut.value.notes)},
+            "cutout": {**cut.value.report(), "needs_review": cut.value.needs_review},
             "fonts": {w: self.fonts.source(w).describe() for w in ("regular", "bold")},
             "background_kind": source.kind,
             "accent": _hex(accent),

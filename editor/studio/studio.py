@@ -274,8 +274,8 @@ class Studio:
             # 2-5. no diffusion model, plan or adapters: the cut-out models run on the CPU
             cut = workflow.cutout(request.image, request.remover, request.add, request.remove, progress=ctx.report)
             x0, y0, x1, y1 = cut.bbox()
-            report = {"method": cut.method, "width": cut.size[0], "height": cut.size[1], "bbox": [x0, y0, x1, y1],
-                      "coverage": round(float(cut.alpha.mean()), 4), "notes": list(cut.notes),
+            report = {**cut.report(), "width": cut.size[0], "height": cut.size[1], "bbox": [x0, y0, x1, y1],
+                      "coverage": round(float(cut.alpha.mean()), 4), "needs_review": cut.needs_review,
                       "seconds": round(time.perf_counter() - started, 3)}
             # 6. save
             saved = self._save(ctx, "cutout", request, report, caption=cut.method,
