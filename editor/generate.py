@@ -46,9 +46,14 @@ class GenerateRequest:
     height: int | None = None
     negative_prompt: str | None = None
     num_images: int = 1
+    # The English the model gets instead of its translation of `prompt`, as the user corrected it
+    # (models that need English, no translator model); None: translate.
+    prompt_english: str | None = None
 
     def __post_init__(self):
         text("prompt", self.prompt, MAX_PROMPT_CHARS, "prompt")
+        if self.prompt_english is not None:
+            text("prompt_english", self.prompt_english, MAX_PROMPT_CHARS, "prompt in English")
         text("negative_prompt", self.negative_prompt, MAX_PROMPT_CHARS, "negative prompt")
         if not self.prompt.strip() and not self.preset:
             raise InputError("Write a prompt or choose a preset.", key="prompt_or_preset", field="prompt")
@@ -122,6 +127,9 @@ def resolve_settings(request: GenerateRequest, spec: ModelSpec, translator: Tran
     preset = get_preset(request.preset) if request.preset else None
     suggested = preset.settings_for(spec) if preset else None
     translation = translator.translate(request.prompt, spec)
+    english = (request.prompt_english or "").strip()
+    if english and translation.editable and english != translation.text:
+        translation = translation.edited(request.prompt_english)
     prompt = translation.text
     style = None
     if request.style:

@@ -42,6 +42,7 @@ SOFTWARE = "Intact"
 HISTORY_NAME = "history.jsonl"
 JOBS_DIR = "jobs"
 RECORD_VERSION = 2
+FAST_PNG_ABOVE = 4_000_000  # pixels: bigger pictures are compressed less, to save in seconds
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -78,7 +79,10 @@ def encode_png(image: Image.Image, params: dict) -> bytes:
     if image.mode not in ("RGB", "RGBA", "L"):
         image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", pnginfo=info, compress_level=6)
+    # zlib's level 6 takes ~10 s for a 12 MP photo, level 1 ~3 s for ~20 % more bytes: big
+    # pictures (phone photos) are saved fast, small ones small.
+    level = 6 if image.width * image.height <= FAST_PNG_ABOVE else 1
+    image.save(buffer, format="PNG", pnginfo=info, compress_level=level)
     return buffer.getvalue()
 
 

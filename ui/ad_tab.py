@@ -16,11 +16,12 @@ from PIL import Image
 from editor.ad.workflow import BACKGROUND_KINDS
 from editor.digests import array_digest
 from editor.errors import InputError
-from editor.studio import AdRequest, CutoutRequest, JobContext
-from ui.app_state import ClientState, Services, forget_client, session_owner
+from editor.studio import AdRequest, CutoutRequest, JobCancelled, JobContext
+from ui.app_state import ClientState, Services, forget_client
+from ui.controls import while_running
 from ui.feedback import progress_reporter, user_errors
 from ui.gpu import gpu
-from ui.i18n import lang_of, t, tr
+from ui.i18n import lang_of, named, named_label, notice_text, t, tr
 from ui.imaging import checkerboard_preview, dimmed_outside, strokes_by_colour
 from ui.model_choice import default_model, model_choices
 
@@ -38,13 +39,14 @@ GENERATED_KINDS = ("prompt", "around-product")
 def format_choices() -> list[tuple[str, str]]:
     from editor.ad.formats import FORMAT_SPECS
 
-    return [(f"{spec.label} ({spec.width}×{spec.height})", name) for name, spec in FORMAT_SPECS.items()]
+    return [(named_label("format", name, spec.label) + f" ({spec.width}×{spec.height})", name)
+            for name, spec in FORMAT_SPECS.items()]
 
 
 def style_choices() -> list[tuple[str, str]]:
     from editor.ad.backgrounds import list_styles, load_style
 
-    return [(load_style(name).label, name) for name in list_styles()]
+    return [(named_label("backdrop", name, load_style(name).label), name) for name in list_styles()]
 
 
 def preset_choices(studio, lang: str) -> list[tuple[str, str]]:
@@ -57,17 +59,34 @@ def _product_pixels(product: Image.Image | None):
     return np.asarray(product.convert("RGBA") if "A" in product.getbands() else product.convert("RGB"))
 
 
-def run_cutout(services: Services, state: ClientState, product: Image.Image | None, remover: str, request=None):
-    """Cut the product out; returns (editor value for fixing it, checkerboard preview, method)."""
+def run_cutout(services: Services, state: ClientState, product: Image.Image | None, remover: str, request=None,
+               progress=None):
+    """Cut the product out; returns (editor value for fixing it, checkerboard preview, the cut-out).
+    The editor shows the photo with what the cut-out left out darkened, ready for brush fixes."""
     pixels = _product_pixels(product)
     outcome = services.studio.cutout(CutoutRequest(image=pixels, remover=remover),
-                                     JobContext(session=state.session_id(request), owner=session_owner(request),
-                                                save=False))
+                                     JobContext(session=state.session_id(request), owner=_owner(services, request),
+                                                save=False, progress=progress))
     cut = outcome.cutout
     state.cut, state.product_key = cut, array_digest(pixels)
     rgb = np.asarray(product.convert("RGB"))
+    if cut.alpha.shape != rgb.shape[:2]:  # cut on a reduced copy of a big photo
+        rgb = np.asarray(product.convert("RGB").resize((cut.alpha.shape[1], cut.alpha.shape[0])))
     canvas = dimmed_outside(rgb, cut.alpha)
-    return {"background": canvas, "layers": [], "composite": canvas}, checkerboard_preview(cut.rgba), cut.method
+    return {"background": canvas, "layers": [], "composite": canvas}, checkerboard_preview(cut.rgba), cut
+
+
+def cutout_message(lang: str, cut) -> str:
+    """What the status line says after a cut-out: the method, or, when the checks doubt it, each
+    doubt in plain words and where to fix it."""
+    if not cut.needs_review:
+        return tr(lang, "ad.cutout_done", method=named(lang, "remover", cut.method))
+    doubts = "\n".join(f"- {notice_text(lang, concern)}" for concern in cut.verdict.concerns)
+    return f"**{tr(lang, 'ad.cutout_review')}**\n\n{doubts}\n\n{tr(lang, 'ad.cutout_editor_hint')}"
+
+
+def _owner(services: Services, request) -> str | None:
+    return services.owner(request) if request is not None else None
 
 
 def preview_fix(state: ClientState, product: Image.Image | None, mask_value):
@@ -116,6 +135,8 @@ def build_request(inputs: AdInputs) -> AdRequest:
     if mode in GENERATED_KINDS and not (inputs.bg_prompt or "").strip() and not inputs.bg_preset:
         raise InputError("A generated background needs a prompt or a preset.", key="background_needs_prompt",
                          field="background_prompt")
+    if not any((text or "").strip() for text in (inputs.headline, inputs.subline, inputs.price, inputs.cta)):
+        raise InputError("Write the ad's text (a headline at least).", key="ad_needs_text", field="headline")
     return AdRequest(
         product=_product_pixels(inputs.product),
         headline=inputs.headline or "",
@@ -140,7 +161,7 @@ def build_request(inputs: AdInputs) -> AdRequest:
 def run_ad(services: Services, state: ClientState, inputs: AdInputs, progress=None, request=None):
     """Build every chosen format; returns (previews, files incl. the zip, report)."""
     job = build_request(inputs)
-    outcome = services.studio.make_ad(job, JobContext(session=state.session_id(request), owner=session_owner(request),
+    outcome = services.studio.make_ad(job, JobContext(session=state.session_id(request), owner=_owner(services, request),
                                                       progress=progress))
     names = list(dict.fromkeys(job.formats))
     previews = [(outcome.images[name], name) for name in names if name in outcome.images]
@@ -193,21 +214,33 @@ def build_ad_tab(services: Services) -> dict:
             formats = gr.CheckboxGroup(format_choices(), value=["instagram-square"], label=t("ad.formats"),
                                        elem_id="ad-formats")
             scale = gr.Slider(0.1, 1.0, value=1.0, step=0.05, label=t("ad.scale"), info=t("ad.scale_info"))
-            build = gr.Button(t("ad.build"), variant="primary", elem_id="ad-build")
+            with gr.Row():
+                build = gr.Button(t("ad.build"), variant="primary", elem_id="ad-build", scale=3)
+                cancel_btn = gr.Button(t("common.cancel"), variant="stop", elem_id="ad-cancel", scale=1)
             status = gr.Markdown(elem_id="ad-status")
             previews = gr.Gallery(label=t("ad.previews"), columns=2, height=420, format="png", interactive=False,
                                   object_fit="contain",
                                   elem_id="ad-previews")
             files = gr.File(label=t("ad.files"), file_count="multiple", interactive=False, elem_id="ad-files")
-            with gr.Accordion(t("edit.report"), open=False):
-                report_json = gr.JSON()
+            with gr.Accordion(t("common.details"), open=False):
+                report_json = gr.JSON(label=t("edit.report"))
 
     def cutout(state, product, remover, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - gradio injects it
         lang = lang_of(request)
         progress(0, desc=tr(lang, "progress.cutout"))
-        with user_errors(lang):
-            value, preview, method = run_cutout(services, state, product, remover, request)
-        return state, value, preview, tr(lang, "ad.cutout_done", method=method)
+        try:
+            with user_errors(lang):
+                value, preview, cut = run_cutout(services, state, product, remover, request,
+                                                 progress_reporter(progress, lang))
+        except gr.Error as exc:
+            if product is None:
+                raise
+            # The photo still opens in the brush editor: the user can paint the product by hand.
+            photo = product.convert("RGB")
+            state.cut, state.product_key = None, None
+            return (state, {"background": photo, "layers": [], "composite": photo}, None,
+                    tr(lang, "ad.cutout_failed", reason=exc.message))
+        return state, value, preview, cutout_message(lang, cut)
 
     def fix(state, product, mask_value, request: gr.Request):
         with user_errors(lang_of(request)):
@@ -220,20 +253,28 @@ def build_ad_tab(services: Services) -> dict:
         inputs = AdInputs(product, mask_value, remover, bg_mode, bg_image, bg_style, bg_preset, bg_prompt, model,
                           seed, headline, subline, price, cta, list(formats or []), scale)
         with user_errors(lang):
-            shown, paths, report = run_ad(services, state, inputs, progress_reporter(progress, lang), request)
-        ran = ", ".join(sorted({key.split("[")[0] for key in report["nodes"]["ran"]})) or "—"
-        message = tr(lang, "ad.done", count=len(shown), seconds=f"{report['seconds']:.1f}", nodes=ran)
-        return state, message, shown, paths, report
+            try:
+                shown, paths, report = run_ad(services, state, inputs, progress_reporter(progress, lang), request)
+            except JobCancelled:
+                return state, tr(lang, "common.cancelled"), gr.skip(), gr.skip(), gr.skip()
+        return state, ad_message(lang, report, len(shown)), shown, paths, report
 
-    # The cut-out models run on the CPU: their own queue, never behind a GPU job.
-    cut_btn.click(cutout, [state, product, remover], [state, mask_editor, cut_preview, status],
-                  api_name="cutout", concurrency_id="cutout", concurrency_limit=2)
-    fix_btn.click(fix, [state, product, mask_editor], [cut_preview], api_name="cutout_fix")
-    build.click(build_ad,
-                [state, product, mask_editor, remover, bg_mode, bg_image, bg_style, bg_preset, bg_prompt, model, seed,
-                 headline, subline, price, cta, formats, scale],
-                [state, status, previews, files, report_json], api_name="build_ad", concurrency_id=GPU,
-                concurrency_limit=1)
+    def cancel(state, request: gr.Request):
+        stopped = state.session is not None and services.studio.cancel(state.session)
+        return tr(lang_of(request), "common.cancelling" if stopped else "common.nothing_running")
+
+    # The cut-out models run on the CPU: their own queue, never behind a GPU job. Its progress and
+    # errors show on the status line, never as badges over the (then empty) brush editor.
+    while_running(cut_btn, [cut_btn, build], cutout, [state, product, remover],
+                  [state, mask_editor, cut_preview, status], api_name="cutout", concurrency_id="cutout",
+                  concurrency_limit=2, show_progress_on=[status])
+    fix_btn.click(fix, [state, product, mask_editor], [cut_preview], api_name="cutout_fix", show_progress_on=[status])
+    while_running(build, [cut_btn, build], build_ad,
+                  [state, product, mask_editor, remover, bg_mode, bg_image, bg_style, bg_preset, bg_prompt, model,
+                   seed, headline, subline, price, cta, formats, scale],
+                  [state, status, previews, files, report_json], api_name="build_ad", concurrency_id=GPU,
+                  concurrency_limit=1, show_progress_on=[status])
+    cancel_btn.click(cancel, [state], [status], api_name="cancel_ad", show_progress="hidden")
 
     def show_background_inputs(mode):
         return (gr.Dropdown(visible=mode == "style"), gr.Image(visible=mode == "upload"),
@@ -254,7 +295,14 @@ def build_ad_tab(services: Services) -> dict:
     return {"product": product, "localise": (localise, [], [bg_preset])}
 
 
-def _remover_choices() -> list[str]:
+def ad_message(lang: str, report: dict, count: int) -> str:
+    """How many formats were made and which steps ran again (the others came from the cache)."""
+    ran = [named(lang, "node", name) for name in sorted({key.split("[")[0] for key in report["nodes"]["ran"]})]
+    return (tr(lang, "ad.built", count=count, seconds=f"{report['seconds']:.1f}") + " "
+            + tr(lang, "ad.reran", nodes=", ".join(ran) or "—"))
+
+
+def _remover_choices() -> list[tuple]:
     from editor.ad import remover_names
 
-    return remover_names()
+    return [(named_label("remover", name), name) for name in remover_names()]

@@ -9,6 +9,8 @@ heavy state (inversions, ad node caches). Per browser session the app keeps only
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,17 +48,52 @@ class AppConfig:
 
 
 class Services:
-    """Process-wide: the config and the Studio (which creates its heavy parts on first use)."""
+    """Process-wide: the config, the Studio (which creates its heavy parts on first use), and which
+    browser each page session belongs to."""
 
     def __init__(self, config: AppConfig, studio: Studio | None = None):
         self.config = config
         self.studio = studio or Studio(config.studio_config())
+        self.browsers = BrowserIds()
+
+    def owner(self, request) -> str | None:
+        """The tag stored with a session's saved results: its browser's (kept across page reloads,
+        so one's own results stay one's own), or the page session's for clients without one."""
+        browser = self.browsers.get(getattr(request, "session_hash", None))
+        return tag(browser) if browser else session_owner(request)
+
+
+class BrowserIds:
+    """Page session -> the random id its browser keeps (gr.BrowserState). Bounded: the oldest
+    sessions are forgotten first (they then save under the page session's own tag)."""
+
+    def __init__(self, limit: int = 10_000):
+        self._ids: OrderedDict[str, str] = OrderedDict()
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def remember(self, session: str | None, browser: str) -> None:
+        if not session:
+            return
+        with self._lock:
+            self._ids[session] = browser
+            self._ids.move_to_end(session)
+            while len(self._ids) > self._limit:
+                self._ids.popitem(last=False)
+
+    def get(self, session: str | None) -> str | None:
+        with self._lock:
+            return self._ids.get(session) if session else None
+
+
+def tag(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def session_owner(request) -> str | None:
-    """A stable, non-reversible tag for one browser session, stored with its saved results."""
+    """A stable, non-reversible tag for one page session, stored with its saved results."""
     session = getattr(request, "session_hash", None)
-    return hashlib.sha256(session.encode()).hexdigest()[:16] if session else None
+    return tag(session) if session else None
 
 
 @dataclass
@@ -77,6 +114,7 @@ class ClientState:
     last_result: object | None = None  # PIL image of the latest edit, for "continue editing"
     cut: object | None = None  # the latest cut-out (editor.ad.CutOut), for previews of brush fixes
     product_key: str | None = None  # digest of the photo that cut-out was made from
+    last_job: str | None = None  # id of the latest saved edit (the page restores it after a reload)
 
     def session_id(self, request) -> str:
         if self.session is None:

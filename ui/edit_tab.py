@@ -2,11 +2,16 @@
 
 A thin adapter: the editor value and the options become an `EditRequest`, the Studio runs it for
 this browser session (the session's next edit of the same photo and mask reuses its inversion),
-and the outcome becomes the widgets' values.
+and the outcome becomes the widgets' values. The page shows a short result line; the full report
+is behind "details". Pictures are shown at screen size; the downloads are full size.
+
+What survives a page reload (gr.BrowserState, in the browser): the model, the prompts, the
+options and the id of the last saved result, from which the photo is restored.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import gradio as gr
@@ -14,17 +19,19 @@ import numpy as np
 from PIL import Image
 
 from editor.kv_edit.options import default_skip_steps
-from editor.studio import EditRequest, InvertRequest, JobContext
+from editor.studio import EditRequest, InvertRequest, JobCancelled, JobContext
 from editor.studio.requests import KV_CACHE_CHOICES, edit_defaults
 from models.registry import get_spec
 from models.vocabulary import KV_EDIT
-from ui.app_state import ClientState, HistoryEntry, Services, forget_client, session_owner
+from ui.app_state import ClientState, HistoryEntry, Services, forget_client
+from ui.controls import preview, while_running
 from ui.feedback import progress_reporter, user_errors
 from ui.gpu import gpu
-from ui.i18n import lang_of, t, tr
+from ui.i18n import lang_of, named, named_label, t, tr
 from ui.imaging import editor_image_and_mask, overlay_mask
 from ui.memory import plan_line
 from ui.model_choice import default_model, model_choices, model_note
+from ui.prompts import english_for, english_preview
 
 EXAMPLE_PROMPTS = [
     ["a cup of coffee on a wooden table", "a cup of green tea on a wooden table"],
@@ -33,6 +40,9 @@ EXAMPLE_PROMPTS = [
 ]
 GPU = "gpu"  # one concurrency id for every accelerator-bound event in the app
 BRUSH = gr.Brush(colors=["#ff2878"], default_color="#ff2878", color_mode="fixed")
+HISTORY_SIDE = 384  # the session's history shows thumbnails
+OPTION_NAMES = ("steps", "skip_steps", "inversion_guidance", "guidance", "re_init", "attn_mask", "attn_scale", "seed",
+                "kv_cache")
 
 
 def edit_start_values(model: str) -> dict:
@@ -85,50 +95,93 @@ def _inputs(editor_value) -> tuple[Image.Image | None, np.ndarray | None]:
 
 
 def run_invert(services: Services, state: ClientState, model: str, editor_value, source_prompt: str,
-               values: OptionValues, progress=None, request=None) -> dict:
+               values: OptionValues, progress=None, request=None, source_english: str | None = None) -> dict:
     """Invert the photo ahead of the edits; returns the inversion report (with `memory_plan`)."""
     image, mask = _inputs(editor_value)
-    job = InvertRequest(image=image, mask=mask, source_prompt=source_prompt or "", model=model, **values.fields())
-    outcome = services.studio.invert(job, JobContext(session=state.session_id(request), owner=session_owner(request),
+    job = InvertRequest(image=image, mask=mask, source_prompt=source_prompt or "", model=model,
+                        source_english=source_english, **values.fields())
+    outcome = services.studio.invert(job, JobContext(session=state.session_id(request), owner=_owner(services, request),
                                                      progress=progress))
     return outcome.report
 
 
 def run_edit(services: Services, state: ClientState, model: str, editor_value, source_prompt: str,
-             target_prompt: str, values: OptionValues, progress=None, request=None):
-    """One edit; returns (before, after, mask, report, [result path, mask path])."""
+             target_prompt: str, values: OptionValues, progress=None, request=None,
+             english: tuple[str | None, str | None] = (None, None)):
+    """One edit; returns (before, after, mask, report, [result path, mask path]), full size."""
     image, mask = _inputs(editor_value)
     job = EditRequest(image=image, mask=mask, source_prompt=source_prompt or "", target_prompt=target_prompt or "",
-                      model=model, **values.fields())
-    outcome = services.studio.edit(job, JobContext(session=state.session_id(request), owner=session_owner(request),
+                      model=model, source_english=english[0], target_english=english[1], **values.fields())
+    outcome = services.studio.edit(job, JobContext(session=state.session_id(request), owner=_owner(services, request),
                                                    progress=progress))
-    state.history.append(HistoryEntry(after=outcome.image, caption=f"{source_prompt or '—'} → {target_prompt}"))
-    state.last_result = outcome.image
     files = outcome.saved.files
+    state.history.append(HistoryEntry(after=preview(outcome.image, HISTORY_SIDE),
+                                      caption=f"{source_prompt or '—'} → {target_prompt}"))
+    state.last_result = str(files["result"])
+    state.last_job = outcome.saved.id
     return outcome.before, outcome.image, outcome.mask, outcome.report, [str(files["result"]), str(files["mask"])]
+
+
+def _owner(services: Services, request) -> str | None:
+    return services.owner(request) if request is not None else None
 
 
 def history_items(state: ClientState) -> list[tuple[Image.Image, str]]:
     return [(entry.after, f"{i}. {entry.caption}") for i, entry in enumerate(state.history, 1)]
 
 
+def result_line(lang: str, report: dict, seconds: float) -> str:
+    """The short line the page shows after an edit; the step count is the one the progress bar
+    counted (the steps that ran, after the skipped ones)."""
+    line = "**" + tr(lang, "edit.result_line", seconds=f"{seconds:.1f}",
+                     steps=report.get("denoise_steps", report.get("steps", "?")),
+                     width=report.get("width"), height=report.get("height")) + "**"
+    parts = [line, _model_words(lang, report)]
+    if report.get("inversion") == "reused":
+        parts.append(tr(lang, "edit.result_reused"))
+    area = report.get("work_area") or {}
+    if area.get("scaled"):
+        parts.append(tr(lang, "edit.result_scaled", work="×".join(map(str, area["size"]))))
+    return " · ".join(p for p in parts if p)
+
+
+def _model_words(lang: str, report: dict) -> str:
+    name = report.get("model", "")
+    if report.get("random_weights"):
+        return f"{name} — {tr(lang, 'model.tag.random')}"
+    if report.get("commercial_use") is False:
+        return f"{name} — {tr(lang, 'model.tag.noncommercial')}"
+    return name
+
+
 def report_markdown(lang: str, report: dict) -> str:
+    """The report in words, for "details" (the raw report is shown below it)."""
     reused = report.get("inversion") == "reused"
     lines = [
-        f"**{tr(lang, 'edit.done')}** · {report.get('model_label', '')} · {report.get('width')}×{report.get('height')}",
-        tr(lang, "edit.reused" if reused else "edit.inverted",
-           seconds=f"{report.get('inversion_seconds', 0):.1f}"),
+        tr(lang, "edit.reused" if reused else "edit.inverted", seconds=f"{report.get('inversion_seconds', 0):.1f}"),
         tr(lang, "edit.denoised", seconds=f"{report.get('denoise_seconds', 0):.1f}",
-           steps=report.get("steps", "?"), cache=report.get("kv_cache_mode", "?"),
+           steps=report.get("denoise_steps", report.get("steps", "?")),
+           cache=named(lang, "kv", str(report.get("kv_cache_mode", "?"))),
            mb=f"{report.get('kv_cache_bytes', 0) / 2**20:.1f}"),
     ]
     for key in ("source_translation", "target_translation"):
         translation = report.get(key) or {}
-        if translation.get("backend") in ("marian", "glossary"):
+        if translation.get("backend") in ("marian", "glossary", "edited"):
             lines.append(tr(lang, "edit.translated", source=translation["source_text"], text=translation["text"],
-                            backend=translation["backend"]))
+                            backend=named(lang, "backend", translation["backend"])))
     lines.append(plan_line(lang, report.get("memory_plan")))
     return "  \n".join(line for line in lines if line)
+
+
+def restored_result(services: Services, request, job_id: str | None):
+    """The path of this browser's last saved edit (by its id, else its newest), or None."""
+    owner = services.owner(request)
+    if owner is None:
+        return None
+    mine = [r for r in services.studio.saved_results(owner, only_owner=True, limit=50)
+            if r.task == "edit" and r.role == "result"]
+    chosen = next((r for r in mine if r.job_id == job_id), None) or (mine[0] if mine else None)
+    return str(chosen.path) if chosen is not None else None
 
 
 def build_edit_tab(services: Services) -> dict:
@@ -137,6 +190,8 @@ def build_edit_tab(services: Services) -> dict:
     d = edit_start_values(model0)
     state = gr.State(ClientState(), time_to_live=services.config.session_ttl_s,
                      delete_callback=forget_client(services.studio))
+    saved_inputs = gr.BrowserState({}, storage_key="intact-edit")
+    made_source, made_target = gr.State(""), gr.State("")  # the Korean each English box was made from
 
     with gr.Row(equal_height=False):
         with gr.Column(scale=1):
@@ -148,7 +203,11 @@ def build_edit_tab(services: Services) -> dict:
                 label=t("edit.image"), elem_id="edit-editor", height=520,
             )
             source = gr.Textbox(label=t("edit.source"), placeholder=t("edit.source_ph"), lines=1, elem_id="edit-source")
+            source_en = gr.Textbox(label=t("prompt.english_source"), lines=1, visible=False, elem_id="edit-source-en")
+            source_note = gr.Markdown(elem_id="edit-source-note")
             target = gr.Textbox(label=t("edit.target"), placeholder=t("edit.target_ph"), lines=1, elem_id="edit-target")
+            target_en = gr.Textbox(label=t("prompt.english_target"), lines=1, visible=False, elem_id="edit-target-en")
+            target_note = gr.Markdown(elem_id="edit-target-note")
             # Prompt pairs only: examples are never run (or cached) at start-up.
             gr.Examples(EXAMPLE_PROMPTS, [source, target], label=t("common.examples"), cache_examples=False,
                         example_labels=[f"{a} → {b}" for a, b in EXAMPLE_PROMPTS])
@@ -165,8 +224,8 @@ def build_edit_tab(services: Services) -> dict:
                 attn_mask = gr.Checkbox(False, label=t("edit.attn_mask"), info=t("edit.attn_mask_info"))
                 attn_scale = gr.Slider(0, 3, value=1.0, step=0.05, label=t("edit.attn_scale"))
                 seed = gr.Number(d["seed"], precision=0, minimum=0, label=t("common.seed"))
-                kv = gr.Dropdown(list(KV_CACHE_CHOICES), value=services.config.kv_cache, label=t("edit.kv_cache"),
-                                 info=t("edit.kv_cache_info"))
+                kv = gr.Dropdown([(named_label("kv", mode), mode) for mode in KV_CACHE_CHOICES],
+                                 value=services.config.kv_cache, label=t("edit.kv_cache"), info=t("edit.kv_cache_info"))
         with gr.Column(scale=1):
             status = gr.Markdown(t("edit.hint"), elem_id="edit-status")
             compare = gr.ImageSlider(type="pil", label=t("edit.compare"), format="png", elem_id="edit-compare",
@@ -175,38 +234,76 @@ def build_edit_tab(services: Services) -> dict:
             download = gr.File(label=t("edit.download"), file_count="multiple", interactive=False,
                                elem_id="edit-download")
             continue_btn = gr.Button(t("edit.continue"), elem_id="edit-continue")
-            with gr.Accordion(t("edit.report"), open=False):
+            with gr.Accordion(t("common.details"), open=False, elem_id="edit-details-box"):
+                details = gr.Markdown(elem_id="edit-details")
                 report_json = gr.JSON(label=t("edit.report"))
             history = gr.Gallery(label=t("edit.history"), columns=4, height=220, elem_id="edit-history",
                                  format="png", interactive=False)
 
     options = [steps, skip, inv_g, guid, re_init, attn_mask, attn_scale, seed, kv]
+    run_buttons = [invert_btn, edit_btn]
 
     @gpu
-    def invert(state, model, editor_value, source_prompt, steps, skip_steps, inversion_guidance, guidance,
-               re_init, attn_mask, attn_scale, seed, kv_cache, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - gradio injects it
+    def invert(state, made_source, model, editor_value, source_prompt, steps, skip_steps, inversion_guidance, guidance,
+               re_init, attn_mask, attn_scale, seed, kv_cache, source_english="", request: gr.Request = None,
+               progress=gr.Progress()):  # noqa: B008 - gradio injects it
         lang = lang_of(request)
         values = OptionValues(steps, skip_steps, inversion_guidance, guidance, re_init, attn_mask, attn_scale,
                               seed, kv_cache)
         with user_errors(lang):
-            report = run_invert(services, state, model, editor_value, source_prompt, values,
-                                progress_reporter(progress, lang), request)
+            try:
+                report = run_invert(services, state, model, editor_value, source_prompt, values,
+                                    progress_reporter(progress, lang), request,
+                                    english_for(source_prompt, source_english, made_source))
+            except JobCancelled:
+                return state, tr(lang, "common.cancelled")
         key = "edit.inversion_reused" if report.get("inversion") == "reused" else "edit.inversion_done"
-        message = tr(lang, key, seconds=f"{report.get('inversion_seconds', 0):.1f}")
-        return state, message + "  \n" + plan_line(lang, report["memory_plan"])
+        return state, tr(lang, key, seconds=f"{report.get('inversion_seconds', 0):.1f}")
 
     @gpu
-    def edit(state, model, editor_value, source_prompt, target_prompt, steps, skip_steps, inversion_guidance,
-             guidance, re_init, attn_mask, attn_scale, seed, kv_cache, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - gradio injects it
+    def edit(state, made_source, made_target, model, editor_value, source_prompt, target_prompt, steps, skip_steps,
+             inversion_guidance, guidance, re_init, attn_mask, attn_scale, seed, kv_cache, source_english="",
+             target_english="", request: gr.Request = None, progress=gr.Progress()):  # noqa: B008 - gradio injects it
         lang = lang_of(request)
         values = OptionValues(steps, skip_steps, inversion_guidance, guidance, re_init, attn_mask, attn_scale,
                               seed, kv_cache)
+        english = (english_for(source_prompt, source_english, made_source),
+                   english_for(target_prompt, target_english, made_target))
+        started = time.perf_counter()
         with user_errors(lang):
-            before, after, mask, report, paths = run_edit(
-                services, state, model, editor_value, source_prompt, target_prompt, values,
-                progress_reporter(progress, lang), request)
-        return (state, report_markdown(lang, report), (before, after), overlay_mask(after, mask), paths,
-                report, history_items(state))
+            try:
+                before, after, mask, report, paths = run_edit(
+                    services, state, model, editor_value, source_prompt, target_prompt, values,
+                    progress_reporter(progress, lang), request, english)
+            except JobCancelled:
+                return state, tr(lang, "common.cancelled"), *[gr.skip()] * 5
+        shown = preview(after)
+        small_mask = np.asarray(Image.fromarray((mask * 255).astype(np.uint8)).resize(shown.size)) / 255.0
+        return (state, result_line(lang, report, time.perf_counter() - started), (preview(before), shown),
+                overlay_mask(shown, small_mask), paths, report, history_items(state))
+
+    def remember_inputs(_request, model, source, target, *rest):
+        *values, saved = rest
+        return [{**(saved or {}), "model": model, "source": source or "", "target": target or "",
+                 "options": dict(zip(OPTION_NAMES, values, strict=True))}]
+
+    def after_run(request, state, report, saved):
+        lang = lang_of(request)
+        text = report_markdown(lang, report) if isinstance(report, dict) and report.get("memory_plan") else gr.skip()
+        return [text, {**(saved or {}), "job": state.last_job}]
+
+    remembered = dict(before=remember_inputs, before_inputs=[model, source, target, *options, saved_inputs],
+                      before_outputs=[saved_inputs], after=after_run, after_inputs=[state, report_json, saved_inputs],
+                      after_outputs=[details, saved_inputs])
+    # The progress bar and any error show on the status line only: the result panels never get
+    # an error badge, and keep the last result.
+    while_running(invert_btn, run_buttons, invert, [state, made_source, model, editor, source, *options, source_en],
+                  [state, status], api_name="invert", concurrency_id=GPU, concurrency_limit=1,
+                  show_progress_on=[status], **remembered)
+    while_running(edit_btn, run_buttons, edit,
+                  [state, made_source, made_target, model, editor, source, target, *options, source_en, target_en],
+                  [state, status, compare, overlay, download, report_json, history],
+                  api_name="edit", concurrency_id=GPU, concurrency_limit=1, show_progress_on=[status], **remembered)
 
     def continue_from(state, request: gr.Request):
         lang = lang_of(request)
@@ -220,21 +317,42 @@ def build_edit_tab(services: Services) -> dict:
         stopped = state.session is not None and services.studio.cancel(state.session)
         return tr(lang, "common.cancelling" if stopped else "common.nothing_running")
 
-    def on_model(name, request: gr.Request):
+    def on_model(name, source_text, target_text, request: gr.Request):
+        lang = lang_of(request)
         d = edit_start_values(name)
-        return (model_note(name, lang_of(request)), d["steps"], d["skip_steps"], d["inversion_guidance"],
-                d["guidance"])
+        return (model_note(name, lang), d["steps"], d["skip_steps"], d["inversion_guidance"], d["guidance"],
+                *english_preview(services.studio, lang, source_text, name, KV_EDIT),
+                *english_preview(services.studio, lang, target_text, name, KV_EDIT))
 
-    invert_btn.click(invert, [state, model, editor, source, *options], [state, status], api_name="invert",
-                     concurrency_id=GPU, concurrency_limit=1)
-    edit_btn.click(edit, [state, model, editor, source, target, *options],
-                   [state, status, compare, overlay, download, report_json, history],
-                   api_name="edit", concurrency_id=GPU, concurrency_limit=1)
+    def on_prompt(text, name, request: gr.Request):
+        return english_preview(services.studio, lang_of(request), text, name, KV_EDIT)
+
     continue_btn.click(continue_from, [state], [state, editor, status], api_name="continue_editing")
     # Not in the GPU queue: it must reach the running job, not wait behind it.
-    cancel_btn.click(cancel, [state], [status], api_name="cancel_edit")
-    model.change(on_model, [model], [note, steps, skip, inv_g, guid], api_visibility="private")
-    def localise(name, request: gr.Request):
-        return model_note(name, lang_of(request))
+    cancel_btn.click(cancel, [state], [status], api_name="cancel_edit", show_progress="hidden")
+    # .input, not .change: a model restored after a page reload keeps its restored options.
+    model.input(on_model, [model, source, target],
+                [note, steps, skip, inv_g, guid, source_en, source_note, made_source, target_en, target_note,
+                 made_target], api_visibility="private")
+    for box, english, box_note, made in ((source, source_en, source_note, made_source),
+                                         (target, target_en, target_note, made_target)):
+        box.change(on_prompt, [box, model], [english, box_note, made], api_visibility="private",
+                   trigger_mode="always_last", show_progress="hidden", concurrency_id="translate",
+                   concurrency_limit=2)
 
-    return {"editor": editor, "model": model, "state": state, "localise": (localise, [model], [note])}
+    def localise(name, saved, request: gr.Request):
+        """On page load: texts in the browser's language, and what this browser left here."""
+        lang = lang_of(request)
+        saved = saved if isinstance(saved, dict) else {}
+        if not saved:
+            return (model_note(name, lang), *[gr.skip()] * (3 + len(options) + 2))
+        name = saved.get("model") if saved.get("model") in [c for _, c in model_choices(KV_EDIT, lang)] else name
+        stored = saved.get("options") or {}
+        values = [gr.skip() if stored.get(key) is None else stored[key] for key in OPTION_NAMES]
+        path = restored_result(services, request, saved.get("job"))
+        picture = {"background": path, "layers": [], "composite": path} if path else gr.skip()
+        return (model_note(name, lang), name, saved.get("source", ""), saved.get("target", ""), *values, picture,
+                tr(lang, "edit.restored") if path else gr.skip())
+
+    return {"editor": editor, "model": model, "state": state, "status": status,
+            "localise": (localise, [model, saved_inputs], [note, model, source, target, *options, editor, status])}

@@ -4,6 +4,10 @@ the domain's own message, which says the same with its details)."""
 
 from __future__ import annotations
 
+import logging
+
+log = logging.getLogger("intact.ui")
+
 # Request field names as a shop owner reads them.
 FIELDS_KO = {
     "steps": "단계 수", "skip_steps": "건너뛸 단계 수", "guidance": "가이던스", "inversion_guidance": "역변환 가이던스",
@@ -52,17 +56,29 @@ ERRORS_KO = {
     "no_formats": "광고 규격을 하나 이상 고르세요.",
     "no_background_image": "배경 사진을 올리거나 다른 배경 종류를 고르세요.",
     "unknown_style": "알 수 없는 스타일입니다: '{name}'. 사용할 수 있는 스타일: {known}.",
+    "ad_needs_text": "광고 문구를 하나 이상 쓰세요 (제목이 가장 좋습니다).",
 }
+
+# Errors without a catalogue key (rare: a check deep in a library) still reach the user in their
+# language; the English message, with its details, goes to the server's log.
+GENERIC_KO = "요청을 처리하지 못했습니다. 사진과 입력값을 확인한 뒤 다시 시도해 주세요."
+GENERIC_FIELD_KO = "'{field}' 값을 처리하지 못했습니다. 입력값을 확인한 뒤 다시 시도해 주세요."
 
 ERRORS = {"ko": ERRORS_KO}
 FIELDS = {"ko": FIELDS_KO}
+GENERIC = {"ko": (GENERIC_KO, GENERIC_FIELD_KO)}
 
 
 def error_text(exc: BaseException, lang: str) -> str:
     """The error as the user should read it in `lang`; the domain's English message otherwise."""
     template = ERRORS.get(lang, {}).get(getattr(exc, "key", None) or "")
     if template is None:
-        return str(exc)
+        if lang not in GENERIC:
+            return str(exc)
+        log.info("no %s text for error key %r: %s", lang, getattr(exc, "key", None), exc)
+        plain, with_field = GENERIC[lang]
+        field = FIELDS.get(lang, {}).get(getattr(exc, "field", None) or "")
+        return with_field.format(field=field) if field else plain
     fields = FIELDS.get(lang, {})
     values = {k: fields.get(v, v) if isinstance(v, str) else v for k, v in (getattr(exc, "values", None) or {}).items()}
     try:

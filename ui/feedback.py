@@ -41,6 +41,6 @@ def progress_reporter(progress: gr.Progress, lang: str) -> Callable[[str, int, i
     """The domain's `progress(stage, step, total)` callback drawn as a gradio progress bar."""
 
     def report(stage: str, step: int, total: int) -> None:
-        progress((step, total), desc=tr(lang, f"progress.{stage}"), unit="steps")
+        progress((step, total), desc=tr(lang, f"progress.{stage}"), unit=tr(lang, "progress.unit"))
 
     return report

@@ -1,83 +1,124 @@
-"""Gallery tab: the saved results (the Studio's records), whole thumbnails with readable captions,
-and buttons that re-open one in the Edit or Generate tab."""
+"""Gallery tab: the saved results (the Studio's records), whole thumbnails with readable captions;
+download or delete the selected one (delete: one's own only), or re-open it in the Edit or
+Generate tab (immediately: the picture is handed over as the saved file, not re-encoded)."""
 
 from __future__ import annotations
 
 import gradio as gr
 
-from ui.app_state import Services, session_owner
+from ui.app_state import Services
 from ui.feedback import user_errors
-from ui.i18n import lang_of, t, tr
+from ui.i18n import lang_of, named, t, tr
 
 MAX_SHOWN = 200  # newest first; older results stay on disk and in history.jsonl
+TASKS = ("edit", "ad", "generate", "cutout")
 
 
 def saved_entries(services: Services, owner: str | None = None) -> list:
-    """SavedResult items, newest first; with a private gallery only `owner`'s session's."""
+    """SavedResult items, newest first; with a private gallery only `owner`'s browser's."""
     return services.studio.saved_results(owner, only_owner=services.config.private_gallery, limit=MAX_SHOWN)
 
 
 def caption(lang: str, item) -> str:
-    kind = tr(lang, f"gallery.task_{item.task}") if item.task in ("edit", "ad", "generate", "cutout") else item.task
+    kind = tr(lang, f"gallery.task_{item.task}") if item.task in TASKS else item.task
     detail = item.role.split(":", 1)[1] if ":" in item.role else ""
-    words = " · ".join(part for part in (kind, item.caption, detail) if part)
+    words = " · ".join(part for part in (kind, item.caption, named(lang, "format", detail) if detail else "") if part)
     return words[:80]
 
 
 def shown(item) -> dict:
-    """What the details panel shows of one result: no server paths, no owner tags."""
+    """What may be shown of one result: no server paths, no owner tags."""
     if item is None:
         return {}
     return {"task": item.task, "caption": item.caption, "saved_at": item.saved_at, "format": item.role}
 
 
-def build_gallery_tab(services: Services, tabs: gr.Tabs, edit_editor: gr.ImageEditor, generate_init: gr.Image) -> tuple:
+def info_line(lang: str, item) -> str:
+    """The selected result in words (the kind, its words, when)."""
+    if item is None:
+        return tr(lang, "gallery.empty")
+    return tr(lang, "gallery.info", words=caption(lang, item), saved_at=_local_time(item.saved_at))
+
+
+def _local_time(iso: str) -> str:
+    """A record's UTC time as this computer's local time, to the minute."""
+    import datetime as dt
+
+    try:
+        return dt.datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
+    except (TypeError, ValueError):
+        return iso
+
+
+def build_gallery_tab(services: Services, tabs: gr.Tabs, edit_editor: gr.ImageEditor, generate_init: gr.Image,
+                      edit_status: gr.Markdown | None = None) -> tuple:
     entries_state = gr.State([])
     with gr.Row():
         refresh = gr.Button(t("gallery.refresh"), elem_id="gallery-refresh")
         index = gr.Number(value=0, precision=0, minimum=0, label=t("gallery.selected"), elem_id="gallery-index")
         open_btn = gr.Button(t("gallery.open_edit"), variant="primary", elem_id="gallery-open")
         open_gen_btn = gr.Button(t("gallery.open_generate"), elem_id="gallery-open-generate")
+    with gr.Row():
+        download = gr.DownloadButton(t("gallery.download"), value=None, elem_id="gallery-download", size="sm")
+        delete_btn = gr.Button(t("gallery.delete"), variant="stop", size="sm", elem_id="gallery-delete")
+    info = gr.Markdown(elem_id="gallery-status")
     gallery = gr.Gallery(label=t("gallery.saved"), columns=6, height=420, allow_preview=True, format="png",
                          object_fit="contain", interactive=False, elem_id="gallery-grid")
-    params = gr.JSON(label=t("gallery.params"))
+
+    def listed(lang: str, entries: list, selected: int = 0):
+        item = entries[selected] if 0 <= selected < len(entries) else None
+        return (entries, [(str(e.path), caption(lang, e)) for e in entries], info_line(lang, item),
+                str(item.path) if item is not None else None)
 
     def list_saved(request: gr.Request):
         lang = lang_of(request)
         with user_errors(lang):
-            entries = saved_entries(services, session_owner(request))
-        return entries, [(str(e.path), caption(lang, e)) for e in entries], shown(entries[0] if entries else None)
+            return listed(lang, saved_entries(services, services.owner(request)))
 
-    def select(entries, evt: gr.SelectData):
+    def select(entries, evt: gr.SelectData, request: gr.Request):
         i = evt.index if isinstance(evt.index, int) else 0
-        return i, shown(entries[i] if 0 <= i < len(entries) else None)
+        item = entries[i] if 0 <= i < len(entries) else None
+        return i, info_line(lang_of(request), item), str(item.path) if item is not None else None
 
     def pick(entries, index, request):
         lang = lang_of(request)
         if not entries:  # e.g. called from the API before a refresh in this session
-            entries = saved_entries(services, session_owner(request))
+            entries = saved_entries(services, services.owner(request))
         try:
             i = int(index or 0)
         except (TypeError, ValueError, OverflowError):
             i = -1
         if not 0 <= i < len(entries):
             raise gr.Error(tr(lang, "gallery.no_such", index=index, count=len(entries)))
-        from PIL import Image
-
-        with Image.open(entries[i].path) as im:
-            return im.convert("RGBA") if "A" in im.getbands() else im.convert("RGB")
+        return entries, i
 
     def open_in_edit(entries, index, request: gr.Request):
-        image = pick(entries, index, request)
-        return {"background": image, "layers": [], "composite": image}, gr.Tabs(selected="edit")
+        entries, i = pick(entries, index, request)
+        path = str(entries[i].path)
+        return ({"background": path, "layers": [], "composite": path}, gr.Tabs(selected="edit"),
+                tr(lang_of(request), "gallery.opened_edit"))
 
     def open_in_generate(entries, index, request: gr.Request):
-        return pick(entries, index, request), gr.Tabs(selected="generate")
+        entries, i = pick(entries, index, request)
+        return str(entries[i].path), gr.Tabs(selected="generate"), tr(lang_of(request), "gallery.opened_generate")
+
+    def delete(entries, index, request: gr.Request):
+        lang = lang_of(request)
+        entries, i = pick(entries, index, request)
+        if not services.studio.delete_result(entries[i].job_id, services.owner(request)):
+            raise gr.Error(tr(lang, "gallery.not_yours"))
+        entries, items, _info, path = listed(lang, saved_entries(services, services.owner(request)))
+        return entries, items, tr(lang, "gallery.deleted"), path
 
     # Reading the history is cheap: its own queue, never behind a GPU job.
-    refresh.click(list_saved, None, [entries_state, gallery, params], api_name="gallery", concurrency_id="gallery",
-                  concurrency_limit=4)
-    gallery.select(select, [entries_state], [index, params], api_visibility="private")
-    open_btn.click(open_in_edit, [entries_state, index], [edit_editor, tabs], api_name="open_in_edit")
-    open_gen_btn.click(open_in_generate, [entries_state, index], [generate_init, tabs], api_name="open_in_generate")
-    return list_saved, [entries_state, gallery, params]
+    outputs = [entries_state, gallery, info, download]
+    refresh.click(list_saved, None, outputs, api_name="gallery", concurrency_id="gallery", concurrency_limit=4)
+    gallery.select(select, [entries_state], [index, info, download], api_visibility="private")
+    opened_status = [edit_status] if edit_status is not None else []
+    open_btn.click(open_in_edit, [entries_state, index], [edit_editor, tabs, *opened_status], api_name="open_in_edit",
+                   queue=False)
+    open_gen_btn.click(open_in_generate, [entries_state, index], [generate_init, tabs, info],
+                       api_name="open_in_generate", queue=False)
+    delete_btn.click(delete, [entries_state, index], outputs, api_name="delete_result", concurrency_id="gallery",
+                     concurrency_limit=4)
+    return list_saved, outputs

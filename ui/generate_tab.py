@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import gradio as gr
 
-from editor.studio import GenerateRequest, JobContext
+from editor.studio import GenerateRequest, JobCancelled, JobContext
 from models.registry import get_spec
-from ui.app_state import Services, session_owner
+from models.vocabulary import TEXT2IMG
+from ui.app_state import Services
+from ui.controls import preview, while_running
 from ui.feedback import progress_reporter, user_errors
 from ui.gpu import gpu
 from ui.i18n import lang_of, t, tr
 from ui.memory import plan_line
 from ui.model_choice import default_model, model_choices, model_note
+from ui.prompts import english_for, english_preview
 
 GPU = "gpu"
 EXAMPLES = [  # (prompt, preset); never run at start-up
@@ -49,10 +52,11 @@ def style_choices(studio, lang: str, model: str) -> list[tuple[str, str]]:
 
 def run_generate(services: Services, model: str, prompt: str, preset: str, negative: str, style: str,
                  style_weight: float, init_image, strength: float, width, height, steps, guidance, seed,
-                 count: int, progress=None, request=None):
+                 count: int, progress=None, request=None, prompt_english: str | None = None):
     """Generate (the Studio saves every picture); returns (images, saved paths, report)."""
     job = GenerateRequest(
         prompt=prompt or "",
+        prompt_english=prompt_english,
         model=model,
         preset=preset or None,
         image=init_image,
@@ -67,9 +71,24 @@ def run_generate(services: Services, model: str, prompt: str, preset: str, negat
         negative_prompt=negative or None,
         num_images=_optional_whole(count) or 1,
     )
-    outcome = services.studio.generate(job, JobContext(owner=session_owner(request), progress=progress))
+    session = getattr(request, "session_hash", None)  # the Cancel button reaches the job by it
+    owner = services.owner(request) if request is not None else None
+    outcome = services.studio.generate(job, JobContext(session=session, owner=owner, progress=progress))
     paths = [str(path) for path in outcome.saved.files.values()]
     return outcome.images, paths, outcome.report
+
+
+def result_message(lang: str, report: dict, count: int) -> str:
+    """The short line after a run: how many, how long, the steps that ran (as the progress bar
+    counted them), the model; the prompt the model got; the memory used."""
+    model = report.get("model", "")
+    if report.get("random_weights"):
+        model += " — " + tr(lang, "model.tag.random")
+    line = "**" + tr(lang, "gen.result_line", count=count, seconds=f"{report['seconds']:.1f}",
+                     steps=report.get("denoise_steps", report.get("steps")), model=model) + "**"
+    line += "  \n" + tr(lang, "gen.prompt_used") + f": `{report['prompt_sent']}`"
+    memory = plan_line(lang, report.get("memory_plan"))
+    return line + ("  \n" + memory if memory else "")
 
 
 def _number(value):
@@ -93,6 +112,9 @@ def build_generate_tab(services: Services) -> dict:
             model = gr.Dropdown(model_choices(), value=model0, label=t("common.model"), elem_id="gen-model")
             note = gr.Markdown(model_note(model0))
             prompt = gr.Textbox(label=t("gen.prompt"), placeholder=t("gen.prompt_ph"), lines=2, elem_id="gen-prompt")
+            prompt_en = gr.Textbox(label=t("prompt.english"), lines=2, visible=False, elem_id="gen-prompt-en")
+            prompt_note = gr.Markdown(elem_id="gen-prompt-note")
+            made_from = gr.State("")  # the Korean the English box was made from
             preset = gr.Dropdown(preset_choices(services.studio, "en"), value=NONE, label=t("gen.preset"), elem_id="gen-preset")
             gr.Examples(EXAMPLES, [prompt, preset], label=t("common.examples"), cache_examples=False,
                         example_labels=[f"{text} ({name})" for text, name in EXAMPLES])
@@ -117,29 +139,39 @@ def build_generate_tab(services: Services) -> dict:
                 with gr.Row():
                     seed = gr.Number(None, precision=0, minimum=0, label=t("common.seed"), info=t("gen.seed_info"))
                     count = gr.Slider(1, 4, value=1, step=1, label=t("gen.count"))
-            run = gr.Button(t("gen.run"), variant="primary", elem_id="gen-run")
+            with gr.Row():
+                run = gr.Button(t("gen.run"), variant="primary", elem_id="gen-run", scale=3)
+                cancel_btn = gr.Button(t("common.cancel"), variant="stop", elem_id="gen-cancel", scale=1)
         with gr.Column(scale=1):
             status = gr.Markdown(elem_id="gen-status")
             gallery = gr.Gallery(label=t("gen.results"), columns=2, height=480, format="png", interactive=False,
                                  object_fit="contain",
                                  elem_id="gen-results")
             files = gr.File(label=t("gen.download"), file_count="multiple", interactive=False, elem_id="gen-files")
-            with gr.Accordion(t("edit.report"), open=False):
-                report_json = gr.JSON()
+            with gr.Accordion(t("common.details"), open=False):
+                report_json = gr.JSON(label=t("edit.report"))
 
     @gpu
-    def generate_images(model, prompt, preset, negative, lora, lora_weight, init_image, strength, width, height,
-                        steps, guidance, seed, count, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - gradio injects it
+    def generate_images(made_from, model, prompt, preset, negative, lora, lora_weight, init_image, strength, width,
+                        height, steps, guidance, seed, count, prompt_english="", request: gr.Request = None,
+                        progress=gr.Progress()):  # noqa: B008 - gradio injects it
         lang = lang_of(request)
         with user_errors(lang):
-            images, paths, report = run_generate(
-                services, model, prompt, preset, negative, lora, lora_weight, init_image, strength, width, height,
-                steps, guidance, seed, count, progress_reporter(progress, lang), request)
-        message = tr(lang, "gen.done", count=len(images), seconds=f"{report['seconds']:.1f}",
-                     model=report["model_label"])
-        message += "  \n" + tr(lang, "gen.prompt_used") + f": `{report['prompt_sent']}`"
-        message += "  \n" + plan_line(lang, report["memory_plan"])
-        return message, images, paths, report
+            try:
+                images, paths, report = run_generate(
+                    services, model, prompt, preset, negative, lora, lora_weight, init_image, strength, width,
+                    height, steps, guidance, seed, count, progress_reporter(progress, lang), request,
+                    english_for(prompt, prompt_english, made_from))
+            except JobCancelled:
+                return tr(lang, "common.cancelled"), gr.skip(), gr.skip(), gr.skip()
+        return result_message(lang, report, len(images)), [preview(image) for image in images], paths, report
+
+    def cancel(request: gr.Request):
+        stopped = services.studio.cancel(request.session_hash) if request.session_hash else False
+        return tr(lang_of(request), "common.cancelling" if stopped else "common.nothing_running")
+
+    def on_prompt(text, name, request: gr.Request):
+        return english_preview(services.studio, lang_of(request), text, name, TEXT2IMG)
 
     def on_model(name, request: gr.Request):
         lang = lang_of(request)
@@ -150,9 +182,14 @@ def build_generate_tab(services: Services) -> dict:
         return (model_note(name, lang), gr.Dropdown(choices=preset_choices(services.studio, lang)),
                 gr.Dropdown(choices=style_choices(services.studio, lang, name)))
 
-    run.click(generate_images,
-              [model, prompt, preset, negative, lora, lora_weight, init_image, strength, width, height, steps,
-               guidance, seed, count],
-              [status, gallery, files, report_json], api_name="generate", concurrency_id=GPU, concurrency_limit=1)
+    while_running(run, [run], generate_images,
+                  [made_from, model, prompt, preset, negative, lora, lora_weight, init_image, strength, width, height,
+                   steps, guidance, seed, count, prompt_en],
+                  [status, gallery, files, report_json], api_name="generate", concurrency_id=GPU, concurrency_limit=1,
+                  show_progress_on=[status])
+    cancel_btn.click(cancel, None, [status], api_name="cancel_generate", show_progress="hidden")
     model.change(on_model, [model], [note, lora], api_visibility="private")
+    for trigger in (prompt.change, model.change):
+        trigger(on_prompt, [prompt, model], [prompt_en, prompt_note, made_from], api_visibility="private",
+                trigger_mode="always_last", show_progress="hidden", concurrency_id="translate", concurrency_limit=2)
     return {"init_image": init_image, "localise": (localise, [model], [note, preset, lora])}

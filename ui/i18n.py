@@ -69,8 +69,7 @@ EN: dict[str, str] = {
     "edit.attn_mask_info": "The background is recorded without looking at the painted object.",
     "edit.attn_scale": "Attention scale",
     "edit.kv_cache": "KV cache mode",
-    "edit.kv_cache_info": "auto: chosen by the memory plan. device: fastest; cpu/fp8/int8: less memory; "
-    "none: no inversion pass, more work per edit.",
+    "edit.kv_cache_info": "Where the photo's recorded attention is kept: automatic is right almost always.",
     "edit.hint": "Upload a photo, paint over what should change, describe it, and press **Edit**. "
     "Pixels outside the paint are kept exactly.",
     "edit.compare": "Before / after",
@@ -178,6 +177,111 @@ EN: dict[str, str] = {
     "plan.fallback_used": "(fallback used: the first plan ran out of memory)",
     "status.settings": "Settings",
     "status.settings_line": "Default model `{model}` · KV cache `{kv}` · memory mode `{memory}` · outputs in `{output}`",
+    "common.details": "Details",
+    "common.cancelled": "Cancelled: nothing was saved.",
+    "progress.decode": "Turning the result into pixels",
+    "progress.paste": "Putting the edit into the full-size photo",
+    "progress.unit": "steps",
+    "model.tag.random": "random weights, for testing",
+    "model.tag.noncommercial": "non-commercial licence",
+    "model.tag.missing": "not installed",
+    "model.tag.noncommercial_missing": "non-commercial licence, not installed",
+    "kv.auto": "Automatic (the memory plan chooses)",
+    "kv.device": "On the graphics card (fastest)",
+    "kv.cpu": "In main memory (less graphics memory)",
+    "kv.fp8": "Compressed to 8 bits (fp8)",
+    "kv.int8": "Compressed to 8 bits (int8)",
+    "kv.none": "No inversion (least memory, slower edits)",
+    "remover.auto": "Automatic (the best model on this computer)",
+    "remover.offline": "Without a model (offline matting)",
+    "remover.birefnet-general-lite": "BiRefNet lite (finest edges)",
+    "remover.isnet-general-use": "IS-Net (general use)",
+    "remover.u2net": "u2net (larger, more accurate)",
+    "remover.u2netp": "u2netp (small, fast)",
+    "remover.uploaded-alpha": "the photo's own transparency",
+    "format.instagram-square": "Instagram square 1:1",
+    "format.instagram-portrait": "Instagram portrait 4:5",
+    "format.story": "Instagram / Kakao story 9:16",
+    "format.web-banner": "Web banner",
+    "backdrop.mint-radial": "Mint spotlight",
+    "backdrop.natural-linen": "Natural linen, from above",
+    "backdrop.night-navy": "Night navy, solid",
+    "backdrop.oak-table": "Light oak table, from above",
+    "backdrop.peach-gradient": "Peach to coral gradient",
+    "backdrop.product-glow": "Spotlight in the product's colour",
+    "backdrop.product-tint": "Tint of the product's colour",
+    "backdrop.studio-grey": "Studio sweep, warm grey",
+    "backdrop.studio-white": "Studio sweep, white",
+    "backdrop.white-marble": "White marble, from above",
+    "backdrop.window-light": "Warm wall, window light from the upper left",
+    "node.cutout": "cut-out",
+    "node.placement": "placement",
+    "node.background": "background",
+    "node.background-around-product": "background around the product",
+    "node.composite": "composite",
+    "node.layout": "text layout",
+    "node.text": "text",
+    "node.save": "saving",
+    "notice.cutout_check.empty": "No product was found in this photo. Paint the product with the green brush.",
+    "notice.cutout_check.tiny": "Only {percent}% of the photo was kept; the product may have been missed. Paint the "
+    "missing parts green.",
+    "notice.cutout_check.whole_photo": "Almost the whole photo ({percent}%) was kept; the background is probably still "
+    "there. Paint it red.",
+    "notice.cutout_check.touches_all_borders": "The cut-out touches all four edges of the photo; some background is "
+    "probably still in it. Check the edges.",
+    "notice.cutout_check.fragments": "The cut-out fell into {count} pieces; background may have been kept or the "
+    "product broken up. Check it.",
+    "notice.cutout_check.unsure": "It is unclear where the product ends. Check the edges and fix them with the brush.",
+    "notice.translate.word_by_word": "Translated word by word with the built-in word list: check the English below. "
+    "The translator model would translate it better.",
+    "notice.translate.left_out": "Not in the word list, left out: {words}.",
+    "prompt.english_source": "Source prompt in English (the model reads English; you can correct it)",
+    "prompt.english_target": "Target prompt in English (the model reads English; you can correct it)",
+    "prompt.english": "Prompt in English (the model reads English; you can correct it)",
+    "prompt.reads_korean": "This model reads Korean: your words are used as written.",
+    "prompt.by_translator": "Translated by the translator model; you can correct the English.",
+    "edit.result_line": "Done in {seconds} s · {steps} steps · {width}×{height}",
+    "edit.result_reused": "the photo's inversion was reused",
+    "edit.result_scaled": "edited around the painted area at {work}, put back into the full photo",
+    "edit.restored": "Your last result is back after the page reload: paint the next area to change.",
+    "edit.working": "Editing…",
+    "ad.cutout_review": "Please check the cut-out before building the ad:",
+    "ad.cutout_editor_hint": "The photo is open in the brush editor below: green adds product, red removes background.",
+    "ad.cutout_failed": "The cut-out did not work on this photo: {reason} The photo is open in the brush editor: paint "
+    "the product green.",
+    "ad.built": "Built {count} formats in {seconds} s.",
+    "ad.reran": "re-ran: {nodes}.",
+    "gen.result_line": "{count} picture(s) in {seconds} s · {steps} steps · {model}",
+    "gallery.info": "{words} · saved {saved_at}",
+    "gallery.download": "Download the selected result",
+    "gallery.delete": "Delete the selected result",
+    "gallery.deleted": "Deleted.",
+    "gallery.not_yours": "Only results made in this browser can be deleted.",
+    "gallery.opened_edit": "Opened in the Edit tab: paint the area to change.",
+    "gallery.opened_generate": "Opened in the Generate tab as the starting image.",
+    "gallery.empty": "Nothing saved yet.",
+    "gallery.pick": "Click a picture to select it.",
+    "status.works": "What works on this computer",
+    "status.edit_ok": "✓ Editing photos with {model}.",
+    "status.edit_test_only": "⚠️ Photo editing runs only with the test model: results look like noise. Ask the person "
+    "who set up this computer to install an image model (FLUX.1 [schnell] is free for shops).",
+    "status.gen_ok": "✓ Making pictures from a description with {model}.",
+    "status.gen_test_only": "⚠️ Making pictures runs only with the test model. An image model is needed (see above).",
+    "status.noncommercial": "⚠️ {model} may not be used for a shop's business (non-commercial licence).",
+    "status.ads_ok": "✓ Ads: products are cut out by a trained model ({model}).",
+    "status.ads_offline": "⚠️ Ads: products are cut out without a trained model; check each cut-out. The person who "
+    "set up this computer can install one.",
+    "status.korean_translator": "✓ Korean descriptions are translated by the translator model.",
+    "status.korean_glossary": "⚠️ Korean descriptions are translated with a built-in word list; check the English "
+    "shown before running. The translator model would translate better.",
+    "status.korean_native": "✓ {model} reads Korean descriptions as written.",
+    "status.busy": "Working now: {model}.",
+    "status.operator": "Details for the person who runs this computer",
+    "backend.marian": "the translator model",
+    "backend.glossary": "the word list",
+    "backend.edited": "your English",
+    "edit.memory": "Memory: about {ram} GB of main memory and {gpu} GB of graphics memory planned.",
+    "edit.memory_fallback": "The first plan ran out of memory; the job ran with less.",
 }
 
 KO: dict[str, str] = {
@@ -234,8 +338,7 @@ KO: dict[str, str] = {
     "edit.attn_mask_info": "배경을 기록할 때 칠한 물체를 보지 않습니다.",
     "edit.attn_scale": "어텐션 배율",
     "edit.kv_cache": "KV 캐시 방식",
-    "edit.kv_cache_info": "auto: 메모리 계획이 선택. device: 가장 빠름. cpu/fp8/int8: 메모리 절약. "
-    "none: 역변환 없이 편집마다 더 많이 계산.",
+    "edit.kv_cache_info": "사진에서 기록한 어텐션을 어디에 둘지 정합니다. 거의 언제나 자동이 알맞습니다.",
     "edit.hint": "사진을 올리고 바꿀 부분을 칠한 뒤 설명을 쓰고 **편집**을 누르세요. 칠하지 않은 픽셀은 그대로 유지됩니다.",
     "edit.compare": "전 / 후 비교",
     "edit.overlay": "편집 영역을 표시한 결과",
@@ -338,9 +441,160 @@ KO: dict[str, str] = {
     "plan.fallback_used": "(첫 계획에서 메모리가 부족해 대체 계획으로 실행했습니다)",
     "status.settings": "설정",
     "status.settings_line": "기본 모델 `{model}` · KV 캐시 `{kv}` · 메모리 방식 `{memory}` · 저장 폴더 `{output}`",
+    "common.details": "자세히",
+    "common.cancelled": "취소했습니다. 아무것도 저장되지 않았습니다.",
+    "progress.decode": "결과를 그림으로 바꾸는 중",
+    "progress.paste": "원본 크기 사진에 붙이는 중",
+    "progress.unit": "단계",
+    "model.tag.random": "무작위 가중치, 테스트용",
+    "model.tag.noncommercial": "비상업용 라이선스",
+    "model.tag.missing": "설치 안 됨",
+    "model.tag.noncommercial_missing": "비상업용 라이선스, 설치 안 됨",
+    "kv.auto": "자동 (메모리 계획이 선택)",
+    "kv.device": "그래픽 카드에 (가장 빠름)",
+    "kv.cpu": "메인 메모리에 (그래픽 메모리 절약)",
+    "kv.fp8": "8비트로 압축 (fp8)",
+    "kv.int8": "8비트로 압축 (int8)",
+    "kv.none": "역변환 없이 (메모리 최소, 편집은 느림)",
+    "remover.auto": "자동 (이 컴퓨터의 가장 좋은 모델)",
+    "remover.offline": "모델 없이 (오프라인 매팅)",
+    "remover.birefnet-general-lite": "BiRefNet lite (가장 정교한 가장자리)",
+    "remover.isnet-general-use": "IS-Net (일반용)",
+    "remover.u2net": "u2net (크고 더 정확함)",
+    "remover.u2netp": "u2netp (작고 빠름)",
+    "remover.uploaded-alpha": "사진 자체의 투명 영역",
+    "format.instagram-square": "인스타그램 정사각형 1:1",
+    "format.instagram-portrait": "인스타그램 세로 4:5",
+    "format.story": "인스타그램·카카오 스토리 9:16",
+    "format.web-banner": "웹 배너",
+    "backdrop.mint-radial": "민트 스포트라이트",
+    "backdrop.natural-linen": "자연스러운 리넨 (위에서)",
+    "backdrop.night-navy": "밤하늘 남색 (단색)",
+    "backdrop.oak-table": "밝은 오크 테이블 (위에서)",
+    "backdrop.peach-gradient": "복숭아에서 코랄로 그라데이션",
+    "backdrop.product-glow": "제품 색의 스포트라이트",
+    "backdrop.product-tint": "제품 색을 옅게 깐 배경",
+    "backdrop.studio-grey": "스튜디오 배경, 따뜻한 회색",
+    "backdrop.studio-white": "스튜디오 배경, 흰색",
+    "backdrop.white-marble": "흰 대리석 (위에서)",
+    "backdrop.window-light": "따뜻한 벽, 왼쪽 위 창문 빛",
+    "node.cutout": "누끼",
+    "node.placement": "제품 배치",
+    "node.background": "배경",
+    "node.background-around-product": "제품 주변 배경",
+    "node.composite": "합성",
+    "node.layout": "글자 배치",
+    "node.text": "글자",
+    "node.save": "저장",
+    "notice.cutout_check.empty": "이 사진에서 제품을 찾지 못했습니다. 초록색 붓으로 제품을 칠해 주세요.",
+    "notice.cutout_check.tiny": "사진의 {percent}%만 남았습니다. 제품을 놓쳤을 수 있으니 빠진 부분을 초록색으로 칠해 주세요.",
+    "notice.cutout_check.whole_photo": "사진의 거의 전부({percent}%)가 남았습니다. 배경이 그대로 있을 수 있으니 빨간색으로 배경을 칠해 주세요.",
+    "notice.cutout_check.touches_all_borders": "누끼가 사진의 네 가장자리에 모두 닿습니다. 배경 일부가 남아 있을 수 있으니 가장자리를 확인해 주세요.",
+    "notice.cutout_check.fragments": "누끼가 {count}조각으로 나뉘었습니다. 배경이 남았거나 제품이 잘렸을 수 있으니 확인해 주세요.",
+    "notice.cutout_check.unsure": "제품이 어디서 끝나는지 분명하지 않습니다. 가장자리를 확인하고 붓으로 고쳐 주세요.",
+    "notice.translate.word_by_word": "내장 단어장으로 단어별로 옮겼습니다. 아래 영어 문장을 확인해 주세요. 번역 모델을 설치하면 더 정확하게 옮깁니다.",
+    "notice.translate.left_out": "단어장에 없어 빠진 말: {words}.",
+    "prompt.english_source": "원본 설명 (영어, 모델이 읽는 문장이며 고칠 수 있습니다)",
+    "prompt.english_target": "목표 설명 (영어, 모델이 읽는 문장이며 고칠 수 있습니다)",
+    "prompt.english": "설명 (영어, 모델이 읽는 문장이며 고칠 수 있습니다)",
+    "prompt.reads_korean": "이 모델은 한국어를 읽습니다. 쓴 그대로 사용합니다.",
+    "prompt.by_translator": "번역 모델로 옮겼습니다. 영어 문장을 고칠 수 있습니다.",
+    "edit.result_line": "완료 · {seconds}초 · {steps}단계 · {width}×{height}",
+    "edit.result_reused": "사진의 역변환을 재사용했습니다",
+    "edit.result_scaled": "칠한 부분 주변을 {work} 크기로 편집해 원본 사진에 붙였습니다",
+    "edit.restored": "페이지를 새로 고쳐 마지막 결과를 다시 불러왔습니다. 다음으로 바꿀 부분을 칠하세요.",
+    "edit.working": "편집하는 중…",
+    "ad.cutout_review": "광고를 만들기 전에 누끼를 확인해 주세요:",
+    "ad.cutout_editor_hint": "아래 붓 편집기에 사진을 열었습니다. 초록색은 제품 추가, 빨간색은 배경 제거입니다.",
+    "ad.cutout_failed": "이 사진의 누끼를 따지 못했습니다: {reason} 아래 붓 편집기에 사진을 열었으니 제품을 초록색으로 칠해 주세요.",
+    "ad.built": "{seconds}초 만에 {count}개 규격을 만들었습니다.",
+    "ad.reran": "다시 실행한 단계: {nodes}.",
+    "gen.result_line": "{count}장 · {seconds}초 · {steps}단계 · {model}",
+    "gallery.info": "{words} · {saved_at} 저장",
+    "gallery.download": "선택한 결과 내려받기",
+    "gallery.delete": "선택한 결과 삭제",
+    "gallery.deleted": "삭제했습니다.",
+    "gallery.not_yours": "이 브라우저에서 만든 결과만 삭제할 수 있습니다.",
+    "gallery.opened_edit": "편집 탭에서 열었습니다. 바꿀 부분을 칠하세요.",
+    "gallery.opened_generate": "생성 탭의 시작 이미지로 열었습니다.",
+    "gallery.empty": "아직 저장된 결과가 없습니다.",
+    "gallery.pick": "사진을 눌러 고르세요.",
+    "status.works": "이 컴퓨터에서 할 수 있는 일",
+    "status.edit_ok": "✓ {model} 모델로 사진을 편집합니다.",
+    "status.edit_test_only": "⚠️ 사진 편집은 테스트용 모델로만 됩니다. 결과가 잡음처럼 보입니다. 이 컴퓨터를 설치한 분께 이미지 모델 설치를 요청하세요 (FLUX.1 "
+    "[schnell]은 가게에서 무료로 쓸 수 있습니다).",
+    "status.gen_ok": "✓ {model} 모델로 설명에서 그림을 만듭니다.",
+    "status.gen_test_only": "⚠️ 그림 만들기도 테스트용 모델로만 됩니다. 이미지 모델이 필요합니다 (위 참고).",
+    "status.noncommercial": "⚠️ {model} 모델은 가게 영업에 쓸 수 없습니다 (비상업용 라이선스).",
+    "status.ads_ok": "✓ 광고: 학습된 모델({model})로 제품 누끼를 땁니다.",
+    "status.ads_offline": "⚠️ 광고: 학습된 모델 없이 누끼를 땁니다. 누끼를 하나하나 확인하세요. 이 컴퓨터를 설치한 분이 모델을 설치할 수 있습니다.",
+    "status.korean_translator": "✓ 한국어 설명은 번역 모델이 영어로 옮깁니다.",
+    "status.korean_glossary": "⚠️ 한국어 설명은 내장 단어장으로 옮깁니다. 실행 전에 보이는 영어 문장을 확인하세요. 번역 모델을 설치하면 더 정확합니다.",
+    "status.korean_native": "✓ {model} 모델은 한국어 설명을 그대로 읽습니다.",
+    "status.busy": "지금 사용 중인 모델: {model}.",
+    "status.operator": "관리자용 정보",
+    "backend.marian": "번역 모델",
+    "backend.glossary": "단어장",
+    "backend.edited": "직접 고친 영어",
+    "edit.memory": "메모리: 메인 메모리 약 {ram} GB, 그래픽 메모리 {gpu} GB를 쓰도록 계획했습니다.",
+    "edit.memory_fallback": "첫 계획에서 메모리가 부족해 더 적게 쓰는 방식으로 실행했습니다.",
 }
 
-TRANSLATIONS = {"en": EN, "ko": KO}
+# Gradio's own texts that its Korean catalogue lacks (the image editor's); English as gradio has them.
+GRADIO_EN = {
+    "image_editor.upload_image": "Upload an image",
+    "image_editor.select_draw_tool": "select the draw tool to start",
+    "image_editor.brush": "Brush",
+    "image_editor.erase": "Erase",
+    "image_editor.brush_size": "Brush Size",
+    "image_editor.eraser_size": "Eraser Size",
+    "image_editor.clear_canvas": "Clear canvas",
+    "image_editor.color": "Color",
+    "image_editor.zoom_in": "Zoom in",
+    "image_editor.zoom_out": "Zoom out",
+    "image_editor.fit_to_screen": "Fit to screen",
+    "image_editor.pan": "Pan",
+    "image_editor.paste": "Paste",
+    "image_editor.redo": "Redo",
+    "image_editor.upload": "Upload",
+    "image_editor.webcam": "Webcam",
+    "image_editor.layer": "Layer",
+    "image_editor.layers": "Layers",
+    "image_editor.add_layer": "Add Layer",
+    "image_editor.show_layers": "Show Layers",
+    "image_editor.save_changes": "Save changes",
+    "image_editor.crop": "Crop",
+    "image_editor.confirm_crop": "Confirm crop",
+    "image_editor.resize": "Resize",
+}
+GRADIO_KO = {
+    "image_editor.upload_image": "사진 올리기",
+    "image_editor.select_draw_tool": "붓 도구를 골라 칠하세요",
+    "image_editor.brush": "붓",
+    "image_editor.erase": "지우개",
+    "image_editor.brush_size": "붓 크기",
+    "image_editor.eraser_size": "지우개 크기",
+    "image_editor.clear_canvas": "모두 지우기",
+    "image_editor.color": "색",
+    "image_editor.zoom_in": "확대",
+    "image_editor.zoom_out": "축소",
+    "image_editor.fit_to_screen": "화면에 맞추기",
+    "image_editor.pan": "이동",
+    "image_editor.paste": "붙여넣기",
+    "image_editor.redo": "다시 실행",
+    "image_editor.upload": "올리기",
+    "image_editor.webcam": "웹캠",
+    "image_editor.layer": "레이어",
+    "image_editor.layers": "레이어",
+    "image_editor.add_layer": "레이어 추가",
+    "image_editor.show_layers": "레이어 보기",
+    "image_editor.save_changes": "변경 내용 저장",
+    "image_editor.crop": "자르기",
+    "image_editor.confirm_crop": "자르기 확인",
+    "image_editor.resize": "크기 바꾸기",
+}
+
+TRANSLATIONS = {"en": {**GRADIO_EN, **EN}, "ko": {**GRADIO_KO, **KO}}
 I18N = gr.I18n(**TRANSLATIONS)
 
 
@@ -355,6 +609,35 @@ def tr(lang: str, key: str, **values) -> str:
     """A message in `lang`, for text composed at run time."""
     text = TRANSLATIONS.get(lang, EN).get(key) or EN.get(key) or key
     return text.format(**values) if values else text
+
+
+def named(lang: str, kind: str, name: str) -> str:
+    """A named thing (a format, a backdrop, a cut-out method, a KV cache mode...) as `lang` says
+    it; its own name where the catalogue has no text for it (model names stay as they are)."""
+    key = f"{kind}.{name}"
+    return tr(lang, key) if key in EN else name
+
+
+def named_label(kind: str, name: str, fallback: str | None = None):
+    """The same, as a static label the browser translates (for choices of pickers)."""
+    key = f"{kind}.{name}"
+    return I18N(key) if key in EN else (fallback or name)
+
+
+def notice_text(lang: str, notice) -> str:
+    """A domain notice (`editor.notices.Notice`, or its report dict) in `lang`; its own English
+    when the catalogue does not know its key."""
+    if isinstance(notice, dict):
+        key, message, values = notice.get("key", ""), notice.get("message", ""), notice.get("values") or {}
+    else:
+        key, message, values = notice.key, notice.message, notice.values
+    catalogue_key = f"notice.{key}"
+    if catalogue_key not in EN:
+        return message
+    try:
+        return tr(lang, catalogue_key, **values)
+    except (KeyError, IndexError, ValueError):
+        return message
 
 
 def preferred_lang(accept_language: str | None) -> str:

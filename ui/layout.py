@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import gradio as gr
 
 from ui.ad_tab import build_ad_tab
@@ -15,7 +17,7 @@ from ui.status import build_status_tab
 
 CSS = """
 #app-title p { font-size: 1.9em; font-weight: 700; margin: 0; }
-#edit-status, #status-info { min-height: 2.5em; }
+#edit-status, #status-info, #ad-status, #gen-status, #gallery-status { min-height: 3.5em; }
 .tiny-warning { border-left: 4px solid #e0a000; padding-left: .6em; }
 """
 
@@ -34,16 +36,34 @@ def build_app(services: Services) -> gr.Blocks:
             with gr.Tab(t("tab.generate"), id="generate", elem_id="tab-generate"):
                 generate = build_generate_tab(services)
             with gr.Tab(t("tab.gallery"), id="gallery", elem_id="tab-gallery"):
-                list_saved, gallery_outputs = build_gallery_tab(services, tabs, edit["editor"], generate["init_image"])
+                list_saved, gallery_outputs = build_gallery_tab(services, tabs, edit["editor"], generate["init_image"],
+                                                                 edit["status"])
             with gr.Tab(t("tab.status"), id="status", elem_id="tab-status"):
                 read_status, status_outputs = build_status_tab(services)
+        # The browser's own id (kept in its storage across page reloads) is known first: saved
+        # results stay this browser's own, and each tab restores what the browser left there.
+        client = gr.BrowserState({}, storage_key="intact-client")
+        known = demo.load(remember_browser(services), [client], [client], api_visibility="private", queue=False)
         # Texts composed on the server follow the browser's language from the first page load.
         for tab in (edit, ad, generate):
             fn, inputs, outputs = tab["localise"]
-            demo.load(fn, inputs, outputs, api_visibility="private")
-        demo.load(read_status, None, status_outputs, api_visibility="private")
-        demo.load(list_saved, None, gallery_outputs, api_visibility="private")
+            known.then(fn, inputs, outputs, api_visibility="private")
+        known.then(read_status, None, status_outputs, api_visibility="private")
+        known.then(list_saved, None, gallery_outputs, api_visibility="private")
     return demo
+
+
+def remember_browser(services: Services):
+    """Page load: the browser's random id (made on its first visit), tied to this page session."""
+
+    def remember(saved, request: gr.Request):
+        saved = saved if isinstance(saved, dict) else {}
+        browser = saved.get("id") if isinstance(saved.get("id"), str) and len(saved["id"]) == 32 else None
+        browser = browser or secrets.token_hex(16)
+        services.browsers.remember(getattr(request, "session_hash", None), browser)
+        return {**saved, "id": browser}
+
+    return remember
 
 
 def launch_options() -> dict:

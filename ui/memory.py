@@ -1,15 +1,23 @@
-"""The memory plan as the UI shows it: one line in a status message."""
+"""The memory plan as the UI shows it: one line a shop owner can read, in their language.
+
+The planner's own explanation (offload modes, KV stores, tiling) is for operators: it stays in the
+report (behind "details") and on the Status tab's operator section.
+"""
 
 from __future__ import annotations
 
 from ui.i18n import tr
 
+GB = 1e9
+
 
 def plan_line(lang: str, memory_plan: dict | None) -> str:
-    """A report's `memory_plan` entry as one status line (empty when the job ran without one)."""
+    """A report's `memory_plan` entry as one line (empty when the job ran without one)."""
     if not memory_plan:
         return ""
-    line = tr(lang, "plan.line", why=memory_plan.get("explanation") or memory_plan.get("name", ""))
+    ram = (memory_plan.get("estimated_ram_bytes") or 0) / GB
+    gpu = (memory_plan.get("estimated_gpu_bytes") or 0) / GB
+    line = tr(lang, "edit.memory", ram=f"{ram:.1f}", gpu=f"{gpu:.1f}")
     if memory_plan.get("fallback_used"):
-        line += " " + tr(lang, "plan.fallback_used")
+        line += " " + tr(lang, "edit.memory_fallback")
     return line

@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 from editor.studio import catalog
-from ui.i18n import tr
+from ui.i18n import I18N, tr
 
 TINY = catalog.TINY
 
 
-def model_choices(task: str | None = None, lang: str = "en") -> list[tuple[str, str]]:
-    """(label, name) pairs for a dropdown; missing models stay listed so their panel can say so."""
+def _tag(c: catalog.ModelChoice) -> str | None:
+    """The one catalogue key that qualifies a model's name in a picker (None: the name alone)."""
+    if c.random_weights:
+        return "model.tag.random"
+    if not c.commercial_use:
+        return "model.tag.noncommercial" if c.available else "model.tag.noncommercial_missing"
+    return None if c.available else "model.tag.missing"
+
+
+def model_choices(task: str | None = None, lang: str | None = None) -> list[tuple[str, str]]:
+    """(label, name) pairs for a dropdown: the name and what qualifies it, in `lang`, or (None)
+    in the browser's own language. Missing models stay listed so their panel can say so."""
     choices = []
     for c in catalog.model_choices(task):
-        label = c.label if c.available else f"{c.label} — {tr(lang, 'model.not_here')}"
-        choices.append((label, c.name))
+        tag = _tag(c)
+        if tag is None:
+            choices.append((c.name, c.name))
+        else:
+            choices.append((c.name + " — " + (I18N(tag) if lang is None else tr(lang, tag)), c.name))
     return choices
 
 
@@ -30,6 +43,7 @@ def model_note(name: str, lang: str = "en") -> str:
     if not c.available:
         return tr(lang, "model.missing_note", name=c.name)
     if c.random_weights:
-        return f"**{c.label}** — {tr(lang, 'model.random_weights')}"
-    licence = c.license if c.commercial_use else f"⚠️ {tr(lang, 'model.non_commercial')} — {c.license}"
-    return f"**{c.title}** ({c.name}) · {licence}"
+        return f"**{c.name}** — {tr(lang, 'model.random_weights')}"
+    if not c.commercial_use:
+        return f"**{c.title}** · ⚠️ {tr(lang, 'model.non_commercial')}"
+    return f"**{c.title}** · {c.license}"

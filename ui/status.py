@@ -1,16 +1,87 @@
-"""Status tab: which models are on this machine (and how to fetch the missing ones), the device,
-and the memory plan in use. Everything here is read fresh on each refresh; nothing is loaded."""
+"""Status tab: what works on this computer and what to do about what does not, in a shop owner's
+words; the operator's details (models with their folders and fetch commands, the device, the
+memory plan, the settings) in a closed section below.
+
+The operator section is sent only to browsers on this computer (loopback, not through a proxy and
+not on a hosted Space): paths and commands mean nothing to a shop's customers and staff on other
+devices, and are none of their business. It is closed by default even there. Everything is read
+fresh on each refresh; nothing is loaded.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 
 import gradio as gr
 
 from models.locate import download_command, locate
-from models.registry import MODELS
+from models.registry import MODELS, get_spec
+from models.vocabulary import KV_EDIT
 from ui.app_state import Services
 from ui.i18n import lang_of, t, tr
+from ui.model_choice import TINY, default_model
+
+PROXY_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
+
+
+def from_this_computer(request) -> bool:
+    """True for a browser on this computer: a loopback address, no proxy in between, not a Space."""
+    if request is None or os.environ.get("SPACE_ID"):
+        return False
+    headers = getattr(request, "headers", None) or {}
+    if any(headers.get(h) for h in PROXY_HEADERS):
+        return False
+    host = getattr(getattr(request, "client", None), "host", None)
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+# --- the shop owner's view ------------------------------------------------------------------
+
+
+def _model_line(lang: str, model: str, ok_key: str, test_key: str) -> list[str]:
+    if model == TINY:
+        return [tr(lang, test_key)]
+    spec = get_spec(model)
+    lines = [tr(lang, ok_key, model=spec.title)]
+    if not spec.commercial_use:
+        lines.append(tr(lang, "status.noncommercial", model=spec.title))
+    return lines
+
+
+def _cutout_line(lang: str) -> str:
+    from editor.ad.cutout import OFFLINE, resolve_remover
+
+    method = resolve_remover("auto")
+    return tr(lang, "status.ads_offline") if method == OFFLINE else tr(lang, "status.ads_ok", model=method)
+
+
+def _korean_line(lang: str, model: str) -> str:
+    spec = get_spec(model)
+    if spec.reads_korean:
+        return tr(lang, "status.korean_native", model=spec.title)
+    if locate("opus-mt-ko-en").available:
+        return tr(lang, "status.korean_translator")
+    return tr(lang, "status.korean_glossary")
+
+
+def works_markdown(services: Services, lang: str) -> str:
+    preferred = services.config.model
+    edit_model = default_model(KV_EDIT, preferred=preferred)
+    any_model = default_model(preferred=preferred)
+    lines = [*_model_line(lang, edit_model, "status.edit_ok", "status.edit_test_only"),
+             *_model_line(lang, any_model, "status.gen_ok", "status.gen_test_only"),
+             _cutout_line(lang), _korean_line(lang, any_model)]
+    loaded, _notes = services.studio.resident()
+    if loaded is not None:
+        lines.append(tr(lang, "status.busy", model=get_spec(loaded).title))
+    return f"### {tr(lang, 'status.works')}\n\n" + "\n".join(f"- {line}" for line in lines)
+
+
+# --- the operator's details ------------------------------------------------------------------
 
 
 def model_rows(lang: str) -> list[list[str]]:
@@ -53,6 +124,7 @@ def memory_line(services: Services, lang: str) -> str:
 
 
 def status_markdown(services: Services, lang: str) -> str:
+    """The operator's details (device, memory plan, settings)."""
     cfg = services.config
     settings = tr(lang, "status.settings_line", model=cfg.model, kv=cfg.kv_cache, memory=cfg.memory_mode,
                   output=str(cfg.output_dir))
@@ -71,14 +143,19 @@ def _headers(lang: str) -> list[str]:
 
 def build_status_tab(services: Services) -> tuple:
     """Lay out the tab; returns (refresh function, its outputs) so the page can fill it on load."""
-    table = gr.Dataframe(headers=_headers("en"), label=t("status.models"), interactive=False, wrap=True,
-                         elem_id="status-models")
-    info = gr.Markdown(elem_id="status-info")
-    refresh = gr.Button(t("status.refresh"))
+    works = gr.Markdown(elem_id="status-works")
+    refresh = gr.Button(t("status.refresh"), elem_id="status-refresh")
+    with gr.Accordion(t("status.operator"), open=False, visible=False, elem_id="status-operator") as operator:
+        table = gr.Dataframe(headers=_headers("en"), label=t("status.models"), interactive=False, wrap=True,
+                             elem_id="status-models")
+        info = gr.Markdown(elem_id="status-info")
 
     def read_status(request: gr.Request):
         lang = lang_of(request)
-        return {"headers": _headers(lang), "data": model_rows(lang)}, status_markdown(services, lang)
+        if not from_this_computer(request):
+            return works_markdown(services, lang), gr.Accordion(visible=False), gr.skip(), gr.skip()
+        return (works_markdown(services, lang), gr.Accordion(visible=True),
+                {"headers": _headers(lang), "data": model_rows(lang)}, status_markdown(services, lang))
 
-    refresh.click(read_status, None, [table, info], api_name="status")
-    return read_status, [table, info]
+    refresh.click(read_status, None, [works, operator, table, info], api_name="status")
+    return read_status, [works, operator, table, info]

@@ -63,6 +63,9 @@ class InvertRequest:
     feather_px: int = 8
     style: str | None = None  # a LoRA style; None means none is active for this job
     style_weight: float | None = None
+    # The English the model gets instead of its translation of `source_prompt`, as the user
+    # corrected it (models that need English, no translator model); None: translate.
+    source_english: str | None = None
 
     def __post_init__(self):
         if self.image is None:
@@ -70,6 +73,8 @@ class InvertRequest:
 
             raise InputError("Upload a photo first.", key="no_image", field="image")
         text("source_prompt", self.source_prompt, MAX_PROMPT_CHARS, "source prompt")
+        if self.source_english is not None:
+            text("source_english", self.source_english, MAX_PROMPT_CHARS, "source prompt in English")
         text("model", self.model, 100, "model")
         if self.steps is not None:
             whole("steps", self.steps, 1, MAX_STEPS)
@@ -114,10 +119,13 @@ class EditRequest(InvertRequest):
     """Regenerate the painted region of a photo to match `target_prompt`; every other pixel stays."""
 
     target_prompt: str = ""
+    target_english: str | None = None  # the user's corrected English for `target_prompt` (see source_english)
 
     def __post_init__(self):
         super().__post_init__()
         text("target_prompt", self.target_prompt, MAX_PROMPT_CHARS, "target prompt", required=True)
+        if self.target_english is not None:
+            text("target_english", self.target_english, MAX_PROMPT_CHARS, "target prompt in English")
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from editor.errors import InputError
 from editor.generate import GenerateRequest, resolve_settings, run_generation
 from editor.images import as_mask, load_image
 from editor.kv_edit import EditSession
+from editor.kv_edit.work_area import WORKING_PIXELS, WorkArea, work_area
 from editor.storage import JobFile, OutputStore, SavedJob, readable_name
 from editor.studio import catalog
 from editor.studio.context import JobContext
@@ -57,6 +58,8 @@ class StudioConfig:
     kv_cache: str = AUTO  # the KV cache an edit gets when its request leaves it to AUTO
     max_edit_sessions: int = 2  # clients that keep an inversion in memory (GBs each at real size)
     max_ad_sessions: int = 32  # clients whose ad node cache (cut-outs, backgrounds) is kept
+    # Edits run on a crop around the mask at about this many pixels, pasted back into the photo.
+    working_pixels: int = WORKING_PIXELS
 
 
 # --- results ---------------------------------------------------------------------------------
@@ -227,14 +230,15 @@ class Studio:
         ctx = context or JobContext()
         with self._job(ctx):
             # 1-2. validate (the photo and the mask as the job uses them), model, source prompt
-            image, mask, notes, spec, source = self._edit_inputs(request, ctx)
+            image, mask, area, notes, spec, source = self._edit_inputs(request, ctx)
             # 3-5. plan, adapters, run
             info, chosen, ran, state = self._on_edit_session(
-                request, spec, image, mask, ctx,
+                request, spec, image, mask, area, ctx,
                 lambda session, opts: session.invert(source.text, opts, progress=ctx.report))
             # 7. result (an inversion saves nothing: it lives in the session)
             report = {**info, **_model_report(spec), "memory_plan": plan_report(chosen, ran),
                       "inversion": _inversion_note(info, state), "notes": list(notes),
+                      "work_area": area.to_report(),
                       "source_translation": source.to_report(), "style": _style_report(request)}
             self.last_plan = report["memory_plan"]
             return InvertOutcome(report)
@@ -244,25 +248,32 @@ class Studio:
         ctx = context or JobContext()
         with self._job(ctx):
             # 1-2. validate (the photo and the mask as the job uses them), model, prompts as it reads them
-            image, mask, notes, spec, source = self._edit_inputs(request, ctx)
-            target = self.translator.translate(request.target_prompt, spec)
-            # 3-5. plan, adapters, run
+            image, mask, area, notes, spec, source = self._edit_inputs(request, ctx)
+            target = self._prompt(request.target_prompt, request.target_english, spec)
+            # 3-5. plan, adapters, run (on the work area: the crop around the mask, at the model's size)
             result, chosen, ran, state = self._on_edit_session(
-                request, spec, image, mask, ctx,
-                lambda session, opts: session.edit(target.text, opts, progress=ctx.report, source_prompt=source.text))
+                request, spec, image, mask, area, ctx,
+                lambda session, opts: session.edit(target.text, opts, progress=_then_decode(ctx),
+                                                   source_prompt=source.text))
+            # back to the full photo: only pixels under the mask change
+            ctx.report("paste", 0, 1)
+            pixels = _pasted(image, mask, area, result, request.feather_px)
+            ctx.report("paste", 1, 1)
             report = {**result.report, **_model_report(spec), "memory_plan": plan_report(chosen, ran),
+                      "width": area.photo_size[0], "height": area.photo_size[1], "work_area": area.to_report(),
                       "inversion": _inversion_note(result.report, state),
                       "source_translation": source.to_report(), "target_translation": target.to_report(),
                       "style": _style_report(request)}
             report["notes"] = list(dict.fromkeys([*notes, *report.get("notes", [])]))
             self.last_plan = report["memory_plan"]
+            edited = Image.fromarray(pixels, "RGB")
             # 6. save: the result and the mask it was made with, so the edit can be reviewed and redone
             saved = self._save(ctx, "edit", request, report, caption=request.target_prompt, files=[
-                JobFile("result", readable_name("edit", request.target_prompt), image=result.image),
+                JobFile("result", readable_name("edit", request.target_prompt), image=edited),
                 JobFile("mask", "mask.png", image=_mask_image(mask)),
             ])
             # 7. result
-            return EditOutcome(result.image, Image.fromarray(image), mask, report, saved)
+            return EditOutcome(edited, Image.fromarray(image), mask, report, saved)
 
     def cutout(self, request: CutoutRequest, context: JobContext | None = None) -> CutoutOutcome:
         """Cut the product out of a photo (no diffusion model: runs beside GPU jobs)."""
@@ -378,16 +389,36 @@ class Studio:
                         del running.contexts[ctx.session]
 
     def _edit_inputs(self, request: InvertRequest, ctx: JobContext):
-        """Steps 1-2 of an inversion or an edit: (RGB uint8, mask float32, notes, model, source
-        prompt as the model reads it, Korean translated where it needs English)."""
+        """Steps 1-2 of an inversion or an edit: (RGB uint8, mask float32, the work area, notes,
+        model, source prompt as the model reads it, Korean translated where it needs English)."""
         ctx.report("prepare", 0, 1)
-        loaded = load_image(request.image)
+        loaded = load_image(request.image)  # size-checked from the file's header first
         mask, mask_notes = as_mask(request.mask, loaded.size)
+        area = work_area(mask, self.config.working_pixels)
         notes = tuple(loaded.notes) + tuple(mask_notes)
         if loaded.alpha is not None:
             notes += ("the image's transparency is not used: editing works on its colours",)
+        if area.scaled:
+            notes += (f"edited at {area.size[0]}×{area.size[1]} around the painted area, pasted back into the "
+                      f"{area.photo_size[0]}×{area.photo_size[1]} photo",)
+        ctx.report("prepare", 1, 1)
         spec = self._model_for(request.model, KV_EDIT)
-        return loaded.rgb, mask, notes, spec, self.translator.translate(request.source_prompt, spec)
+        source = self._prompt(request.source_prompt, request.source_english, spec)
+        return loaded.rgb, mask, area, notes, spec, source
+
+    def _prompt(self, text: str, english: str | None, spec: ModelSpec):
+        """A prompt as the model reads it: the user's own English when they corrected it, else
+        Korean translated where the model needs English."""
+        translation = self.translator.translate(text, spec)
+        if english is not None and english.strip() and translation.editable and english.strip() != translation.text:
+            return translation.edited(english)
+        return translation
+
+    def translate_preview(self, text: str, model: str | None, task: str = KV_EDIT):
+        """How `text` would reach `model` (a `Translation`), for a front end to show and let the
+        user correct before running: cheap, loads no diffusion model."""
+        spec = self._model_for(model, task)
+        return self.translator.translate(text or "", spec)
 
     def _model_for(self, name: str | None, task: str) -> ModelSpec:
         """Step 2: the request's model (AUTO: the best one here for the task), checked to do `task`."""
@@ -436,9 +467,10 @@ class Studio:
         return result, chosen, ran
 
     def _on_edit_session(self, request: InvertRequest, spec: ModelSpec, image: np.ndarray, mask: np.ndarray,
-                         ctx: JobContext, run) -> tuple[Any, Any, Any, EditState]:
+                         area: WorkArea, ctx: JobContext, run) -> tuple[Any, Any, Any, EditState]:
         """Steps 3-5 for an inversion or an edit: the client's EditSession is reused for the same
-        model, photo and mask (its inversion kept), and so is the plan it inverted with."""
+        model, photo and mask (its inversion kept), and so is the plan it inverted with. The
+        session edits the work area (the crop around the mask at the model's working size)."""
         manager = self.manager
         with manager.lock:
             self._switch_model(spec.name)
@@ -450,9 +482,10 @@ class Studio:
             draft = request.options(spec, "device")  # the step counts decide the plan
             steps = (draft.steps, draft.skip_steps)
             if state.plan is None or state.plan_steps != steps:
-                fraction = float((mask > 0.5).mean()) if mask.size else 1.0
+                rows, cols = slice(area.box[1], area.box[3]), slice(area.box[0], area.box[2])
+                fraction = float((mask[rows, cols] > 0.5).mean()) if mask.size else 1.0
                 ctx.report("load", 0, 1)
-                state.plan = self.memory.plan(manager, spec.name, image.shape[1], image.shape[0], draft.steps,
+                state.plan = self.memory.plan(manager, spec.name, area.size[0], area.size[1], draft.steps,
                                               task=KV_EDIT, mask_fraction=fraction, skip_steps=draft.skip_steps)
                 state.plan_steps = steps
             chosen = state.plan
@@ -464,7 +497,8 @@ class Studio:
                 if state.session is None or state.session.pipe is not pipe:
                     if state.session is not None:
                         state.session.release()  # built on a pipeline that is gone
-                    state.session = EditSession(pipe, image, mask, model_name=spec.name, lock=manager.lock,
+                    crop, crop_mask = area.cut(image, mask)
+                    state.session = EditSession(pipe, crop, crop_mask, model_name=spec.name, lock=manager.lock,
                                                 prompt_cache=manager.prompt_cache,
                                                 text_encoder_device=manager.text_encoder_device)
                 return run(state.session, options)
@@ -489,11 +523,32 @@ class Studio:
         record = {"task": task, "caption": caption or "", "owner": ctx.owner, "model": report.get("model"),
                   "request": request_params(request), "report": report}
         saved = self.store.save_job(record, files)
-        ctx.report("save", 1, 1)
+        if ctx.progress is not None:  # saved now: a late cancel must not say nothing was saved
+            ctx.progress("save", 1, 1)
         return saved
 
 
 # --- helpers of the steps above --------------------------------------------------------------
+
+
+def _then_decode(ctx: JobContext):
+    """The edit's progress, and the decoding of the result as its own stage once the last step ran
+    (the decoder has no steps of its own to report)."""
+
+    def report(stage: str, step: int, total: int) -> None:
+        ctx.report(stage, step, total)
+        if stage == "edit" and step == total:
+            ctx.report("decode", 0, 1)
+
+    return report
+
+
+def _pasted(image: np.ndarray, mask: np.ndarray, area: WorkArea, result, feather_px: int) -> np.ndarray:
+    """The full photo with the edit pasted in under the full-size mask (the session's own paste is
+    on its crop). An empty mask changes nothing."""
+    if result.decoded is None:
+        return image.copy()
+    return area.paste(image, mask, np.asarray(result.decoded), feather_px)
 
 
 def _mask_image(mask: np.ndarray) -> Image.Image:

@@ -77,3 +77,46 @@ def test_gallery_is_private_by_default_whenever_others_can_reach_the_app(monkeyp
     assert app.gallery_is_private(parse(["--host", "0.0.0.0", "--no-private-gallery"])) is False
     monkeypatch.setenv("SPACE_ID", "shop/intact")
     assert app.gallery_is_private(parse([])) is True
+
+
+def test_a_browsers_own_results_stay_its_own_across_page_reloads(tmp_path):
+    """The owner tag follows the browser's stored id, not the page session: a reload (a new page
+    session) still sees and may delete what that browser saved."""
+
+    class Request:
+        def __init__(self, session_hash):
+            self.session_hash = session_hash
+
+    services = _services(tmp_path, private=True)
+    before, after_reload, stranger = Request("page-1"), Request("page-2"), Request("page-3")
+    services.browsers.remember("page-1", "b" * 32)
+    services.browsers.remember("page-2", "b" * 32)
+    services.browsers.remember("page-3", "c" * 32)
+    assert services.owner(before) == services.owner(after_reload) != services.owner(stranger)
+    assert "b" * 32 not in services.owner(before)  # the stored id itself is never written out
+    saved = _save(services, 7, "edit", "mine", services.owner(before))
+    assert [e.caption for e in saved_entries(services, services.owner(after_reload))] == ["mine"]
+    assert saved_entries(services, services.owner(stranger)) == []
+    assert not services.studio.delete_result(saved.id, services.owner(stranger))
+    assert services.studio.delete_result(saved.id, services.owner(after_reload))
+
+
+def test_a_client_without_a_browser_id_owns_by_its_page_session(tmp_path):
+    class Request:
+        session_hash = "abc123"
+
+    assert _services(tmp_path, private=False).owner(Request()) == session_owner(Request())
+
+
+def test_captions_and_the_selected_line_name_formats_in_the_users_language(tmp_path):
+    from ui.gallery_tab import info_line
+
+    services = _services(tmp_path, private=False)
+    picture = Image.fromarray(np.full((8, 8, 3), 9, dtype=np.uint8))
+    services.studio.store.save_job({"task": "ad", "caption": "신메뉴", "owner": "a"},
+                                   [JobFile("ad:instagram-square", "a.png", image=picture)])
+    item = saved_entries(services)[0]
+    assert caption("ko", item) == "광고 · 신메뉴 · 인스타그램 정사각형 1:1"
+    assert caption("en", item) == "Ad · 신메뉴 · Instagram square 1:1"
+    assert info_line("ko", item).startswith("광고 · 신메뉴") and info_line("ko", item).endswith("저장")
+    assert info_line("ko", None) == "아직 저장된 결과가 없습니다."

@@ -38,7 +38,7 @@ def test_invert_then_edit_inverts_once_and_the_status_shows_the_plan_that_ran(tm
     assert report["inversion"] == "reused"  # the Edit reused the Invert button's inversion
     plan = report["memory_plan"]
     assert plan["fallback_used"] is False
-    assert f"Memory plan: {plan['explanation']}" in report_markdown("en", report)
+    assert plan_line("en", plan) in report_markdown("en", report)
     assert services.studio.last_plan == plan  # what the Status tab shows as in use
 
 
@@ -48,11 +48,15 @@ def test_memory_mode_flag_forces_the_offload_of_the_plan_that_runs(tmp_path, tin
     assert "offload=model" in report["memory_plan"]["name"]
 
 
-def test_a_fallback_plan_is_named_in_the_status_line_in_both_languages():
-    entry = {"name": "offload=model kv=cpu vae=tiled", "explanation": "weights swap to RAM", "fallback_used": True}
-    assert plan_line("en", entry) == "Memory plan: weights swap to RAM (fallback used: the first plan ran out of memory)"
-    assert plan_line("ko", entry).startswith("메모리 계획: weights swap to RAM") and "대체 계획" in plan_line("ko", entry)
-    assert "fallback" not in plan_line("en", dict(entry, fallback_used=False))
+def test_the_memory_line_speaks_in_gigabytes_and_says_when_the_fallback_ran_in_both_languages():
+    entry = {"name": "offload=model kv=cpu vae=tiled", "explanation": "weights swap to RAM", "fallback_used": True,
+             "estimated_ram_bytes": 12_300_000_000, "estimated_gpu_bytes": 7_000_000_000}
+    assert plan_line("en", entry) == ("Memory: about 12.3 GB of main memory and 7.0 GB of graphics memory planned. "
+                                      "The first plan ran out of memory; the job ran with less.")
+    korean = plan_line("ko", entry)
+    assert "12.3 GB" in korean and "부족해" in korean
+    assert "weights swap" not in korean  # the planner's own words are for operators (the report)
+    assert "ran with less" not in plan_line("en", dict(entry, fallback_used=False))
     assert plan_line("en", None) == ""
 
 
