@@ -75,7 +75,7 @@ class StageClock:
         return {k: round(v, 2) for k, v in out.items()}
 
 
-def run_size(studio, megapixels: int, folder: Path, steps: int) -> dict:
+def run_size(studio, megapixels: int, folder: Path, steps: int, session: str) -> dict:
     from editor.studio import EditRequest, JobContext
 
     size = SIZES[megapixels]
@@ -88,7 +88,7 @@ def run_size(studio, megapixels: int, folder: Path, steps: int) -> dict:
         request = EditRequest(image=str(path), mask=mask, model="tiny", steps=steps, seed=1,
                               source_prompt="a cup of coffee", target_prompt=target)
         start = time.perf_counter()
-        outcome = studio.edit(request, JobContext(session=f"bench-{megapixels}", progress=clock))
+        outcome = studio.edit(request, JobContext(session=session, progress=clock))
         end = time.perf_counter()
         result = np.asarray(outcome.image)
         assert np.array_equal(result[mask == 0], original[mask == 0]), "a pixel outside the mask changed"
@@ -161,8 +161,9 @@ def main(argv=None) -> int:
         manager = ModelManager.from_pipeline("tiny", build_tiny_flux_pipeline(seed=0))
         studio = Studio(StudioConfig(output_dir=folder / "outputs", device="cpu"), manager=manager)
         studio.memory = MemoryPolicy(budget=MemoryBudget(0, 32 * GB, "benchmark: CPU"))
-        run_size(studio, 1, folder, args.steps)  # warm-up: first-call costs are not the photo's
-        rows = [run_size(studio, mp, folder, args.steps) for mp in args.sizes]
+        run_size(studio, 1, folder, args.steps, "warm-up")  # first-call costs are not the photo's
+        studio.forget("warm-up")
+        rows = [run_size(studio, mp, folder, args.steps, f"photo-{mp}") for mp in args.sizes]
     result = {"machine": machine(), "steps": args.steps, "note": args.note, "rows": rows,
               "taken": time.strftime("%Y-%m-%d %H:%M:%S")}
     text = to_markdown(result)

@@ -245,7 +245,7 @@ def build_edit_tab(services: Services) -> dict:
 
     @gpu
     def invert(state, made_source, model, editor_value, source_prompt, steps, skip_steps, inversion_guidance, guidance,
-               re_init, attn_mask, attn_scale, seed, kv_cache, source_english="", request: gr.Request = None,
+               re_init, attn_mask, attn_scale, seed, kv_cache, source_english=None, request: gr.Request = None,
                progress=gr.Progress()):  # noqa: B008 - gradio injects it
         lang = lang_of(request)
         values = OptionValues(steps, skip_steps, inversion_guidance, guidance, re_init, attn_mask, attn_scale,
@@ -262,8 +262,8 @@ def build_edit_tab(services: Services) -> dict:
 
     @gpu
     def edit(state, made_source, made_target, model, editor_value, source_prompt, target_prompt, steps, skip_steps,
-             inversion_guidance, guidance, re_init, attn_mask, attn_scale, seed, kv_cache, source_english="",
-             target_english="", request: gr.Request = None, progress=gr.Progress()):  # noqa: B008 - gradio injects it
+             inversion_guidance, guidance, re_init, attn_mask, attn_scale, seed, kv_cache, source_english=None,
+             target_english=None, request: gr.Request = None, progress=gr.Progress()):  # noqa: B008 - gradio injects it
         lang = lang_of(request)
         values = OptionValues(steps, skip_steps, inversion_guidance, guidance, re_init, attn_mask, attn_scale,
                               seed, kv_cache)

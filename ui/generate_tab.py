@@ -153,7 +153,7 @@ def build_generate_tab(services: Services) -> dict:
 
     @gpu
     def generate_images(made_from, model, prompt, preset, negative, lora, lora_weight, init_image, strength, width,
-                        height, steps, guidance, seed, count, prompt_english="", request: gr.Request = None,
+                        height, steps, guidance, seed, count, prompt_english=None, request: gr.Request = None,
                         progress=gr.Progress()):  # noqa: B008 - gradio injects it
         lang = lang_of(request)
         with user_errors(lang):

@@ -76,7 +76,8 @@ def test_invert_then_two_edits_keep_every_pixel_outside_the_stroke_and_invert_on
         assert not np.array_equal(result[~outside], original[~outside])  # the painted area did change
         assert outside[:20].all() and not outside[20:44, 25:61].any()  # the mask is the stroke
         assert report["inversion"] == "reused"  # neither edit inverted again after /invert
-        assert report["memory_plan"]["explanation"] in markdown and report["memory_plan"]["fallback_used"] is False
+        assert "Done in" in markdown and f"{report['denoise_steps']} steps" in markdown  # the bar's step count
+        assert report["memory_plan"]["explanation"] and report["memory_plan"]["fallback_used"] is False
         assert "random weights, for testing" in report["model_label"]
     assert len(second[5]) == 2  # the session's history holds both edits
 
@@ -198,15 +199,20 @@ def test_build_ad_renders_every_format_and_a_zip_and_text_changes_rerender_only_
 
 def test_gallery_lists_saved_results_and_reopens_one_in_edit_and_generate(client, photo, stroke):
     client.predict("tiny", editor_value(photo, stroke), "a picture", "a dog", **EDIT_OPTIONS, api_name="/edit")
-    gallery, params = client.predict(api_name="/gallery")  # the session's State is not sent to clients
+    gallery, info, download = client.predict(api_name="/gallery")  # the session's State is not sent to clients
     assert len(gallery) >= 1
-    assert params["task"] == "edit" and params["caption"] == "a dog"  # newest first, readable
+    assert info.startswith("Edit · a dog")  # newest first, readable
     assert gallery[0]["caption"] == "Edit · a dog"
-    value = client.predict(index=0, api_name="/open_in_edit")  # (the tab switch is not part of the API value)
+    assert Image.open(download).size == (90, 72)  # the selected result, full size
+    value, opened_status = client.predict(index=0, api_name="/open_in_edit")  # (the tab switch is no API value)
     opened = Image.open(value["background"])
-    assert opened.size == (90, 72)
-    image = client.predict(index=0, api_name="/open_in_generate")
+    assert opened.size == (90, 72) and "Opened in the Edit tab" in opened_status
+    image, _info = client.predict(index=0, api_name="/open_in_generate")
     assert Image.open(image).size == opened.size
+    # One's own result can be deleted; then it is gone from the gallery.
+    count = len(gallery)
+    gallery, info, _download = client.predict(index=0, api_name="/delete_result")
+    assert info == "Deleted." and len(gallery) == count - 1
 
 
 def test_the_history_log_is_not_served_to_browsers(app, client, photo, stroke):
@@ -231,8 +237,14 @@ def test_gallery_reopening_a_result_that_does_not_exist_says_so(client):
 
 
 def test_status_lists_models_device_and_the_memory_plan_in_use(client, photo, stroke):
+    import os
+
     client.predict("tiny", editor_value(photo, stroke), "a picture", "a bird", **EDIT_OPTIONS, api_name="/edit")
-    table, info = client.predict(api_name="/status")
+    works, *_operator, table, info = client.predict(api_name="/status")
+    # What works, in a shop owner's words...
+    assert "Photo editing runs only with the test model" in works and "Working now" in works
+    assert "python -m" not in works and os.environ["INTACT_OUTPUT_DIR"] not in works
+    # ...and the operator's details, for a browser on this computer (the client is on loopback).
     names = [row[0] for row in table["data"]]
     assert "tiny (random weights, for testing)" in names and "flux-dev (non-commercial licence)" in names
     assert "Memory plan" in info and "KV cache" in info
@@ -245,7 +257,9 @@ def test_korean_edit_prompts_are_translated_for_flux(client, photo, stroke):
     assert report["target_translation"]["backend"] in {"glossary", "marian"}
     assert report["target_translation"]["text"] == "red cup"
     assert report["target_prompt"] == "red cup"  # what the model got
-    assert "빨간 컵" in markdown
+    from ui.edit_tab import report_markdown
+
+    assert "Done in" in markdown and "“빨간 컵” was sent as “red cup”" in report_markdown("en", report)  # details
 
 
 def test_two_browser_sessions_keep_their_own_inversions(app, photo, stroke, tmp_path):

@@ -90,7 +90,7 @@ def test_status_names_missing_models_and_the_command_that_fetches_them(app):
     # The Status tab is the operator's view on this machine: it may name the fetch command.
     from gradio_client import Client
 
-    table, info = Client(app.url, verbose=False).predict(api_name="/status")
+    _works, *_operator, table, info = Client(app.url, verbose=False).predict(api_name="/status")
     rows = {row[0]: row for row in table["data"]}
     assert "missing" in rows["flux-dev (non-commercial licence)"][2]
     assert "python -m models download flux-dev" in rows["flux-dev (non-commercial licence)"][4]

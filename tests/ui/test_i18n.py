@@ -48,8 +48,9 @@ def test_unknown_key_is_a_programming_error():
 
 
 def test_run_time_messages_are_formatted_in_the_requested_language():
-    assert tr("ko", "gen.done", count=2, seconds="1.5", model="tiny") == "tiny(으)로 1.5초 만에 2장을 만들었습니다."
-    assert tr("en", "gen.done", count=2, seconds="1.5", model="tiny") == "2 picture(s) in 1.5 s with tiny."
+    values = dict(count=2, seconds="1.5", steps=3, model="tiny")
+    assert tr("ko", "gen.result_line", **values) == "2장 · 1.5초 · 3단계 · tiny"
+    assert tr("en", "gen.result_line", **values) == "2 picture(s) in 1.5 s · 3 steps · tiny"
     assert tr("fr", "tab.edit") == "Edit"  # other languages fall back to English
 
 
