@@ -25,7 +25,7 @@ from models.registry import get_spec
 from models.vocabulary import KV_EDIT
 from ui.app_state import ClientState, HistoryEntry, Services, forget_client
 from ui.controls import preview, while_running
-from ui.feedback import progress_reporter, user_errors
+from ui.feedback import progress_reporter, user_error, user_errors
 from ui.gpu import gpu
 from ui.i18n import lang_of, named, named_label, t, tr
 from ui.imaging import editor_image_and_mask, overlay_mask
@@ -308,7 +308,7 @@ def build_edit_tab(services: Services) -> dict:
     def continue_from(state, request: gr.Request):
         lang = lang_of(request)
         if state.last_result is None:
-            raise gr.Error(tr(lang, "edit.nothing_to_continue"))
+            raise user_error(lang, tr(lang, "edit.nothing_to_continue"))
         value = {"background": state.last_result, "layers": [], "composite": state.last_result}
         return state, value, tr(lang, "edit.continued")
 

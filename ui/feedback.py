@@ -15,6 +15,11 @@ from ui.i18n import tr
 log = logging.getLogger("intact.ui")
 
 
+def user_error(lang: str, message: str, **kwargs) -> gr.Error:
+    """A gr.Error whose toast title is in the user's language too (gradio's default is "Error")."""
+    return gr.Error(message, title=tr(lang, "common.error"), **kwargs)
+
+
 @contextmanager
 def user_errors(lang: str) -> Iterator[None]:
     """Show what the user can act on as a gr.Error in their language; never a traceback or a
@@ -27,14 +32,14 @@ def user_errors(lang: str) -> Iterator[None]:
         hint = getattr(exc, "operator_hint", "")
         if hint:
             log.warning("%s %s", exc, hint)
-        raise gr.Error(error_text(exc, lang), print_exception=False) from exc
+        raise user_error(lang, error_text(exc, lang), print_exception=False) from exc
     except Exception as exc:  # out-of-memory, bugs: logged with their trace
         from models.memory.oom import is_out_of_memory
 
         if is_out_of_memory(exc):
-            raise gr.Error(tr(lang, "err.out_of_memory"), print_exception=False) from exc
+            raise user_error(lang, tr(lang, "err.out_of_memory"), print_exception=False) from exc
         log.exception("unexpected error in a UI event")
-        raise gr.Error(tr(lang, "err.unexpected", detail=type(exc).__name__)) from exc
+        raise user_error(lang, tr(lang, "err.unexpected", detail=type(exc).__name__)) from exc
 
 
 def progress_reporter(progress: gr.Progress, lang: str) -> Callable[[str, int, int], None]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import gradio as gr
 
 from ui.app_state import Services
-from ui.feedback import user_errors
+from ui.feedback import user_error, user_errors
 from ui.i18n import lang_of, named, t, tr
 
 MAX_SHOWN = 200  # newest first; older results stay on disk and in history.jsonl
@@ -89,7 +89,7 @@ def build_gallery_tab(services: Services, tabs: gr.Tabs, edit_editor: gr.ImageEd
         except (TypeError, ValueError, OverflowError):
             i = -1
         if not 0 <= i < len(entries):
-            raise gr.Error(tr(lang, "gallery.no_such", index=index, count=len(entries)))
+            raise user_error(lang, tr(lang, "gallery.no_such", index=index, count=len(entries)))
         return entries, i
 
     def open_in_edit(entries, index, request: gr.Request):
@@ -106,7 +106,7 @@ def build_gallery_tab(services: Services, tabs: gr.Tabs, edit_editor: gr.ImageEd
         lang = lang_of(request)
         entries, i = pick(entries, index, request)
         if not services.studio.delete_result(entries[i].job_id, services.owner(request)):
-            raise gr.Error(tr(lang, "gallery.not_yours"))
+            raise user_error(lang, tr(lang, "gallery.not_yours"))
         entries, items, _info, path = listed(lang, saved_entries(services, services.owner(request)))
         return entries, items, tr(lang, "gallery.deleted"), path
 

@@ -19,7 +19,42 @@ CSS = """
 #app-title p { font-size: 1.9em; font-weight: 700; margin: 0; }
 #edit-status, #status-info, #ad-status, #gen-status, #gallery-status { min-height: 3.5em; }
 .tiny-warning { border-left: 4px solid #e0a000; padding-left: .6em; }
+/* Gradio titles its toasts with their type in English ("Error"); Korean pages say it in Korean. */
+html:lang(ko) .toast-title { font-size: 0; visibility: hidden; }
+html:lang(ko) .toast-title::before { font-size: var(--text-md); visibility: visible; }
+html:lang(ko) .toast-title.error::before { content: "오류"; }
+html:lang(ko) .toast-title.warning::before { content: "주의"; }
+html:lang(ko) .toast-title.info::before { content: "알림"; }
+html:lang(ko) .toast-title.success::before { content: "완료"; }
 """
+# The page's language is the browser's (gradio leaves <html lang> empty), so CSS can follow it; and
+# the two words gradio's progress display writes in English ("queue: 2/3 |", "processing |") are
+# written in Korean on Korean pages.
+HEAD = """<script>
+(() => {
+  const lang = (navigator.language || "en").split("-")[0];
+  document.documentElement.lang = lang;
+  if (lang !== "ko") return;
+  const words = [[/^processing \|/, "처리 중 |"], [/^queue: /, "대기 순서: "]];
+  const fix = (node) => {
+    for (const [pattern, korean] of words) {
+      if (pattern.test(node.nodeValue)) node.nodeValue = node.nodeValue.replace(pattern, korean);
+    }
+  };
+  new MutationObserver((changes) => {
+    for (const change of changes) {
+      if (change.type === "characterData") fix(change.target);
+      for (const added of change.addedNodes || []) {
+        if (added.nodeType === Node.TEXT_NODE) fix(added);
+        else if (added.nodeType === Node.ELEMENT_NODE) {
+          const walker = document.createTreeWalker(added, NodeFilter.SHOW_TEXT);
+          while (walker.nextNode()) fix(walker.currentNode);
+        }
+      }
+    }
+  }).observe(document.documentElement, {childList: true, subtree: true, characterData: true});
+})();
+</script>"""
 
 
 def build_app(services: Services) -> gr.Blocks:
@@ -68,5 +103,8 @@ def remember_browser(services: Services):
 
 def launch_options() -> dict:
     """Keyword arguments for `demo.launch` that belong to the UI (gradio 6 takes them there)."""
-    return {"i18n": I18N, "css": CSS, "theme": gr.themes.Soft()}
+    # No browser-side run history: it would keep every photo of every run in the browser's storage
+    # (shared shop computers); the Gallery and the Edit tab's reload restore cover what is needed.
+    return {"i18n": I18N, "css": CSS, "head": HEAD, "theme": gr.themes.Soft(), "run_history": False,
+            "footer_links": ["api", "gradio", "settings"]}
 
