@@ -111,10 +111,11 @@ class ClientState:
 
     session: str | None = None
     history: list[HistoryEntry] = field(default_factory=list)
-    last_result: object | None = None  # PIL image of the latest edit, for "continue editing"
+    last_result: str | None = None  # file of the latest edit, for "continue editing"
     cut: object | None = None  # the latest cut-out (editor.ad.CutOut), for previews of brush fixes
     product_key: str | None = None  # digest of the photo that cut-out was made from
     last_job: str | None = None  # id of the latest saved edit (the page restores it after a reload)
+    photo: object | None = None  # ui.photo.EditorPhoto: the full-size file behind the editor's screen copy
 
     def session_id(self, request) -> str:
         if self.session is None:

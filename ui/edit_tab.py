@@ -28,9 +28,10 @@ from ui.controls import preview, while_running
 from ui.feedback import progress_reporter, user_error, user_errors
 from ui.gpu import gpu
 from ui.i18n import lang_of, named, named_label, t, tr
-from ui.imaging import editor_image_and_mask, overlay_mask
+from ui.imaging import overlay_mask
 from ui.memory import plan_line
 from ui.model_choice import default_model, model_choices, model_note
+from ui.photo import open_in_editor, photo_and_mask
 from ui.prompts import english_for, english_preview
 
 EXAMPLE_PROMPTS = [
@@ -89,15 +90,10 @@ def _number(value):
     return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-def _inputs(editor_value) -> tuple[Image.Image | None, np.ndarray | None]:
-    image, mask = editor_image_and_mask(editor_value)
-    return image, mask
-
-
 def run_invert(services: Services, state: ClientState, model: str, editor_value, source_prompt: str,
                values: OptionValues, progress=None, request=None, source_english: str | None = None) -> dict:
     """Invert the photo ahead of the edits; returns the inversion report (with `memory_plan`)."""
-    image, mask = _inputs(editor_value)
+    image, mask = photo_and_mask(state, editor_value)
     job = InvertRequest(image=image, mask=mask, source_prompt=source_prompt or "", model=model,
                         source_english=source_english, **values.fields())
     outcome = services.studio.invert(job, JobContext(session=state.session_id(request), owner=_owner(services, request),
@@ -109,7 +105,7 @@ def run_edit(services: Services, state: ClientState, model: str, editor_value, s
              target_prompt: str, values: OptionValues, progress=None, request=None,
              english: tuple[str | None, str | None] = (None, None)):
     """One edit; returns (before, after, mask, report, [result path, mask path]), full size."""
-    image, mask = _inputs(editor_value)
+    image, mask = photo_and_mask(state, editor_value)
     job = EditRequest(image=image, mask=mask, source_prompt=source_prompt or "", target_prompt=target_prompt or "",
                       model=model, source_english=english[0], target_english=english[1], **values.fields())
     outcome = services.studio.edit(job, JobContext(session=state.session_id(request), owner=_owner(services, request),
@@ -197,8 +193,13 @@ def build_edit_tab(services: Services) -> dict:
         with gr.Column(scale=1):
             model = gr.Dropdown(model_choices(KV_EDIT), value=model0, label=t("common.model"), elem_id="edit-model")
             note = gr.Markdown(model_note(model0), elem_id="edit-model-note")
+            # A phone photo goes to the server as its file (no canvas in the browser at 24 MP); the
+            # editor then gets a screen-size copy (ui/photo.py).
+            photo_btn = gr.UploadButton(t("edit.upload_photo"), file_types=["image"], size="sm",
+                                        elem_id="edit-upload-photo")
+            # Paths, not pictures: the Studio reads a phone photo from its file.
             editor = gr.ImageEditor(
-                type="pil", format="png", image_mode="RGBA", brush=BRUSH, eraser=gr.Eraser(),
+                type="filepath", format="png", image_mode="RGBA", brush=BRUSH, eraser=gr.Eraser(),
                 transforms=(), layers=False, sources=("upload", "clipboard"),
                 label=t("edit.image"), elem_id="edit-editor", height=520,
             )
@@ -309,8 +310,21 @@ def build_edit_tab(services: Services) -> dict:
         lang = lang_of(request)
         if state.last_result is None:
             raise user_error(lang, tr(lang, "edit.nothing_to_continue"))
-        value = {"background": state.last_result, "layers": [], "composite": state.last_result}
+        with user_errors(lang):
+            value = open_in_editor(state, state.last_result)
         return state, value, tr(lang, "edit.continued")
+
+    def on_photo_file(state, path, request: gr.Request):
+        """A photo from the upload button: checked now (not when Edit is pressed); a phone photo
+        goes to the editor as its screen-size copy, the session keeps its file."""
+        lang = lang_of(request)
+        try:
+            with user_errors(lang):
+                value = open_in_editor(state, path)
+        except gr.Error as exc:
+            gr.Warning(exc.message, title=tr(lang, "common.error"))
+            return state, gr.skip(), exc.message
+        return state, value, tr(lang, "edit.hint")
 
     def cancel(state, request: gr.Request):
         lang = lang_of(request)
@@ -328,6 +342,8 @@ def build_edit_tab(services: Services) -> dict:
         return english_preview(services.studio, lang_of(request), text, name, KV_EDIT)
 
     continue_btn.click(continue_from, [state], [state, editor, status], api_name="continue_editing")
+    photo_btn.upload(on_photo_file, [state, photo_btn], [state, editor, status], api_visibility="private",
+                     show_progress_on=[status])
     # Not in the GPU queue: it must reach the running job, not wait behind it.
     cancel_btn.click(cancel, [state], [status], api_name="cancel_edit", show_progress="hidden")
     # .input, not .change: a model restored after a page reload keeps its restored options.
@@ -340,19 +356,23 @@ def build_edit_tab(services: Services) -> dict:
                    trigger_mode="always_last", show_progress="hidden", concurrency_id="translate",
                    concurrency_limit=2)
 
-    def localise(name, saved, request: gr.Request):
+    def localise(state, name, saved, request: gr.Request):
         """On page load: texts in the browser's language, and what this browser left here."""
         lang = lang_of(request)
         saved = saved if isinstance(saved, dict) else {}
         if not saved:
-            return (model_note(name, lang), *[gr.skip()] * (3 + len(options) + 2))
+            return (state, model_note(name, lang), *[gr.skip()] * (3 + len(options) + 2))
         name = saved.get("model") if saved.get("model") in [c for _, c in model_choices(KV_EDIT, lang)] else name
         stored = saved.get("options") or {}
         values = [gr.skip() if stored.get(key) is None else stored[key] for key in OPTION_NAMES]
         path = restored_result(services, request, saved.get("job"))
-        picture = {"background": path, "layers": [], "composite": path} if path else gr.skip()
-        return (model_note(name, lang), name, saved.get("source", ""), saved.get("target", ""), *values, picture,
-                tr(lang, "edit.restored") if path else gr.skip())
+        picture = gr.skip()
+        if path:
+            state.last_result = path
+            picture = open_in_editor(state, path)
+        return (state, model_note(name, lang), name, saved.get("source", ""), saved.get("target", ""), *values,
+                picture, tr(lang, "edit.restored") if path else gr.skip())
 
     return {"editor": editor, "model": model, "state": state, "status": status,
-            "localise": (localise, [model, saved_inputs], [note, model, source, target, *options, editor, status])}
+            "localise": (localise, [state, model, saved_inputs],
+                         [state, note, model, source, target, *options, editor, status])}

@@ -9,6 +9,7 @@ import gradio as gr
 from ui.app_state import Services
 from ui.feedback import user_error, user_errors
 from ui.i18n import lang_of, named, t, tr
+from ui.photo import open_in_editor
 
 MAX_SHOWN = 200  # newest first; older results stay on disk and in history.jsonl
 TASKS = ("edit", "ad", "generate", "cutout")
@@ -51,7 +52,7 @@ def _local_time(iso: str) -> str:
 
 
 def build_gallery_tab(services: Services, tabs: gr.Tabs, edit_editor: gr.ImageEditor, generate_init: gr.Image,
-                      edit_status: gr.Markdown | None = None) -> tuple:
+                      edit_status: gr.Markdown, edit_state: gr.State) -> tuple:
     entries_state = gr.State([])
     with gr.Row():
         refresh = gr.Button(t("gallery.refresh"), elem_id="gallery-refresh")
@@ -92,11 +93,12 @@ def build_gallery_tab(services: Services, tabs: gr.Tabs, edit_editor: gr.ImageEd
             raise user_error(lang, tr(lang, "gallery.no_such", index=index, count=len(entries)))
         return entries, i
 
-    def open_in_edit(entries, index, request: gr.Request):
+    def open_in_edit(entries, index, state, request: gr.Request):
+        lang = lang_of(request)
         entries, i = pick(entries, index, request)
-        path = str(entries[i].path)
-        return ({"background": path, "layers": [], "composite": path}, gr.Tabs(selected="edit"),
-                tr(lang_of(request), "gallery.opened_edit"))
+        with user_errors(lang):
+            value = open_in_editor(state, str(entries[i].path))  # a big result goes in at screen size
+        return value, gr.Tabs(selected="edit"), tr(lang, "gallery.opened_edit"), state
 
     def open_in_generate(entries, index, request: gr.Request):
         entries, i = pick(entries, index, request)
@@ -114,9 +116,8 @@ def build_gallery_tab(services: Services, tabs: gr.Tabs, edit_editor: gr.ImageEd
     outputs = [entries_state, gallery, info, download]
     refresh.click(list_saved, None, outputs, api_name="gallery", concurrency_id="gallery", concurrency_limit=4)
     gallery.select(select, [entries_state], [index, info, download], api_visibility="private")
-    opened_status = [edit_status] if edit_status is not None else []
-    open_btn.click(open_in_edit, [entries_state, index], [edit_editor, tabs, *opened_status], api_name="open_in_edit",
-                   queue=False)
+    open_btn.click(open_in_edit, [entries_state, index, edit_state], [edit_editor, tabs, edit_status, edit_state],
+                   api_name="open_in_edit", queue=False)
     open_gen_btn.click(open_in_generate, [entries_state, index], [generate_init, tabs, info],
                        api_name="open_in_generate", queue=False)
     delete_btn.click(delete, [entries_state, index], outputs, api_name="delete_result", concurrency_id="gallery",

@@ -243,7 +243,7 @@ EN: dict[str, str] = {
     "edit.result_reused": "the photo's inversion was reused",
     "edit.result_scaled": "edited around the painted area at {work}, put back into the full photo",
     "edit.restored": "Your last result is back after the page reload: paint the next area to change.",
-    "edit.working": "Editing…",
+    "edit.upload_photo": "Upload a photo (phone photos too)",
     "ad.cutout_review": "Please check the cut-out before building the ad:",
     "ad.cutout_editor_hint": "The photo is open in the brush editor below: green adds product, red removes background.",
     "ad.cutout_failed": "The cut-out did not work on this photo: {reason} The photo is open in the brush editor: paint "
@@ -501,7 +501,7 @@ KO: dict[str, str] = {
     "edit.result_reused": "사진의 역변환을 재사용했습니다",
     "edit.result_scaled": "칠한 부분 주변을 {work} 크기로 편집해 원본 사진에 붙였습니다",
     "edit.restored": "페이지를 새로 고쳐 마지막 결과를 다시 불러왔습니다. 다음으로 바꿀 부분을 칠하세요.",
-    "edit.working": "편집하는 중…",
+    "edit.upload_photo": "사진 올리기 (휴대폰 사진도)",
     "ad.cutout_review": "광고를 만들기 전에 누끼를 확인해 주세요:",
     "ad.cutout_editor_hint": "아래 붓 편집기에 사진을 열었습니다. 초록색은 제품 추가, 빨간색은 배경 제거입니다.",
     "ad.cutout_failed": "이 사진의 누끼를 따지 못했습니다: {reason} 아래 붓 편집기에 사진을 열었으니 제품을 초록색으로 칠해 주세요.",

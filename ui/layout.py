@@ -72,7 +72,7 @@ def build_app(services: Services) -> gr.Blocks:
                 generate = build_generate_tab(services)
             with gr.Tab(t("tab.gallery"), id="gallery", elem_id="tab-gallery"):
                 list_saved, gallery_outputs = build_gallery_tab(services, tabs, edit["editor"], generate["init_image"],
-                                                                 edit["status"])
+                                                                 edit["status"], edit["state"])
             with gr.Tab(t("tab.status"), id="status", elem_id="tab-status"):
                 read_status, status_outputs = build_status_tab(services)
         # The browser's own id (kept in its storage across page reloads) is known first: saved

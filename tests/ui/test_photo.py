@@ -1,0 +1,66 @@
+"""A phone photo in the Edit tab: the browser paints on a screen-size copy, the Studio edits the
+full-size file with the mask scaled up to it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from editor.errors import InputError
+from ui.app_state import ClientState
+from ui.photo import SCREEN_SIDE, open_in_editor, photo_and_mask
+
+
+@pytest.fixture
+def phone_photo(tmp_path):
+    path = tmp_path / "phone.jpg"
+    rng = np.random.default_rng(0)
+    small = rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    Image.fromarray(small).resize((4032, 3024), Image.Resampling.NEAREST).save(path, quality=90)
+    return str(path)
+
+
+def painted(size, box):
+    layer = np.zeros((size[1], size[0], 4), np.uint8)
+    x0, y0, x1, y1 = box
+    layer[y0:y1, x0:x1] = (255, 40, 120, 255)
+    return Image.fromarray(layer, "RGBA")
+
+
+def test_a_big_photo_opens_as_a_screen_copy_and_is_edited_from_its_full_size_file(phone_photo):
+    state = ClientState()
+    value = open_in_editor(state, phone_photo)
+    shown = value["background"]
+    assert max(shown.size) == SCREEN_SIDE and state.photo.size == (4032, 3024)
+    stroke = painted(shown.size, (512, 384, 1024, 768))  # x 1/4..1/2, y 1/4..1/2 of the copy
+    photo, mask = photo_and_mask(state, {"background": shown, "layers": [stroke], "composite": None})
+    assert photo == phone_photo and mask.shape == (3024, 4032)
+    # The stroke covers the same part of the full photo (edges scaled, nothing lost).
+    assert mask[760:1510, 1010:2010].min() == 1.0  # x 1008..2016, y 756..1512 of the photo
+    assert mask[:740].max() == 0 and mask[1530:].max() == 0 and mask[:, :990].max() == 0 and mask[:, 2030:].max() == 0
+
+
+def test_another_picture_in_the_editor_is_edited_as_it_is(phone_photo):
+    state = ClientState()
+    open_in_editor(state, phone_photo)
+    other = Image.fromarray(np.zeros((200, 300, 3), np.uint8))
+    photo, mask = photo_and_mask(state, {"background": other, "layers": [painted((300, 200), (10, 10, 50, 50))]})
+    assert isinstance(photo, Image.Image) and photo.size == (300, 200) and mask.shape == (200, 300)
+
+
+def test_a_small_photo_goes_in_as_it_is_and_nothing_painted_means_no_mask(tmp_path):
+    path = tmp_path / "small.png"
+    Image.fromarray(np.full((90, 120, 3), 7, np.uint8)).save(path)
+    state = ClientState()
+    value = open_in_editor(state, str(path))
+    assert state.photo is None and value["background"].size == (120, 90)
+    assert photo_and_mask(state, {"background": value["background"], "layers": []})[1] is None
+
+
+def test_an_oversized_file_is_refused_when_it_is_opened(tmp_path, monkeypatch):
+    monkeypatch.setenv("INTACT_MAX_MEGAPIXELS", "1")
+    path = tmp_path / "big.png"
+    Image.new("RGB", (1500, 1000)).save(path)
+    with pytest.raises(InputError):
+        open_in_editor(ClientState(), str(path))
