@@ -360,6 +360,15 @@ class Studio:
         """The client is gone: free its inversion and its ad cache now."""
         self.sessions.forget(session)
 
+    def evict(self, session: str) -> None:
+        """Free the session's inversion now, as if evicted to make room (a serving replica's own
+        bound on sessions); waits for a job running on the model to finish first."""
+        if not self.manager_started:
+            self.sessions.evict(session)
+            return
+        with self.manager.lock:
+            self.sessions.evict(session)
+
     # --- the shared steps -------------------------------------------------------------------
 
     @contextmanager
@@ -442,9 +451,11 @@ class Studio:
         manager = self.manager
         with manager.lock:
             self._switch_model(spec.name)
-            state = self.sessions.edit_state(ctx.session)
+            state = self.sessions.edit_state(ctx.session, ctx.earlier_inversions)
             key = (spec.name, array_digest(image), array_digest(mask))
             if state.key != key:
+                if state.key is not None:
+                    state.recompute = None  # another photo or mask: its first inversion
                 state.drop()
                 state.key = key
             draft = request.options(spec, "device")  # the step counts decide the plan
@@ -524,7 +535,7 @@ def _inversion_note(info: dict, state: EditState) -> str:
         return "not needed (inversion-free)"
     if info.get("transformer_calls", 0) == 0 and info.get("mode", "").startswith("unchanged"):
         return "not needed (empty mask)"
-    return "recomputed (evicted to make room)" if state.evicted else "computed"
+    return f"recomputed ({state.recompute})" if state.recompute else "computed"
 
 
 def _ad_model_task(request: AdRequest) -> str | None:
