@@ -64,6 +64,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--queue-size", type=int, default=16,
                         help="most requests waiting in the queue (default: %(default)s); more are refused with "
                         "'queue full'")
+    serving = parser.add_argument_group(
+        "serving many users (Ray Serve; needs requirements-serve.txt)",
+        "Run the jobs on Studio replicas of a Ray cluster instead of in this process. A session's edits go to "
+        "the replica holding its inversion. Results are written by the replicas: --output-dir must be a folder "
+        "every replica and this app reach at the same path.")
+    serving.add_argument("--ray", metavar="ADDRESS", default=None,
+                         help="the Ray cluster to serve from: 'auto' (the one `ray start --head` started on this "
+                         "machine) or its address host:port (default: none, everything runs in this process)")
+    serving.add_argument("--ray-replicas", type=int, default=1,
+                         help="Studio replicas to deploy when the cluster does not run them yet, one GPU each where "
+                         "the cluster has GPUs (default: %(default)s)")
+    serving.add_argument("--ray-cpu-replicas", type=int, default=0,
+                         help="extra replicas without a GPU for cut-outs and ads without a generated background "
+                         "(default: %(default)s: the Studio replicas do them)")
     return parser
 
 
@@ -91,6 +105,17 @@ def gallery_is_private(args: argparse.Namespace) -> bool:
     return bool(os.environ.get("SPACE_ID")) or args.share or not loopback
 
 
+def serving_client(args: argparse.Namespace, config):
+    """With --ray: the client of the Studio replicas on that cluster (deployed if not running yet)."""
+    if not args.ray:
+        return None
+    from serving import ServingOptions, studio_client
+
+    options = ServingOptions(replicas=args.ray_replicas, cpu_replicas=args.ray_cpu_replicas,
+                             max_sessions=args.max_edit_sessions)
+    return studio_client(args.ray, config.studio_config(), options)
+
+
 def limit_decoded_pixels() -> None:
     """Gradio decodes uploads with PIL before our code sees them: make PIL itself refuse
     decompression bombs beyond the configured megapixel limit, so they never fill memory."""
@@ -101,14 +126,16 @@ def limit_decoded_pixels() -> None:
     Image.MAX_IMAGE_PIXELS = int(max_megapixels_from_env() * 1_000_000)
 
 
-def create_demo(config):
-    """The queued Blocks for `config` (also what a Space's runner or a test can launch)."""
+def create_demo(config, studio=None):
+    """The queued Blocks for `config` (also what a Space's runner or a test can launch). `studio`:
+    a StudioClient when the jobs run on serving replicas; None runs them in this process."""
     from ui.app_state import Services
     from ui.layout import build_app
 
-    demo = build_app(Services(config))
-    # Accelerator events share one concurrency id with limit 1 (set per event); the rest
-    # (status, gallery, small UI updates) may run side by side.
+    demo = build_app(Services(config, studio=studio))
+    # Accelerator events share one concurrency id, limited to what the Studio runs at once (one
+    # job in this process; a few per replica when serving); the rest (status, gallery, small UI
+    # updates) may run side by side.
     demo.queue(max_size=config.queue_size, default_concurrency_limit=4)
     return demo
 
@@ -119,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     config = config_from_args(args)
     config.output_dir.mkdir(parents=True, exist_ok=True)
     limit_decoded_pixels()  # process-wide Pillow setting: done by the server process only, not by importers
-    demo = create_demo(config)
+    demo = create_demo(config, studio=serving_client(args, config))
     from ui.layout import launch_options
 
     demo.launch(

@@ -233,7 +233,7 @@ def build_ad_tab(services: Services) -> dict:
                 [state, product, mask_editor, remover, bg_mode, bg_image, bg_style, bg_preset, bg_prompt, model, seed,
                  headline, subline, price, cta, formats, scale],
                 [state, status, previews, files, report_json], api_name="build_ad", concurrency_id=GPU,
-                concurrency_limit=1)
+                concurrency_limit=services.gpu_slots)
 
     def show_background_inputs(mode):
         return (gr.Dropdown(visible=mode == "style"), gr.Image(visible=mode == "upload"),

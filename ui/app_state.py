@@ -49,8 +49,12 @@ class Services:
     """Process-wide: the config and the Studio (which creates its heavy parts on first use)."""
 
     def __init__(self, config: AppConfig, studio: Studio | None = None):
+        """`studio`: a Studio, or a serving client with the same methods (serving.StudioClient)."""
         self.config = config
         self.studio = studio or Studio(config.studio_config())
+        # Accelerator jobs the app runs at once: one on this process's model; a serving client
+        # says how many its replicas take.
+        self.gpu_slots = getattr(self.studio, "parallel_jobs", 1)
 
 
 def session_owner(request) -> str | None:

@@ -226,10 +226,10 @@ def build_edit_tab(services: Services) -> dict:
                 d["guidance"])
 
     invert_btn.click(invert, [state, model, editor, source, *options], [state, status], api_name="invert",
-                     concurrency_id=GPU, concurrency_limit=1)
+                     concurrency_id=GPU, concurrency_limit=services.gpu_slots)
     edit_btn.click(edit, [state, model, editor, source, target, *options],
                    [state, status, compare, overlay, download, report_json, history],
-                   api_name="edit", concurrency_id=GPU, concurrency_limit=1)
+                   api_name="edit", concurrency_id=GPU, concurrency_limit=services.gpu_slots)
     continue_btn.click(continue_from, [state], [state, editor, status], api_name="continue_editing")
     # Not in the GPU queue: it must reach the running job, not wait behind it.
     cancel_btn.click(cancel, [state], [status], api_name="cancel_edit")

@@ -153,6 +153,6 @@ def build_generate_tab(services: Services) -> dict:
     run.click(generate_images,
               [model, prompt, preset, negative, lora, lora_weight, init_image, strength, width, height, steps,
                guidance, seed, count],
-              [status, gallery, files, report_json], api_name="generate", concurrency_id=GPU, concurrency_limit=1)
+              [status, gallery, files, report_json], api_name="generate", concurrency_id=GPU, concurrency_limit=services.gpu_slots)
     model.change(on_model, [model], [note, lora], api_visibility="private")
     return {"init_image": init_image, "localise": (localise, [model], [note, preset, lora])}
