@@ -32,7 +32,6 @@ log = logging.getLogger("intact.serving")
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = "intact"  # the Serve application of the StudioDeployment (GPU replicas)
-CPU_APP = "intact-cpu"  # the optional CPU replicas (cut-outs, ads without a diffusion model)
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 JOBS_IN_FLIGHT_PER_REPLICA = 4  # the app keeps this many jobs in flight per replica
 
@@ -69,9 +68,9 @@ def connect(address: str) -> None:
     ray.init(address=address, namespace="intact", log_to_driver=False, logging_level="WARNING", **kwargs)
 
 
-def deploy(config: StudioConfig, options: ServingOptions):
-    """Run the StudioDeployment (and the CPU replicas, if any) on the connected cluster; returns
-    (handle, cpu handle or None)."""
+def deploy(config: StudioConfig, options: ServingOptions, name: str = APP):
+    """Run the StudioDeployment (and the CPU replicas, if any) on the connected cluster as the
+    Serve application `name` (the CPU replicas as `name`-cpu); returns (handle, cpu handle or None)."""
     import ray
     from ray import serve
 
@@ -79,15 +78,21 @@ def deploy(config: StudioConfig, options: ServingOptions):
 
     serve.start(proxy_location="Disabled", http_options={"host": "127.0.0.1"})
     gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
-    handle = serve.run(_bound(StudioDeployment, config, options, options.replicas, gpus), name=APP,
+    handle = serve.run(_bound(StudioDeployment, config, options, options.replicas, gpus), name=name,
                        route_prefix=None)
     cpu_handle = None
     if options.cpu_replicas > 0:
         cpu = StudioDeployment.options(name="StudioCPU")
-        cpu_handle = serve.run(_bound(cpu, config, options, options.cpu_replicas, 0), name=CPU_APP, route_prefix=None)
+        cpu_handle = serve.run(_bound(cpu, config, options, options.cpu_replicas, 0), name=cpu_app(name),
+                               route_prefix=None)
     log.info("Studio deployed on Ray Serve: %d replica(s)%s, %d CPU replica(s)", options.replicas,
              " with one GPU each" if gpus else " on CPU", options.cpu_replicas)
     return handle, cpu_handle
+
+
+def cpu_app(name: str = APP) -> str:
+    """The Serve application of the optional CPU replicas (cut-outs, ads without a diffusion model)."""
+    return f"{name}-cpu"
 
 
 def _bound(deployment, config: StudioConfig, options: ServingOptions, replicas: int, gpus: int):
@@ -119,7 +124,7 @@ def studio_client(address: str, config: StudioConfig, options: ServingOptions | 
     if APP in apps:
         log.info("using the Studio already deployed on this cluster (%d replica(s))", apps[APP])
         handle = serve.get_app_handle(APP)
-        cpu_handle = serve.get_app_handle(CPU_APP) if CPU_APP in apps else None
+        cpu_handle = serve.get_app_handle(cpu_app()) if cpu_app() in apps else None
         replicas = max(1, apps[APP])
     else:
         handle, cpu_handle = deploy(config, options)

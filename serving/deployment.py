@@ -53,6 +53,7 @@ class SessionSlot:
 @serve.deployment(name="StudioDeployment", max_ongoing_requests=16, graceful_shutdown_timeout_s=30)
 class StudioDeployment:
     def __init__(self, config: StudioConfig, max_sessions: int = 2, job_threads: int = 16):
+        keep_replica_server_on_loopback()
         # The replica's Studio keeps as many inversions as Serve lets it hold sessions, so the two
         # bounds agree: every session Serve routes here by id is one this Studio may hold.
         self.studio = Studio(replace(config, max_edit_sessions=max_sessions))
@@ -116,6 +117,28 @@ class StudioDeployment:
         """What this replica holds now: for operators and tests."""
         return {"replica": self.replica, "inversions": self.studio.sessions.holding_inversions,
                 "resident": self.studio.resident()[0]}
+
+
+def keep_replica_server_on_loopback() -> None:
+    """Serve starts an inter-deployment gRPC server in every replica bound to all interfaces
+    ("[::]:0"), whatever the node's address, with no setting to change that (Ray 2.60). Our handles
+    use Ray's actor calls, not that server. On a node that lives on 127.0.0.1 (a local cluster),
+    bind it to 127.0.0.1 as well, so a loopback cluster opens no port to the network. Called in the
+    replica before Serve starts that server (tests/serving checks every listening socket)."""
+    import ray
+    from ray.serve._private import replica
+
+    if ray.util.get_node_ip_address() not in ("127.0.0.1", "::1"):
+        return
+    bind = getattr(replica, "add_port_to_grpc_server", None)
+    if bind is None or getattr(bind, "on_loopback", False):
+        return
+
+    def bind_on_loopback(server, address):
+        return bind(server, "127.0.0.1:0" if address == "[::]:0" else address)
+
+    bind_on_loopback.on_loopback = True
+    replica.add_port_to_grpc_server = bind_on_loopback
 
 
 def _sendable(exc: Exception) -> Exception:
