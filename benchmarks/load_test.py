@@ -67,6 +67,8 @@ class Outcome:
     status: str  # "completed" | "rejected" | "error" | "mismatch"
     seconds: float
     message: str = ""
+    inversion: str = ""  # the report's inversion note ("computed", "reused", ...)
+    served_by: str = ""  # the serving replica that ran it (served app only)
 
 
 @dataclass
@@ -112,9 +114,13 @@ def is_queue_full(message: str) -> bool:
     return "queue" in text and "full" in text
 
 
+def report_of(outputs) -> dict | None:
+    return next((o for o in outputs if isinstance(o, dict) and "target_prompt" in o), None)
+
+
 def check_result(outputs, inputs: SessionInputs, target: str, expected_history: int) -> str:
     """'' when the answer is this session's own edit, else what is wrong with it."""
-    report = next((o for o in outputs if isinstance(o, dict) and "target_prompt" in o), None)
+    report = report_of(outputs)
     if report is None:
         return "no report in the answer"
     if report["target_prompt"] != target:
@@ -167,7 +173,9 @@ def run_session(url: str, i: int, edits: int, inputs: SessionInputs, steps: int,
             seconds = time.perf_counter() - started
             done += 1
             problem = check_result(outputs, inputs, target, done)
-            outcome = Outcome(i, j, "mismatch" if problem else "completed", seconds, problem)
+            report = report_of(outputs) or {}
+            outcome = Outcome(i, j, "mismatch" if problem else "completed", seconds, problem,
+                              str(report.get("inversion", "")), str(report.get("served_by", "")))
         with lock:
             out.append(outcome)
     if check_gallery and done:

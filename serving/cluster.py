@@ -55,17 +55,33 @@ def loopback_environment() -> None:
 
 
 def connect(address: str) -> None:
-    """Join the Ray cluster at `address` ("auto": the one started on this machine) as a driver."""
+    """Join the Ray cluster at `address` as a driver: host:port, or "auto" (Ray finds the cluster
+    started on this machine, RAY_ADDRESS first). A cluster kept on loopback (scripts/serve_ray.sh,
+    the tests) is joined by its 127.0.0.1 address: that sets the loopback environment before Ray is
+    imported, which is when Ray reads it."""
+    if address.rsplit(":", 1)[0].strip("[]") in LOOPBACK:
+        loopback_environment()
+        kwargs = {"_node_ip_address": "127.0.0.1"}
+    else:
+        kwargs = {}
     import ray
 
     if ray.is_initialized():
         return
-    kwargs = {}
-    host = address.rsplit(":", 1)[0].strip("[]") if address != "auto" else os.environ.get("RAY_NODE_IP_ADDRESS", "")
-    if address == "auto" or host in LOOPBACK:
-        loopback_environment()
-        kwargs["_node_ip_address"] = "127.0.0.1"
+    _token_auth_when_set_up()
     ray.init(address=address, namespace="intact", log_to_driver=False, logging_level="WARNING", **kwargs)
+
+
+def _token_auth_when_set_up() -> None:
+    """Join with token authentication when this machine has a Ray token (as `ray start` does), so
+    a cluster that requires one accepts the app without RAY_AUTH_MODE set by hand."""
+    try:
+        from ray._private.authentication.authentication_token_setup import (
+            maybe_enable_token_auth_if_token_available,
+        )
+    except ImportError:  # a Ray without token authentication
+        return
+    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
 
 
 def deploy(config: StudioConfig, options: ServingOptions, name: str = APP):
