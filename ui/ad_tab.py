@@ -70,10 +70,10 @@ def format_choices() -> list[tuple[str, str]]:
     return [(f"{spec.label} ({spec.width}×{spec.height})", name) for name, spec in FORMAT_SPECS.items()]
 
 
-def style_choices() -> list[tuple[str, str]]:
-    from editor.ad.backgrounds import list_styles, load_style
+def backdrop_choices() -> list[tuple[str, str]]:
+    from editor.ad.backgrounds import list_backdrops, load_backdrop
 
-    return [(load_style(name).label, name) for name in list_styles()]
+    return [(load_backdrop(name).label, name) for name in list_backdrops()]
 
 
 def preset_choices(lang: str) -> list[tuple[str, str]]:
@@ -156,7 +156,7 @@ def build_request(inputs: AdInputs, out_dir: Path):
         cta=inputs.cta or "",
         formats=tuple(inputs.formats),
         background=np.asarray(inputs.bg_image.convert("RGB")) if mode == "upload" else None,
-        background_style=inputs.bg_style if mode == "style" else None,
+        backdrop=inputs.bg_style if mode == "style" else None,
         background_prompt=(inputs.bg_prompt or None) if mode in ("preset", "around-product") else None,
         preset=(inputs.bg_preset or None) if mode in ("preset", "around-product") else None,
         around_product=mode == "around-product",
@@ -243,7 +243,7 @@ def build_ad_tab(services: Services) -> dict:
             gr.Markdown(f"### 2. {t('ad.background')}")
             bg_mode = gr.Radio([(t(f"ad.bg_{m.replace('-', '_')}"), m) for m in BACKGROUND_MODES], value="style",
                                label=t("ad.bg_mode"), elem_id="ad-bg-mode")
-            bg_style = gr.Dropdown(style_choices(), value="studio-white", label=t("ad.bg_style_pick"))
+            bg_style = gr.Dropdown(backdrop_choices(), value="studio-white", label=t("ad.bg_style_pick"))
             bg_image = gr.Image(type="pil", image_mode="RGB", format="png", label=t("ad.bg_image"), height=200,
                                 sources=("upload", "clipboard"), visible=False)
             with gr.Group(visible=False) as generated:

@@ -1,11 +1,11 @@
 """`python -m editor ad`: make shop ads from a product photo, in one or more formats.
 
     python -m editor ad --product IN --headline TEXT [--subline TEXT] [--price TEXT] [--cta TEXT]
-        [--preset NAME] [--background IMG | --background-prompt TEXT | --background-style NAME]
+        [--preset NAME] [--background IMG | --background-prompt TEXT | --backdrop NAME]
         [--around-product] [--format NAME ...] [--remover NAME] --out DIR [--report R.json]
 
 Without a generated background nothing needs a model: the product is cut out offline (or with a
-rembg model when present) and placed on an uploaded photo or a procedural style.
+rembg model when present) and placed on an uploaded photo or a procedural backdrop.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from editor.errors import IntactError
 
 
 def register(subparsers) -> None:
-    from editor.ad.backgrounds import list_styles
+    from editor.ad.backgrounds import list_backdrops
     from editor.ad.cutout import remover_names
     from editor.ad.formats import FORMATS
 
@@ -32,7 +32,8 @@ def register(subparsers) -> None:
     bg = parser.add_mutually_exclusive_group()
     bg.add_argument("--background", default=None, help="background photo")
     bg.add_argument("--background-prompt", default=None, help="generate the background from this text (needs a model)")
-    bg.add_argument("--background-style", default=None, choices=list_styles(), help="procedural background (default studio-white)")
+    bg.add_argument("--backdrop", default=None, choices=list_backdrops(),
+                    help="procedural backdrop (default product-tint: a tint of the product's own colour)")
     parser.add_argument("--around-product", action="store_true",
                         help="generate the scene around the product with KV-Edit (needs a FLUX.1 model and a prompt or preset)")
     parser.add_argument("--format", dest="formats", nargs="+", action="extend", default=None,
@@ -66,7 +67,7 @@ def run(args) -> int:
     request = AdRequest(
         product=args.product, headline=args.headline, subline=args.subline, price=args.price, cta=args.cta,
         formats=tuple(args.formats or ("instagram-square",)), background=args.background,
-        background_prompt=args.background_prompt, background_style=args.background_style,
+        background_prompt=args.background_prompt, backdrop=args.backdrop,
         around_product=args.around_product, preset=args.preset, remover=args.remover, accent=args.accent,
         model=args.model, seed=args.seed, steps=args.steps, out_dir=str(args.out),
     )
