@@ -161,8 +161,13 @@ def resolve(fmt: AdFormat, layout: AdLayout, cut_size: tuple[int, int], copy: Co
     logo = layout.logo or "stack"
     block = None
     if rw > 0 and rh > 0:
-        block = fit_block(copy, book, fmt, min(rw, t.width * fmt.width), rh, align=t.align, emphasis=t.price_emphasis,
-                          brand=_stacked(brand, logo), headline_px=max(8, round(t.size * fmt.scale)))
+        # The line length is the layout's; the region only has to hold the ink of the lines.
+        for measure in (t.width * fmt.width, rw):
+            block = fit_block(copy, book, fmt, measure, rh, align=t.align, emphasis=t.price_emphasis,
+                              brand=_stacked(brand, logo), headline_px=max(8, round(t.size * fmt.scale)))
+            if block is not None and block.width <= rw:
+                break
+            block = None
     if block is None:
         raise IntactError(
             f"There is no room for the text {_SIDE[t.position]} the product in the {fmt.name} format. "
@@ -225,7 +230,7 @@ def auto_layout(fmt: AdFormat, cut_size: tuple[int, int], copy: Copy, book: Font
         widths = [want.width * fmt.width] if want.width else ([s * lw for s in TEXT_SHARES] if beside else [lw])
         heights = [lh] if beside or wanted.product is not None else [b * lh for b in TEXT_BANDS]
         for max_w, max_h in ((w_, h_) for w_ in widths for h_ in heights):
-            text = TextSettings(position, align, want.size, round(max_w / fmt.width, 4), want.font or base.font,
+            text = TextSettings(position, align, want.size, round(max_w / fmt.width, 6), want.font or base.font,
                                 want.color or base.color, want.accent or base.accent,
                                 want.price_emphasis or base.price_emphasis or "accent")
             if wanted.product is not None:  # the user placed the product: only the text is laid out
@@ -285,14 +290,16 @@ def _sized(layout: AdLayout, fmt: AdFormat, book: FontBook, copy: Copy, brand: B
 
 def _score(fmt: AdFormat, g: Geometry, busy: np.ndarray | None, rank: int) -> float:
     """Higher is better: a prominent product (by its linear size, up to half the live area's area;
-    little gained beyond), a headline near the format's largest size, calm pixels under the text,
-    content in every third."""
+    little gained beyond) that fills its side of the grid (a wide product beside the text would
+    leave empty bands above and below it), a headline near the format's largest size, calm pixels
+    under the text, content in every third."""
     live = fmt.live_area()
     lw, lh = _size(live)
     pw, ph = _size(g.product_box)
     product = pw * ph / (lw * lh)
     prominence = min(1.0, (product / 0.5) ** 0.5) + 0.25 * max(product - 0.5, 0.0)
     type_scale = min(1.0, g.block.headline_px / (fmt.headline_max * fmt.short_side))
+    fill = ph / lh if g.position in ("left", "right") else pw / lw
     calm = _calm(busy, g.block_box())
     thirds = _thirds_covered(fmt, [g.product_box, g.block_box()])
-    return prominence + type_scale - 1.5 * calm - 0.5 * (3 - thirds) - 0.03 * rank
+    return prominence + type_scale - max(0.0, 0.6 - fill) - 1.5 * calm - 0.5 * (3 - thirds) - 0.03 * rank

@@ -301,11 +301,12 @@ def build_block(copy: Copy, sizes: dict, headline_px: int, book: FontBook, align
             x0 = 0 if align == "left" else -(lw // 2)
             logo = LogoBox(x0, 0, x0 + lw, lh)
             y = lh
-        else:
-            if book.length(base, "bold", brand.name) > max_width:
+        else:  # the shop name as a wordmark, at the sub-line's size
+            name_size = sizes["subline"]
+            if book.length(name_size, "bold", brand.name) > max_width:
                 return None
-            asc, desc = metrics.ascent_descent("bold", base)
-            runs, box = _place_rows([(brand.name, "bold", base, "text", False)], book, exact)
+            asc, desc = metrics.ascent_descent("bold", name_size)
+            runs, box = _place_rows([(brand.name, "bold", name_size, "text", False)], book, exact)
             asc, desc = max(asc, -box.top), max(desc, box.bottom)
             x = -box.left if align == "left" else -round((box.left + box.right) / 2)
             lines.append(Line("brand", tuple(runs), x, asc, x + box.left, x + box.right, 0, asc + desc))

@@ -205,3 +205,19 @@ def test_banner_puts_the_product_right_beside_the_text(built, copy_name, product
     left_room = min(bx0, px0) - lx0
     right_room = lx1 - max(bx1, px1)
     assert abs(left_room - right_room) <= 0.05 * fmt.width
+
+
+@pytest.mark.parametrize("format_name", sorted(FORMAT_SPECS))
+def test_the_workflow_draws_exactly_what_these_tests_measured(coffee, catalogue, build, tmp_path, format_name):
+    """The measurements above use the domain functions directly; AdWorkflow (node graph, caching)
+    must produce the very same pixels."""
+    from PIL import Image
+
+    from editor.ad import AdRequest, AdWorkflow, cut_out
+
+    path = tmp_path / "coffee.png"
+    Image.fromarray(coffee.rgba, "RGBA").save(path)
+    fmt = scaled(get_format(format_name), SCALE)
+    direct = build(fmt, cut_out(str(path)), COPIES["autumn"], catalogue)
+    result = AdWorkflow().run(AdRequest(product=str(path), formats=(format_name,), scale=SCALE, **COPIES["autumn"]))
+    assert np.array_equal(np.asarray(result.images[format_name]), direct.final)

@@ -80,7 +80,7 @@ def test_asked_size_is_kept_when_it_fits_and_reduced_with_a_note_when_not(catalo
     fmt = get_format("instagram-square")
     copy = Copy.from_texts(AUTUMN)
     assert fit_block(copy, book, fmt, 900, 900, headline_px=70).headline_px == 70
-    squeezed = fit_block(copy, book, fmt, 400, 300, headline_px=120)
+    squeezed = fit_block(copy, book, fmt, 420, 420, headline_px=120)
     assert squeezed.headline_px < 120 and "smaller" in squeezed.notes[0]
 
 
