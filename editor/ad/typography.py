@@ -18,7 +18,6 @@ import re
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from PIL import ImageFont
 
 from editor.ad import text as textlib
 from editor.ad.fonts import FontBook

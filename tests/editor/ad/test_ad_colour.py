@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from skimage import data
 
 from editor.ad.colour import chroma, contrast_ratio, min_contrast, readable, to_lab
 from editor.ad.formats import get_format, scaled
