@@ -27,12 +27,15 @@ class ModelSpec:
     guidance_distilled: bool = True  # guidance is a model input (FLUX.1-dev) rather than CFG
     reads_korean: bool = False  # text encoder understands Hangul, so prompts pass through
     random_weights: bool = False
+    commercial_use: bool = True  # False: the licence forbids commercial use (shops must not use it)
     note: str = ""
     files: tuple[str, ...] = field(default_factory=tuple)  # single-file models (rembg .onnx)
 
     @property
     def label(self) -> str:
-        return f"{self.name} (random weights, for testing)" if self.random_weights else self.name
+        if self.random_weights:
+            return f"{self.name} (random weights, for testing)"
+        return self.name if self.commercial_use else f"{self.name} (non-commercial licence)"
 
 
 GB = 1_000_000_000
@@ -47,6 +50,7 @@ MODELS: dict[str, ModelSpec] = {
             title="FLUX.1 [dev]",
             repo_id="black-forest-labs/FLUX.1-dev",
             license="FLUX.1 [dev] Non-Commercial License (gated: accept it on the hub first)",
+            commercial_use=False,
             size_bytes=int(33.7 * GB),
             pipeline_class="FluxPipeline",
             default_steps=28,

@@ -39,3 +39,25 @@ def tiny_pipe():
 
     torch.manual_seed(0)
     return build_tiny_flux_pipeline(seed=0)
+
+
+@pytest.fixture
+def studio(tiny_pipe, tmp_path):
+    """A Studio on the shared tiny pipeline, saving under tmp_path, planning for a fixed CPU budget
+    (16 GB RAM, no GPU) so plans do not depend on this machine. Leaves the pipeline as it found it."""
+    from types import SimpleNamespace
+
+    from editor.studio import Studio, StudioConfig
+    from editor.studio.memory import MemoryPolicy
+    from models.manager import ModelManager
+    from models.memory.planner import GB, MemoryBudget
+
+    manager = ModelManager.from_pipeline("tiny", tiny_pipe)
+    studio = Studio(StudioConfig(output_dir=tmp_path / "outputs"), manager=manager)
+    studio.memory = MemoryPolicy(budget=MemoryBudget(0, 16 * GB, "test: no GPU, 16 GB RAM"))
+    yield studio
+    if manager.loaded_name is not None:
+        # A fallback plan may have tiled the shared VAE, a style may be active: put them back.
+        manager.apply_memory_plan(SimpleNamespace(offload="none", vae_tiling=False, text_encoders="device"))
+        manager.styles.unload()
+    assert not tiny_pipe.vae.use_tiling

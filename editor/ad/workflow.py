@@ -43,7 +43,8 @@ from editor.ad.palette import Palette, product_palette, suggest_colours
 from editor.ad.saliency import busy_map
 from editor.ad.typography import ROLES, BrandMark, Copy, missing_notes
 from editor.errors import InputError, IntactError
-from editor.images import load_image, load_mask
+from editor.images import as_mask, load_image
+from models.vocabulary import KV_EDIT, TEXT2IMG
 
 Progress = Callable[[str, int, int], None]
 BACKGROUND_KINDS = ("upload", "backdrop", "prompt", "around-product")
@@ -289,14 +290,6 @@ class SaveNode(Node):
 
 # ------------------------------------------------------------------------------------ workflow
 
-def _as_mask(value, size: tuple[int, int]) -> np.ndarray | None:
-    if value is None:
-        return None
-    if isinstance(value, np.ndarray) and value.ndim == 2 and value.dtype.kind == "f":
-        if value.shape != (size[1], size[0]):
-            raise InputError(f"A brush mask is {value.shape[1]}×{value.shape[0]}; the product photo is {size[0]}×{size[1]}.")
-        return np.clip(value, 0, 1).astype(np.float32)
-    return load_mask(value, size)[0]
 
 
 class AdWorkflow:
@@ -324,24 +317,25 @@ class AdWorkflow:
     def __exit__(self, *exc):
         self.close()
 
-    @property
-    def generation_available(self) -> bool:
-        return self.manager is not None
-
     def _model(self, req: AdRequest) -> str:
-        return req.model or self.model_name or getattr(self.manager, "loaded_name", None) or "flux-schnell"
+        from editor.studio.catalog import resolve_model_name
+
+        task = KV_EDIT if req.around_product else TEXT2IMG
+        return resolve_model_name(req.model or self.model_name, task)
 
     def _background_source(self, req: AdRequest) -> tuple[BackgroundSource, list[str]]:
         notes: list[str] = []
-        chosen = [v for v in (req.background, req.background_prompt, req.backdrop, req.around_product or None)
-                  if v is not None and not (isinstance(v, str) and not v.strip())]
+        chosen = [kind for kind, given in (("upload", req.background is not None),
+                                           ("prompt", bool(req.background_prompt)),
+                                           ("backdrop", bool(req.backdrop)),
+                                           ("around-product", req.around_product)) if given]
         if req.background is not None and len(chosen) > 1:
-            raise InputError("Choose one background: an uploaded photo, a backdrop, or a generated one.",
-                             key="ad_one_background", field="background")
+            raise InputError(f"Choose one background: {', '.join(chosen)} were all given.", key="one_background",
+                             field="background", given=", ".join(chosen))
         if req.background is not None:
             if req.preset:
                 raise InputError("A preset styles a generated background; it cannot be used with an uploaded background.",
-                                 key="ad_preset_needs_generation", field="preset")
+                                 key="preset_with_upload", field="preset")
             return BackgroundSource("upload", image=load_image(req.background).rgb), notes
         generated = req.around_product or bool(req.background_prompt) or bool(req.preset)
         backdrop = req.backdrop or bglib.DEFAULT_BACKDROP
@@ -350,12 +344,11 @@ class AdWorkflow:
             return BackgroundSource("backdrop", backdrop=backdrop), notes
         if req.backdrop and not req.around_product:
             raise InputError("Choose one background: a backdrop, or a prompt/preset for a generated one.",
-                             key="ad_one_background", field="backdrop")
+                             key="one_background", field="backdrop", given="backdrop, prompt")
         if self.manager is None:
-            raise IntactError(
-                "Generated backgrounds need a diffusion model, and this workflow has none. "
-                "Upload a background photo or pick a backdrop instead.", key="ad_generation_needs_model",
-                field="background_prompt")
+            raise IntactError("Generated backgrounds need a diffusion model, and none is available here. "
+                              "Upload a background photo or pick a backdrop instead.",
+                              key="no_generation_model", field="background_prompt")
         model = self._model(req)
         from editor.translate import translate_prompt
         from models.registry import get_spec
@@ -369,10 +362,30 @@ class AdWorkflow:
 
             prompt = get_preset(req.preset).render(prompt)
         if not prompt.strip():
-            raise InputError("A generated background needs a prompt or a preset.", key="ad_generation_needs_prompt",
+            raise InputError("A generated background needs a prompt or a preset.", key="background_needs_prompt",
                              field="background_prompt")
         kind = "around-product" if req.around_product else "prompt"
         return BackgroundSource(kind, backdrop=backdrop, prompt=prompt, model=model, seed=int(req.seed), steps=req.steps), notes
+
+    def cutout(self, product, remover: str = AUTO, mask_add=None, mask_remove=None,
+               progress: Progress | None = None) -> CutOut:
+        """Cut the product out (brush strokes applied) through the node cache, so the next build
+        with the same photo, method and strokes reuses this cut-out instead of running it again."""
+        self._progress = progress
+        try:
+            return self._cutout_output(product, remover, mask_add, mask_remove).value
+        finally:
+            self._progress = None
+
+    def _cutout_output(self, product, remover: str, mask_add, mask_remove):
+        resolve_remover(remover)
+        loaded = load_image(product)
+        add, remove = (None if m is None else as_mask(m, loaded.size)[0] for m in (mask_add, mask_remove))
+        self._tick("cutout", 0, 1)
+        out = self.graph.run(CutoutNode(self.sessions), image=loaded.rgb, alpha=loaded.alpha, remover=remover,
+                             add=add, remove=remove)
+        self._tick("cutout", 1, 1)
+        return out
 
     def _tick(self, stage: str, i: int, n: int) -> None:
         if self._progress is not None:
@@ -415,13 +428,9 @@ class AdWorkflow:
                                 accent=accent_default)
         shadows = Shadows(backdrop.contact_shadow, backdrop.drop_shadow,
                           backdrop.light_angle if source.kind == "backdrop" else None)
-        product = load_image(req.product)
-        size = product.size
-        add, remove = _as_mask(req.mask_add, size), _as_mask(req.mask_remove, size)
         events_before = len(self.graph.events)
         g = self.graph
-        self._tick("cutout", 0, 1)
-        cut = g.run(CutoutNode(self.sessions), image=product.rgb, alpha=product.alpha, remover=req.remover, add=add, remove=remove)
+        cut = self._cutout_output(req.product, req.remover, req.mask_add, req.mask_remove)
         x0, y0, x1, y1 = cut.value.bbox()
         cut_size = (x1 - x0, y1 - y0)
         palette = g.run(PaletteNode(), cutout=cut)
