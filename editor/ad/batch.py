@@ -1,15 +1,17 @@
 """Batch ads: many product photos (files or a zip), one copy text or a CSV of copy per product,
 every chosen format for each, all in one zip, with progress per product.
 
-    items = batch_items(read_products(files), copy={"headline": ...})         # one text for all
-    items = batch_items(read_products(["photos.zip"]), csv_rows=read_copy_csv("copy.csv"))
-    result = run_batch(AdWorkflow(), items, ("square", "story"), "ads.zip", progress=print)
+    items, notes = batch_items(read_products(files), copy={"headline": ...})    # one text for all
+    items, notes = batch_items(read_products(["photos.zip"]), csv_rows=read_copy_csv("copy.csv"))
+    result = run_batch(AdWorkflow(), items, AdRequest(product=None, headline="", formats=("square", "story")),
+                       progress=print)
+    Path("ads.zip").write_bytes(result.data)
 
 The zip holds `<product>/<format>.png`, `<product>/layout.json` (the layouts, to adjust and
 re-render one product later) and `manifest.json` (formats, and per product its files or the
 one-line reason it failed). A format listed twice ("square" and "instagram-square") is built once.
 A product that fails (an unreadable photo, copy that does not fit) is reported and the batch
-goes on; the zip is written atomically at the end.
+goes on. The zip comes back as bytes; its caller saves it (atomically).
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from typing import Any, Callable, Iterable
 
 from editor.ad.design import layouts_to_json
 from editor.ad.formats import unique_formats
-from editor.atomic import atomic_write
 from editor.errors import InputError, IntactError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
@@ -64,9 +65,10 @@ class BatchEvent:
 
 @dataclass
 class BatchResult:
-    zip_path: Path
+    data: bytes  # the zip
     formats: tuple[str, ...]
     items: list[dict] = field(default_factory=list)  # name, status, files, error
+    notes: list[str] = field(default_factory=list)
 
     @property
     def done(self) -> int:
@@ -208,51 +210,45 @@ def batch_items(products: list[tuple[str, bytes]], copy: dict | None = None, csv
     return items, notes
 
 
-def run_batch(runner, items: list[BatchItem], formats: Iterable[str], out_zip: str | Path,
-              options: dict | None = None, progress: Callable[[BatchEvent], None] | None = None,
+def run_batch(runner, items: list[BatchItem], template, progress: Callable[[BatchEvent], None] | None = None,
               notes: Iterable[str] = ()) -> BatchResult:
-    """Build every format for every item with `runner` (anything with AdWorkflow's `run`), one zip.
+    """Build every format of `template` (an AdRequest: formats, background, brand, layouts, scale...)
+    for every item with `runner` (anything with AdWorkflow's `run`); the item gives the product and
+    its copy. Returns the zip as bytes with a manifest."""
+    from dataclasses import replace
 
-    `options` are further AdRequest fields shared by all items (backdrop, brand, layouts, scale...).
-    """
-    from editor.ad.workflow import AdRequest
     from editor.storage import encode_png
 
-    names = unique_formats(formats)
+    names = unique_formats(template.formats)
     if not names:
         raise InputError("Pick at least one ad format.", key="ad_no_format", field="formats")
-    options = dict(options or {})
-    result = BatchResult(Path(out_zip), names)
-    files: list[tuple[str, bytes]] = []
+    template = replace(template, formats=names, out_dir=None)
+    buffer = io.BytesIO()
+    result = BatchResult(b"", names, notes=list(notes))
     total = len(items)
-    for index, item in enumerate(items):
-        if progress is not None:
-            progress(BatchEvent(index, total, item.name, "started"))
-        try:
-            ad = runner.run(AdRequest(product=item.product, formats=names, **item.copy, **options))
-        except IntactError as exc:
-            result.items.append({"name": item.name, "status": "failed", "files": [], "error": str(exc)})
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:  # PNGs are compressed already
+        for index, item in enumerate(items):
             if progress is not None:
-                progress(BatchEvent(index, total, item.name, "failed", str(exc)))
-            continue
-        written = []
-        for name in names:
-            arcname = f"{item.name}/{name}.png"
-            files.append((arcname, encode_png(ad.images[name], {"kind": "ad", "format": name, "product": item.name,
-                                                                "texts": item.copy})))
-            written.append(arcname)
-        files.append((f"{item.name}/layout.json", layouts_to_json(ad.layouts).encode("utf-8")))
-        written.append(f"{item.name}/layout.json")
-        result.items.append({"name": item.name, "status": "done", "files": written, "error": None})
-        if progress is not None:
-            progress(BatchEvent(index, total, item.name, "done"))
-    manifest = {"formats": list(names), "items": result.items, "notes": list(notes)}
-    files.append(("manifest.json", (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")))
-
-    def write(tmp: str) -> None:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:  # PNGs are compressed already
-            for arcname, data in files:
-                archive.writestr(arcname, data)
-
-    atomic_write(result.zip_path, write)
+                progress(BatchEvent(index, total, item.name, "started"))
+            try:
+                ad = runner.run(replace(template, product=item.product, **item.copy))
+            except IntactError as exc:
+                result.items.append({"name": item.name, "status": "failed", "files": [], "error": str(exc)})
+                if progress is not None:
+                    progress(BatchEvent(index, total, item.name, "failed", str(exc)))
+                continue
+            written = []
+            for name in names:
+                arcname = f"{item.name}/{name}.png"
+                archive.writestr(arcname, encode_png(ad.images[name], {"kind": "ad", "format": name,
+                                                                      "product": item.name, "texts": item.copy}))
+                written.append(arcname)
+            archive.writestr(f"{item.name}/layout.json", layouts_to_json(ad.layouts))
+            written.append(f"{item.name}/layout.json")
+            result.items.append({"name": item.name, "status": "done", "files": written, "error": None})
+            if progress is not None:
+                progress(BatchEvent(index, total, item.name, "done"))
+        manifest = {"formats": list(names), "items": result.items, "notes": result.notes}
+        archive.writestr("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    result.data = buffer.getvalue()
     return result
