@@ -198,11 +198,13 @@ def _thirds_covered(fmt: AdFormat, boxes: list[Box]) -> int:
 
 
 def _calm(busy: np.ndarray | None, box: Box) -> float:
+    """How busy the picture is under the text: the 90th percentile, so text half over a busy
+    area counts as busy (a mean would let the calm half hide it)."""
     if busy is None:
         return 0.0
     x0, y0, x1, y1 = box
     patch = busy[max(y0, 0) : max(y1, 0), max(x0, 0) : max(x1, 0)]
-    return float(patch.mean()) if patch.size else 0.0
+    return float(np.percentile(patch, 90)) if patch.size else 0.0
 
 
 def auto_layout(fmt: AdFormat, cut_size: tuple[int, int], copy: Copy, book: FontBook, wanted: AdLayout | None = None,
@@ -292,7 +294,7 @@ def _score(fmt: AdFormat, g: Geometry, busy: np.ndarray | None, rank: int) -> fl
     """Higher is better: a prominent product (by its linear size, up to half the live area's area;
     little gained beyond) that fills its side of the grid (a wide product beside the text would
     leave empty bands above and below it), a headline near the format's largest size, calm pixels
-    under the text, content in every third."""
+    under the text, content in every third, a one-line headline."""
     live = fmt.live_area()
     lw, lh = _size(live)
     pw, ph = _size(g.product_box)
@@ -302,4 +304,8 @@ def _score(fmt: AdFormat, g: Geometry, busy: np.ndarray | None, rank: int) -> fl
     fill = ph / lh if g.position in ("left", "right") else pw / lw
     calm = _calm(busy, g.block_box())
     thirds = _thirds_covered(fmt, [g.product_box, g.block_box()])
-    return prominence + type_scale - max(0.0, 0.6 - fill) - 1.5 * calm - 0.5 * (3 - thirds) - 0.03 * rank
+    # A headline kept on one line at a size not below the format's one-line minimum is preferred
+    # to an arrangement that breaks it (a busy background under the text still weighs more).
+    one_line = len(g.block.headline_lines()) <= 1 and g.block.headline_px >= fmt.headline_one_line_min * fmt.short_side
+    return (prominence + type_scale + 0.5 * one_line - max(0.0, 0.6 - fill) - 1.5 * calm - 0.5 * (3 - thirds)
+            - 0.03 * rank)

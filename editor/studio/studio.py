@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from editor.ad.brand import BrandKit, BrandStore
+from editor.ad.brand import BrandStore
 from editor.ad.design import layouts_to_json
 from editor.ad.formats import unique_formats
 from editor.ad.workflow import AdRequest, AdWorkflow

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 from PIL import Image
 
-from editor.ad import AdLayout, BrandKit, TextSettings
+from editor.ad import BrandKit
 from editor.ad.design import layouts_from_json
 from editor.ad.samples import product_shot
 from editor.errors import InputError
