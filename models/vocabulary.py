@@ -39,6 +39,15 @@ KV_CACHE_MODES: tuple[KVCacheMode, ...] = (*KV_STORE_MODES, INVERSION_FREE)
 # "auto" anywhere a choice can be left to the product (KV cache, memory mode, model, remover).
 AUTO: Literal["auto"] = "auto"
 
+# --- how much fidelity a run may trade for speed (models/speed.py) -----------------------------
+# exact: every step computed in full; fast / fastest: work reused across denoising steps where the
+# model's output is predictable (diffusers' step-cache hooks for generation).
+SpeedSetting = Literal["exact", "fast", "fastest"]
+EXACT: SpeedSetting = "exact"
+FAST: SpeedSetting = "fast"
+FASTEST: SpeedSetting = "fastest"
+SPEED_SETTINGS: tuple[SpeedSetting, ...] = get_args(SpeedSetting)
+
 # --- how the weights are placed (the memory plan's offload) ------------------------------------
 Offload = Literal["none", "model", "group"]
 OFFLOAD_MODES: tuple[Offload, ...] = get_args(Offload)
