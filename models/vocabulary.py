@@ -51,3 +51,12 @@ SPEED_SETTINGS: tuple[SpeedSetting, ...] = get_args(SpeedSetting)
 # --- how the weights are placed (the memory plan's offload) ------------------------------------
 Offload = Literal["none", "model", "group"]
 OFFLOAD_MODES: tuple[Offload, ...] = get_args(Offload)
+
+# --- how a diffusion model takes guidance -------------------------------------------------------
+# embedded: a model input (guidance-distilled, FLUX.1 [dev]); cfg: true classifier-free guidance, a
+# second pass with the negative prompt (FLUX.2 [klein] Base, Z-Image); none: neither (step-distilled).
+GuidanceKind = Literal["embedded", "cfg", "none"]
+EMBEDDED: GuidanceKind = "embedded"
+CFG: GuidanceKind = "cfg"
+NO_GUIDANCE: GuidanceKind = "none"
+GUIDANCE_KINDS: tuple[GuidanceKind, ...] = get_args(GuidanceKind)
