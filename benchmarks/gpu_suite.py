@@ -161,7 +161,7 @@ def _relative_rms(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def kv_edit_section(model: RandomModel, s: Settings) -> dict:
     """Inversion and edit per store, the same-edit check, and the inversion-free mode (FLUX.1 engine)."""
-    from editor.kv_edit.engine import Canvas, KVEditEngine, Prompt
+    from editor.kv_edit.engine import Canvas, Conditioning, KVEditEngine, Prompt
     from editor.kv_edit.kv_cache import make_kv_store
     from editor.kv_edit.kv_stores import CpuKVStore
     from editor.kv_edit.masks import token_mask
@@ -172,7 +172,8 @@ def kv_edit_section(model: RandomModel, s: Settings) -> dict:
     mask = token_mask(fraction_mask(canvas, s.mask_fraction), latent, latent)
     engine = KVEditEngine(SimpleNamespace(transformer=model.transformer), canvas, mask, s.device)
     emb, pooled, ids = model.prompt
-    source, target = Prompt("source", emb, pooled, ids), Prompt("target", emb.flip(1), pooled, ids)
+    source = Conditioning(Prompt("source", emb, pooled, ids))
+    target = Conditioning(Prompt("target", emb.flip(1), pooled, ids))
     clean = model.noise(s.size, seed=3)
     sigmas = shifted_sigmas(s.kv_steps)
     opts = EditOptions(steps=s.kv_steps, skip_steps=s.kv_skip)

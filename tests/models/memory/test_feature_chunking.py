@@ -46,7 +46,7 @@ def test_chunking_lowers_the_activation_peak():
 
 
 def test_kv_edit_records_and_replays_through_chunked_blocks():
-    from editor.kv_edit.engine import Canvas, KVEditEngine, Prompt
+    from editor.kv_edit.engine import Canvas, Conditioning, KVEditEngine, Prompt
     from editor.kv_edit.kv_cache import make_kv_store
     from editor.kv_edit.masks import token_mask
     from editor.kv_edit.options import EditOptions
@@ -57,7 +57,7 @@ def test_kv_edit_records_and_replays_through_chunked_blocks():
     mask[4:12, 4:12] = 1
     engine = KVEditEngine(SimpleNamespace(transformer=model.transformer), canvas, token_mask(mask, 16, 16), "cpu")
     emb, pooled, ids = model.prompt
-    source, target = Prompt("a", emb, pooled, ids), Prompt("b", emb.flip(1), pooled, ids)
+    source, target = Conditioning(Prompt("a", emb, pooled, ids)), Conditioning(Prompt("b", emb.flip(1), pooled, ids))
     clean = model.noise(128, seed=1)
     sigmas = [1.0, 0.75, 0.5, 0.25, 0.0]
 
