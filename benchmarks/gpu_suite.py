@@ -9,7 +9,8 @@ measured, section by section:
 
   kv-edit     seconds per inversion step and per edit step for each KV store (device, cpu with
               prefetch, fp8) and whether every store gives the device store's edit; the
-              inversion-free mode. (Families the KV-Edit engine runs.)
+              inversion-free mode with and without elastic refresh; keyframes in the device store
+              (bytes, deviation) at each speed setting. (Families the KV-Edit engine runs.)
   generate    seconds per step for each speed setting (exact / fast / fastest: step caches only)
               and the deviation of the final latent from exact.
   memory      peak accelerator memory of one full step per plan (weights resident or group
@@ -161,6 +162,7 @@ def _relative_rms(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def kv_edit_section(model: RandomModel, s: Settings) -> dict:
     """Inversion and edit per store, the same-edit check, and the inversion-free mode (FLUX.1 engine)."""
+    from editor.kv_edit.elastic import ElasticPolicy
     from editor.kv_edit.engine import Canvas, Conditioning, KVEditEngine, Prompt
     from editor.kv_edit.kv_cache import make_kv_store
     from editor.kv_edit.kv_stores import CpuKVStore
@@ -203,14 +205,42 @@ def kv_edit_section(model: RandomModel, s: Settings) -> dict:
     for row, mode in zip(rows, KV_STORES):
         row["identical_to_device"] = bool(torch.equal(edits[mode], edits["device"]))
         row["relative_rms_vs_device"] = _relative_rms(edits[mode], edits["device"])
+    free_opts = replace(opts, kv_cache="none")
     start = time.perf_counter()
-    free_out, run = engine.edit_without_inversion(clean, source, target, sigmas, replace(opts, kv_cache="none"))
+    free_out, run = engine.edit_without_inversion(clean, source, target, sigmas, free_opts)
     _sync(s.device)
-    free = {"mode": "inversion-free", "edit_step_seconds": (time.perf_counter() - start) / steps,
-            "source_passes_per_step": 1.0, "cache_bytes": run.kv_cache_bytes,
-            "relative_rms_vs_stored_device": _relative_rms(free_out[:, engine.fg_index], edits["device"])}
+    free = [{"mode": "inversion-free", "edit_step_seconds": (time.perf_counter() - start) / steps,
+             "source_passes_per_step": 1.0, "cache_bytes": run.kv_cache_bytes,
+             "relative_rms_vs_exact_free": 0.0}]
+    for setting in SPEED_SETTINGS[1:]:  # elastic refresh at each speed setting's threshold
+        policy = ElasticPolicy.for_speed(setting, stored=False)
+        start = time.perf_counter()
+        out, run = engine.edit_without_inversion(clean, source, target, sigmas, free_opts, policy=policy)
+        _sync(s.device)
+        report = run.extra["elastic"]
+        free.append({"mode": f"inversion-free, elastic ({setting}, threshold {policy.threshold:g})",
+                     "edit_step_seconds": (time.perf_counter() - start) / steps,
+                     "source_passes_per_step": report["source_passes_per_step"], "cache_bytes": run.kv_cache_bytes,
+                     "first_layers": [r["from_layer"] for r in report["refreshes"]],
+                     "relative_rms_vs_exact_free": _relative_rms(out[:, engine.fg_index], free_out[:, engine.fg_index])})
+    keyframes = []
+    for setting in SPEED_SETTINGS[1:]:  # keyframes in the device store at each speed setting
+        policy = ElasticPolicy.for_speed(setting, stored=True)
+        inversion = engine.new_inversion(clean, source, sigmas, 1.5, False, make_kv_store("device", s.device, s.dtype),
+                                         policy=policy)
+        start = time.perf_counter()
+        engine.extend(inversion, s.kv_skip)
+        _sync(s.device)
+        invert = time.perf_counter() - start
+        out, _ = engine.denoise(inversion, target, opts)
+        keyframes.append({"setting": setting, "threshold": policy.threshold, "share_cap": policy.keyframe_share,
+                          "inversion_step_seconds": invert / steps, "cache_bytes": inversion.store.nbytes,
+                          "bytes_ratio": inversion.store.nbytes / max(1, rows[0]["cache_bytes"]),
+                          "relative_rms_vs_device": _relative_rms(out[:, engine.fg_index].float(), edits["device"])})
+        inversion.clear()
+        _free(s.device)
     return {"size": s.size, "mask_fraction": s.mask_fraction, "cached_steps": steps, "stores": rows,
-            "inversion_free": [free]}
+            "inversion_free": free, "keyframes": keyframes}
 
 
 def generation_section(model: RandomModel, s: Settings) -> dict:
@@ -258,17 +288,18 @@ def memory_section(model: RandomModel, s: Settings) -> dict:
     dtype = est.dtype_name(s.dtype)
     weights = fp.component("transformer").weight_bytes(dtype)
     rows = []
-    for offload in ("none", "group"):
-        if offload == "group":
-            model.transformer.enable_group_offload(
-                onload_device=s.device, offload_device=torch.device("cpu"), offload_type="block_level",
-                num_blocks_per_group=1, use_stream=s.device.type == "cuda", record_stream=s.device.type == "cuda",
-                low_cpu_mem_usage=False)
-        try:
-            for size in s.memory_sizes:
-                x = model.noise(size, seed=0)
-                for chunks in (1, est.FEATURE_CHUNKS):
-                    set_feature_chunking(model.transformer, chunks)
+    # Chunking first, then offloading: group offload must wrap the chunked blocks (as place_pipeline does).
+    for chunks in (1, est.FEATURE_CHUNKS):
+        set_feature_chunking(model.transformer, chunks)
+        for offload in ("none", "group"):
+            if offload == "group":
+                model.transformer.enable_group_offload(
+                    onload_device=s.device, offload_device=torch.device("cpu"), offload_type="block_level",
+                    num_blocks_per_group=1, use_stream=s.device.type == "cuda", record_stream=s.device.type == "cuda",
+                    low_cpu_mem_usage=False)
+            try:
+                for size in s.memory_sizes:
+                    x = model.noise(size, seed=0)
                     model.velocity(x, 0.5)  # warm-up (group offload learns its order on the first pass)
                     _free(s.device)
                     start = time.perf_counter()
@@ -280,13 +311,14 @@ def memory_section(model: RandomModel, s: Settings) -> dict:
                         estimate += fp.component("transformer").group_resident_bytes(dtype)
                     rows.append({"offload": offload, "feature_chunks": chunks, "size": size, "step_seconds": seconds,
                                  "peak_bytes_above_resident": peak.bytes, "estimated_bytes": estimate})
-        finally:
-            set_feature_chunking(model.transformer, 1)
-            if offload == "group":
-                from models.memory.offload import _remove_group_offload
+            finally:
+                if offload == "group":
+                    from models.memory.offload import _remove_group_offload
 
-                _remove_group_offload(model.transformer)
-                model.transformer.to(s.device)
+                    _remove_group_offload(model.transformer)
+                    model.transformer.to(s.device)
+    set_feature_chunking(model.transformer, 1)
+    rows.sort(key=lambda row: (row["offload"] != "none", row["feature_chunks"], row["size"]))
     return {"weights_bytes": weights, "plans": rows}
 
 
@@ -389,11 +421,16 @@ def to_markdown(r: dict) -> str:
                 lines.append(f"| {row['store']} | {row['inversion_step_seconds']:.4f} | {row['edit_step_seconds']:.4f} "
                              f"| {_gb(row['cache_bytes'])} | {'identical' if row['identical_to_device'] else 'no'} "
                              f"| {row['relative_rms_vs_device']:.2e} |")
-            lines += ["", "| edit mode | edit s/step | source passes / step | cache alive | rel. RMS vs stored (device) |",
+            lines += ["", "| edit mode | edit s/step | source passes / step | cache alive | rel. RMS vs exact inversion-free |",
                       "|---|---|---|---|---|"]
             for row in sec["inversion_free"]:
                 lines.append(f"| {row['mode']} | {row['edit_step_seconds']:.4f} | {row['source_passes_per_step']:.2f} "
-                             f"| {_gb(row['cache_bytes'])} | {row['relative_rms_vs_stored_device']:.2e} |")
+                             f"| {_gb(row['cache_bytes'])} | {row['relative_rms_vs_exact_free']:.2e} |")
+            lines += ["", "| keyframes (device store) | threshold | cap | inversion s/step | cache | bytes / every step | rel. RMS vs device |",
+                      "|---|---|---|---|---|---|---|"]
+            for row in sec["keyframes"]:
+                lines.append(f"| {row['setting']} | {row['threshold']:g} | {row['share_cap']:.2f} | {row['inversion_step_seconds']:.4f} "
+                             f"| {_gb(row['cache_bytes'])} | {row['bytes_ratio']:.3f} | {row['relative_rms_vs_device']:.2e} |")
         elif sec["section"] == "generate":
             lines += ["| setting | step cache | s/step | time / exact | rel. RMS vs exact | not applied |",
                       "|---|---|---|---|---|---|"]

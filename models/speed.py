@@ -154,6 +154,37 @@ SPEED_TABLE: MappingProxyType[str, MappingProxyType[str, StepCache]] = MappingPr
 
 
 @dataclass(frozen=True)
+class ElasticRefresh:
+    """What a speed setting means for KV-Edit (editor/kv_edit/elastic.py). The two drift tests
+    differ (inversion-free: how far the foreground's read of the cache moved; keyframes: how far
+    replaying a keyframe moves it), so each has its threshold. `keyframe_share`: the most keyframes
+    a stored cache keeps per layer, as a share of its steps (the planner counts it at that share)."""
+
+    refresh_threshold: float  # inversion-free
+    keyframe_threshold: float  # stored cache
+    keyframe_share: float
+
+
+# setting -> elastic refresh for KV-Edit ("exact" refreshes every step and layer). Chosen by
+# `benchmarks/elastic_bench.py` (results/elastic_cpu.md: mid-size random FLUX.1, 512², 28 steps) by
+# deviation bound: the largest thresholds whose edit stays within the fp8 store's accepted 3.8e-3
+# relative RMS (fast) or 1e-2 (fastest); the caps are the keyframe shares measured there.
+#   inversion-free 0.03: 0.50 source passes per step, 3.1e-3;  0.05: 0.33, 6.6e-3
+#   keyframes      0.05: 0.50 of the bytes, 3.6e-3;            0.1:  0.33, 9.8e-3
+KV_EDIT_REFRESH: MappingProxyType[str, ElasticRefresh] = MappingProxyType({
+    FAST: ElasticRefresh(refresh_threshold=0.03, keyframe_threshold=0.05, keyframe_share=0.5),
+    FASTEST: ElasticRefresh(refresh_threshold=0.05, keyframe_threshold=0.1, keyframe_share=0.35),
+})
+
+
+def kv_refresh(setting: str) -> ElasticRefresh | None:
+    """The elastic refresh of a speed setting for KV-Edit; None for exact (every step, every layer)."""
+    if setting not in SPEED_SETTINGS:
+        raise ValueError(f"unknown speed setting '{setting}'; known: {', '.join(SPEED_SETTINGS)}")
+    return KV_EDIT_REFRESH.get(setting)
+
+
+@dataclass(frozen=True)
 class SpeedPlan:
     """A speed setting resolved for one run: what will be applied and, for the rest, why not."""
 

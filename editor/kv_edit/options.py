@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from editor.errors import InputError
 from editor.kv_edit.kv_cache import INVERSION_FREE_MODE, kv_cache_modes
+from models.vocabulary import EXACT, SPEED_SETTINGS
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class EditOptions:
         only one step alive (no inversion pass, more work per edit).
     feather_px: width, in pixels, of the blend band just *inside* the mask edge that hides the seam
         between generated and original pixels (pixels outside the mask are never touched).
+    speed: "exact" refreshes the background keys/values at every step; "fast" / "fastest" refresh
+        them where an attention drift test says so (keyframes in a stored cache, fewer source
+        passes inversion-free; editor.kv_edit.elastic), within a deviation bound.
     """
 
     steps: int = 28
@@ -42,6 +46,7 @@ class EditOptions:
     seed: int = 42
     kv_cache: str = "device"
     feather_px: int = 8
+    speed: str = EXACT
 
     def __post_init__(self) -> None:
         if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
@@ -64,6 +69,8 @@ class EditOptions:
             raise InputError(f"seed must be a whole number between 0 and 2^63 - 1; got {self.seed!r}.")
         if isinstance(self.feather_px, bool) or not isinstance(self.feather_px, int) or not 0 <= self.feather_px <= 256:
             raise InputError(f"feather_px must be a whole number between 0 and 256; got {self.feather_px!r}.")
+        if self.speed not in SPEED_SETTINGS:
+            raise InputError(f"Unknown speed setting '{self.speed}'. Choose one of: {', '.join(SPEED_SETTINGS)}.")
         modes = kv_cache_modes()
         if self.kv_cache not in modes:
             raise InputError(f"Unknown KV cache mode '{self.kv_cache}'. Choose one of: {', '.join(modes)}.")

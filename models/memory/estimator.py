@@ -11,6 +11,7 @@ Units are bytes; GB in messages means 10^9 bytes.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 
 import torch
@@ -310,6 +311,7 @@ def kv_cache_size(
     cached_steps: int,
     dtype: torch.dtype | str = "bf16",
     accelerator: bool = True,
+    keyframe_share: float | None = None,
 ) -> KVCacheSize:
     """Where the K/V cache lives and how big it is, per mode.
 
@@ -318,23 +320,29 @@ def kv_cache_size(
             prefetched. Without an accelerator it is plain RAM, like `device`.
     fp8 / int8: one byte per element plus scales, on the compute device.
     none:   inversion-free: one step's keys/values alive at a time.
+
+    keyframe_share (elastic refresh, editor/kv_edit/elastic.py): a stored cache keeps at most that
+    share of its steps (rounded up); the inversion-free mode also keeps each layer's background
+    block input (half a step more) to restart a refresh mid-way. None: exact, every step.
     """
     n_bg = background_tokens(fp, width, height, mask_fraction)
     full = dtype_bytes(dtype)
     per_step_full = kv_bytes_per_step(fp, n_bg, full)
     layer_full = per_step_full // max(1, fp.attention_layers)
+    held = cached_steps if keyframe_share is None else min(cached_steps, math.ceil(keyframe_share * cached_steps))
     if mode == "device":
-        return KVCacheSize(mode, per_step_full, cached_steps, per_step_full * cached_steps, 0)
+        return KVCacheSize(mode, per_step_full, held, per_step_full * held, 0)
     if mode == "cpu":
         if not accelerator:
-            return KVCacheSize(mode, per_step_full, cached_steps, per_step_full * cached_steps, 0)
-        return KVCacheSize(mode, per_step_full, cached_steps, 2 * layer_full, per_step_full * cached_steps)
+            return KVCacheSize(mode, per_step_full, held, per_step_full * held, 0)
+        return KVCacheSize(mode, per_step_full, held, 2 * layer_full, per_step_full * held)
     if mode in ("fp8", "int8"):
         per_step = kv_bytes_per_step(fp, n_bg, 1) + kv_scale_bytes_per_step(fp, n_bg, mode)
         # plus one layer dequantized to the compute dtype while it is used
-        return KVCacheSize(mode, per_step, cached_steps, per_step * cached_steps + layer_full, 0)
+        return KVCacheSize(mode, per_step, held, per_step * held + layer_full, 0)
     if mode == "none":
-        return KVCacheSize(mode, per_step_full, 1, per_step_full, 0)
+        alive = per_step_full if keyframe_share is None else per_step_full + per_step_full // 2
+        return KVCacheSize(mode, alive, 1, alive, 0)
     raise ValueError(f"unknown KV cache mode '{mode}'")
 
 

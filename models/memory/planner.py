@@ -31,7 +31,8 @@ import torch
 
 from models.memory import estimator as est
 from models.registry import get_spec
-from models.vocabulary import KV_CACHE_MODES, KV_EDIT, OFFLOAD_MODES, PLAN_KINDS
+from models.speed import kv_refresh as speed_refresh
+from models.vocabulary import ELASTIC, EVERY_STEP, EXACT, KV_CACHE_MODES, KV_EDIT, OFFLOAD_MODES, PLAN_KINDS
 
 GiB = 2**30
 GB = est.GB
@@ -100,6 +101,7 @@ class MemoryPlan:
     parts: tuple[tuple[str, int], ...]  # what the peaks are made of, for reports
     fits: bool
     feature_chunks: int = 1  # token slices for the blocks' MLPs (models/memory/chunking.py); 1 = none
+    kv_refresh: str = EVERY_STEP  # "elastic": the speed setting keeps keyframes / refreshes by drift
     explanation: str = ""
     fallback: "MemoryPlan | None" = None  # the next cheaper plan that fits, for out-of-memory retries
 
@@ -110,7 +112,8 @@ class MemoryPlan:
 
     @property
     def name(self) -> str:
-        bits = [f"offload={self.offload}", f"kv={self.kv_cache or '-'}"]
+        elastic = self.kv_refresh == ELASTIC and self.kv_cache is not None
+        bits = [f"offload={self.offload}", f"kv={self.kv_cache or '-'}" + ("/elastic" if elastic else "")]
         if self.feature_chunks > 1:
             bits.append(f"mlp=chunks{self.feature_chunks}")
         bits.append("vae=tiled" if self.vae_tiling else "vae=full")
@@ -127,6 +130,8 @@ class MemoryPlan:
         if self.kv_cache is not None:
             kv = KV_WORDS[self.kv_cache]
             words.append(kv if self.device == "cuda" else kv.replace(" on the GPU", " in RAM"))
+            if self.kv_refresh == ELASTIC:
+                words.append("elastic refresh" if self.kv_cache == "none" else "keyframes only")
         if self.feature_chunks > 1:
             words.append(f"MLP in {self.feature_chunks} token slices")
         words.append("tiled VAE" if self.vae_tiling else "full VAE")
@@ -225,6 +230,7 @@ def _estimate(
     dtype: str,
     accelerator: bool,
     images: int = 1,
+    keyframe_share: float | None = None,
 ) -> _Need:
     wq = c.weight_quantization
     transformer = fp.component("transformer").weight_bytes(dtype, wq)
@@ -237,7 +243,8 @@ def _estimate(
     if c.kv_cache is None:
         kv = est.KVCacheSize("-", 0, 0, 0, 0)
     else:
-        kv = est.kv_cache_size(fp, c.kv_cache, width, height, mask_fraction, cached_steps, dtype, accelerator)
+        kv = est.kv_cache_size(fp, c.kv_cache, width, height, mask_fraction, cached_steps, dtype, accelerator,
+                               keyframe_share)
 
     if not accelerator:
         weights = transformer + text + vae
@@ -318,6 +325,7 @@ def evaluate_plans(
     dtype: torch.dtype | str | None = None,
     weight_quantizers: tuple[str, ...] | None = None,
     images: int = 1,
+    speed: str = EXACT,
 ) -> list[MemoryPlan]:
     """Every candidate plan, fastest first, with its estimated needs and whether it fits `budget`
     (no explanations, no fallbacks: `plan_memory` adds those to the one it picks)."""
@@ -339,9 +347,11 @@ def evaluate_plans(
     if weight_quantizers is None:
         weight_quantizers = available_weight_quantizers() if accelerator else ()
     fp = est.model_footprint(model)
+    refresh = speed_refresh(speed) if task == KV_EDIT else None
+    share = refresh.keyframe_share if refresh is not None else None
     plans = []
     for c in candidates(task, accelerator, tuple(weight_quantizers)):
-        need = _estimate(fp, c, width, height, steps - skip_steps, mask_fraction, dtype_name, accelerator, images)
+        need = _estimate(fp, c, width, height, steps - skip_steps, mask_fraction, dtype_name, accelerator, images, share)
         plans.append(
             MemoryPlan(
                 model=model,
@@ -359,6 +369,7 @@ def evaluate_plans(
                 parts=need.parts,
                 fits=need.ram <= budget.ram_free and (not accelerator or need.gpu <= budget.gpu_free),
                 feature_chunks=c.feature_chunks,
+                kv_refresh=ELASTIC if refresh is not None else EVERY_STEP,
             )
         )
     return plans
@@ -379,6 +390,7 @@ def plan_memory(
     weight_quantizers: tuple[str, ...] | None = None,
     budget_label: str = "",
     images: int = 1,
+    speed: str = EXACT,
 ) -> MemoryPlan:
     """The fastest plan that fits, with its cheaper fallbacks chained in `fallback`.
 
@@ -388,6 +400,8 @@ def plan_memory(
     dtype: compute dtype; default bf16 with an accelerator, fp32 without (as `models.loading`).
     weight_quantizers: quantizers to consider; default: the installed ones.
     images: pictures made in one batch (generation): activations grow with it, a sliced VAE does not.
+    speed: the speed setting; for KV-Edit "fast"/"fastest" keep keyframes only (models/speed.py
+        KV_EDIT_REFRESH), so a stored cache is counted at its keyframe share.
     When nothing fits, the returned plan has `fits=False` and says what is missing.
     """
     budget = MemoryBudget(int(gpu_free_bytes or 0), int(ram_free_bytes), budget_label)
@@ -404,9 +418,12 @@ def plan_memory(
         dtype=dtype,
         weight_quantizers=weight_quantizers,
         images=images,
+        speed=speed,
     )
 
     job = f"{model} {width}x{height}, {steps} steps" + (f", {mask_fraction:.0%} mask" if task == KV_EDIT else "")
+    if speed != EXACT:
+        job += f", speed {speed}"
     have = (f"{_gb(budget.gpu_free)} GPU / " if accelerator else "no GPU, ") + f"{_gb(budget.ram_free)} RAM free"
     fitting = [i for i, p in enumerate(plans) if p.fits]
     if not fitting:

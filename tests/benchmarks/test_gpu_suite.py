@@ -4,6 +4,7 @@ is known to work before a GPU ever runs it."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -31,6 +32,13 @@ def test_dry_run_measures_every_section_for_every_family(tmp_path):
     stores = {row["mode"]: row for row in sections[("flux", "kv-edit")]["stores"]}
     assert stores["cpu"]["identical_to_device"]  # the pinned-memory store is exact
     assert stores["fp8"]["relative_rms_vs_device"] < 0.05
+    free = sections[("flux", "kv-edit")]["inversion_free"]
+    assert [row["source_passes_per_step"] for row in free][0] == 1.0 and len(free) == 3  # exact, fast, fastest
+    assert all(row["source_passes_per_step"] <= 1.0 for row in free)
+    keyframes = sections[("flux", "kv-edit")]["keyframes"]
+    assert [row["setting"] for row in keyframes] == ["fast", "fastest"]
+    steps = sections[("flux", "kv-edit")]["cached_steps"]
+    assert all(row["bytes_ratio"] <= math.ceil(row["share_cap"] * steps) / steps + 1e-9 for row in keyframes)
     assert sections[("flux", "compile")]["blocks_compiled"] > 0
     text = out.with_suffix(".md").read_text()
     assert text.startswith("# GPU suite") and "## flux: kv-edit" in text

@@ -19,7 +19,7 @@ from diffusers.pipelines.flux.pipeline_flux import FluxPipeline, calculate_shift
 from torch import Tensor
 
 from editor.kv_edit.attention import KVProcessor
-from editor.kv_edit.families.base import Canvas, FamilyAdapter, Prompt
+from editor.kv_edit.families.base import BlockInputs, Canvas, FamilyAdapter, Prompt
 from models.vocabulary import EMBEDDED, NO_GUIDANCE, GuidanceKind
 
 # The T5 encoder FLUX uses was trained with at most 512 tokens; FluxPipeline refuses more.
@@ -153,6 +153,17 @@ class Flux1Adapter(FamilyAdapter):
                 return_dict=False,
             )[0]
         return out.float()
+
+    def block_inputs(self, prompt: Prompt) -> BlockInputs:
+        # Every block, double or single stream, takes the image rows and the text rows as separate
+        # keywords and one rotary table for text + image (diffusers 0.42), and holds one KV layer.
+        transformer = self.pipe.transformer
+        return BlockInputs(
+            blocks=(*transformer.transformer_blocks, *transformer.single_transformer_blocks),
+            image_kwarg="hidden_states",
+            rotary_kwarg="image_rotary_emb",
+            rotary=lambda ids: transformer.pos_embed(torch.cat((prompt.text_ids, ids), dim=0)),
+        )
 
     @classmethod
     def kv_layers(cls, transformer) -> dict[str, tuple[int, type]]:
