@@ -26,7 +26,6 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from types import SimpleNamespace
 
 import torch
 
@@ -34,13 +33,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from kv_edit_bench import fraction_mask, write_results  # noqa: E402
-from random_models import build, generate, shifted_sigmas  # noqa: E402
+from kv_edit_bench import write_results  # noqa: E402
+from random_models import build, generate, kv_edit_setup, shifted_sigmas  # noqa: E402
 
 from editor.kv_edit.elastic import ElasticPolicy  # noqa: E402
-from editor.kv_edit.engine import Canvas, Conditioning, KVEditEngine, Prompt  # noqa: E402
 from editor.kv_edit.kv_cache import make_kv_store  # noqa: E402
-from editor.kv_edit.masks import token_mask  # noqa: E402
 from editor.kv_edit.options import EditOptions  # noqa: E402
 from models.speed import KV_EDIT_REFRESH, plan_speed, speed_applied  # noqa: E402
 from models.vocabulary import SPEED_SETTINGS, TEXT2IMG  # noqa: E402
@@ -63,14 +60,8 @@ def run(args) -> dict:
     torch.set_num_threads(1)
     clock = _clock()
     model = build("flux", "mid", torch.device("cpu"), torch.float32)
-    latent = args.size // 8
-    canvas = Canvas(args.size, args.size, latent, latent, model.latent_channels)
-    mask = token_mask(fraction_mask(canvas, 0.25), latent, latent)
-    engine = KVEditEngine(SimpleNamespace(transformer=model.transformer), canvas, mask, "cpu")
-    emb, pooled, ids = model.prompt
-    source = Conditioning(Prompt("source", emb, pooled, ids))
-    target = Conditioning(Prompt("target", torch.randn(emb.shape, generator=torch.Generator().manual_seed(5)), pooled, ids))
-    clean = model.noise(args.size, seed=3)
+    setup = kv_edit_setup(model, args.size, 0.25)
+    engine, source, target, clean = setup.engine, setup.source, setup.target, setup.clean
     sigmas = shifted_sigmas(args.steps)
     fg = engine.fg_index
     opts = EditOptions(steps=args.steps, skip_steps=args.skip_steps)
@@ -155,7 +146,7 @@ def run(args) -> dict:
     return {
         "device_name": platform.processor() or platform.machine(), "torch": torch.__version__,
         "size": args.size, "steps": args.steps, "skip_steps": args.skip_steps, "layers": engine.n_layers,
-        "image_tokens": canvas.tokens, "foreground_tokens": len(fg),
+        "image_tokens": engine.canvas.tokens, "foreground_tokens": len(fg),
         "stored_edit_seconds": reference["edit_seconds"], "stored_inversion_seconds": reference["inversion_seconds"],
         "stored_bytes": reference["bytes"], "fp8_deviation": fp8_deviation,
         "exact_inversion_free_seconds": exact_free_seconds,

@@ -37,19 +37,17 @@ import time
 import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Callable
 
-import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from kv_edit_bench import fraction_mask  # noqa: E402
 from peak_memory import PeakMemory  # noqa: E402
-from random_models import SCALED, RandomModel, build, families_with_full_config, generate, shifted_sigmas  # noqa: E402
+from random_models import (  # noqa: E402
+    SCALED, RandomModel, build, families_with_full_config, generate, kv_edit_setup, shifted_sigmas)
 
 from editor.atomic import atomic_write_text  # noqa: E402
 from models.memory import estimator as est  # noqa: E402
@@ -163,20 +161,12 @@ def _relative_rms(a: torch.Tensor, b: torch.Tensor) -> float:
 def kv_edit_section(model: RandomModel, s: Settings) -> dict:
     """Inversion and edit per store, the same-edit check, and the inversion-free mode (FLUX.1 engine)."""
     from editor.kv_edit.elastic import ElasticPolicy
-    from editor.kv_edit.engine import Canvas, Conditioning, KVEditEngine, Prompt
     from editor.kv_edit.kv_cache import make_kv_store
     from editor.kv_edit.kv_stores import CpuKVStore
-    from editor.kv_edit.masks import token_mask
     from editor.kv_edit.options import EditOptions
 
-    latent = s.size // 8
-    canvas = Canvas(s.size, s.size, latent, latent, model.latent_channels)
-    mask = token_mask(fraction_mask(canvas, s.mask_fraction), latent, latent)
-    engine = KVEditEngine(SimpleNamespace(transformer=model.transformer), canvas, mask, s.device)
-    emb, pooled, ids = model.prompt
-    source = Conditioning(Prompt("source", emb, pooled, ids))
-    target = Conditioning(Prompt("target", emb.flip(1), pooled, ids))
-    clean = model.noise(s.size, seed=3)
+    setup = kv_edit_setup(model, s.size, s.mask_fraction)
+    engine, source, target, clean = setup.engine, setup.source, setup.target, setup.clean
     sigmas = shifted_sigmas(s.kv_steps)
     opts = EditOptions(steps=s.kv_steps, skip_steps=s.kv_skip)
     steps = s.kv_steps - s.kv_skip

@@ -173,6 +173,27 @@ def build(family: str, scale: str, device: torch.device, dtype: torch.dtype, see
     return model
 
 
+def kv_edit_setup(model: RandomModel, size: int, mask=0.25):
+    """A KV-Edit engine on a FLUX.1 random model for a size² image: `mask` is a latent-resolution
+    array, or the fraction a centred rectangle covers. Also a source and a target conditioning (the
+    target's text drawn from another seed) and a clean latent."""
+    from types import SimpleNamespace
+
+    from benchmarks.kv_edit_bench import fraction_mask
+    from editor.kv_edit.engine import Canvas, Conditioning, KVEditEngine, Prompt
+    from editor.kv_edit.masks import token_mask
+
+    latent = size // LATENT_FACTOR
+    canvas = Canvas(size, size, latent, latent, model.latent_channels)
+    grid = fraction_mask(canvas, mask) if isinstance(mask, float) else mask
+    engine = KVEditEngine(SimpleNamespace(transformer=model.transformer), canvas, token_mask(grid, latent, latent),
+                          model.device)
+    emb, pooled, ids = model.prompt
+    other = torch.randn(emb.shape, generator=torch.Generator().manual_seed(5)).to(emb.device, emb.dtype)
+    return SimpleNamespace(engine=engine, source=Conditioning(Prompt("source", emb, pooled, ids)),
+                           target=Conditioning(Prompt("target", other, pooled, ids)), clean=model.noise(size, seed=3))
+
+
 def shifted_sigmas(steps: int, shift: float = 3.0) -> list[float]:
     """1 ... 0 in `steps` intervals, time-shifted like the flow-matching schedulers of these models."""
     t = np.linspace(1.0, 0.0, steps + 1)

@@ -4,13 +4,11 @@ say which steps and layers were recomputed."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 import torch
 
-from benchmarks.random_models import build, shifted_sigmas
+from benchmarks.random_models import build, kv_edit_setup, shifted_sigmas
 from editor.errors import InputError
 from editor.kv_edit import EditOptions, EditSession
 from editor.kv_edit.attention import recording, replaying
@@ -23,10 +21,9 @@ from editor.kv_edit.elastic import (
     source_pass_from,
     top_keys,
 )
-from editor.kv_edit.engine import Canvas, Conditioning, KVEditEngine, Prompt, seeded_noise
+from editor.kv_edit.engine import seeded_noise
 from editor.kv_edit.kv_cache import make_kv_store
 from editor.kv_edit.kv_stores import DeviceKVStore
-from editor.kv_edit.masks import token_mask
 from models.speed import KV_EDIT_REFRESH
 from models.vocabulary import FAST
 
@@ -36,15 +33,11 @@ STEPS, SKIP = 12, 2
 @pytest.fixture(scope="module")
 def setup():
     model = build("flux", "tiny", torch.device("cpu"), torch.float32)
-    canvas = Canvas(128, 128, 16, 16, model.latent_channels)
     mask = np.zeros((16, 16), np.float32)
     mask[4:12, 3:11] = 1
-    engine = KVEditEngine(SimpleNamespace(transformer=model.transformer), canvas, token_mask(mask, 16, 16), "cpu")
-    emb, pooled, ids = model.prompt
-    source = Conditioning(Prompt("a white cup", emb, pooled, ids))
-    target = Conditioning(Prompt("a red cup", torch.randn(emb.shape, generator=torch.Generator().manual_seed(5)), pooled, ids))
-    return SimpleNamespace(engine=engine, source=source, target=target, clean=model.noise(128, seed=3),
-                           sigmas=shifted_sigmas(STEPS))
+    edit = kv_edit_setup(model, 128, mask)
+    edit.sigmas = shifted_sigmas(STEPS)
+    return edit
 
 
 def _relative(a, b, rows):

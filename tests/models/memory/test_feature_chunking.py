@@ -4,14 +4,13 @@ are chosen by the planner where the activation peak decides, and come off with t
 from __future__ import annotations
 
 from dataclasses import replace
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 
 from benchmarks.peak_memory import PeakMemory
-from benchmarks.random_models import build
+from benchmarks.random_models import build, kv_edit_setup
 from models.memory import estimator as est
 from models.memory import planner
 from models.memory.chunking import feature_chunks, set_feature_chunking
@@ -46,19 +45,12 @@ def test_chunking_lowers_the_activation_peak():
 
 
 def test_kv_edit_records_and_replays_through_chunked_blocks():
-    from editor.kv_edit.engine import Canvas, Conditioning, KVEditEngine, Prompt
     from editor.kv_edit.kv_cache import make_kv_store
-    from editor.kv_edit.masks import token_mask
     from editor.kv_edit.options import EditOptions
 
     model = build("flux", "tiny", torch.device("cpu"), torch.float32)
-    canvas = Canvas(128, 128, 16, 16, model.latent_channels)
-    mask = np.zeros((16, 16), np.float32)
-    mask[4:12, 4:12] = 1
-    engine = KVEditEngine(SimpleNamespace(transformer=model.transformer), canvas, token_mask(mask, 16, 16), "cpu")
-    emb, pooled, ids = model.prompt
-    source, target = Conditioning(Prompt("a", emb, pooled, ids)), Conditioning(Prompt("b", emb.flip(1), pooled, ids))
-    clean = model.noise(128, seed=1)
+    setup = kv_edit_setup(model, 128, 0.25)
+    engine, source, target, clean = setup.engine, setup.source, setup.target, setup.clean
     sigmas = [1.0, 0.75, 0.5, 0.25, 0.0]
 
     def edit():
