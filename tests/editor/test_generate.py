@@ -101,7 +101,7 @@ def test_korean_prompt_is_translated_and_ad_copy_never_reaches_the_model(studio,
     r = result.report
     assert r["translation"]["backend"] == "glossary"
     assert r["translation"]["source_text"] == '맛있는 라면 한 그릇 "오늘만 50% 할인"'
-    assert r["prompt_sent"] == "delicious ramen bowl"
+    assert r["prompt_sent"] == "a bowl of delicious ramen"
     assert r["ad_copy"] == ["오늘만 50% 할인"]
 
 

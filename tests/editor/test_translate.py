@@ -89,16 +89,16 @@ def test_quoted_ad_copy_is_split_off_in_every_quote_style():
     assert split_ad_copy("the cafe's latte") == ("the cafe's latte", ())
 
 
-def test_glossary_translates_ad_terms_and_drops_particles():
+def test_glossary_translates_ad_terms_and_puts_them_in_english_order():
     english, unknown = Glossary.load().translate("따뜻한 분위기의 카페에서 딸기 케이크, 자연광")
-    assert english == "warm atmosphere cafe strawberry cake, natural light"
+    assert english == "a strawberry cake in a cafe with a warm atmosphere, natural light"
     assert unknown == ()
 
 
 def test_glossary_reads_compounds_and_phrases_but_not_inside_unknown_words():
     glossary = Glossary.load()
     assert glossary.translate("카페라떼")[0] == "cafe latte"
-    assert glossary.translate("나무 테이블 위에 아이스 아메리카노")[0] == "wooden table on top iced americano"
+    assert glossary.translate("나무 테이블 위에 아이스 아메리카노")[0] == "an iced americano on a wooden table"
     english, unknown = glossary.translate("자동차 광고")  # 차 alone means tea; it must not fire inside 자동차
     assert (english, unknown) == ("advertisement", ("자동차",))
 
