@@ -20,9 +20,11 @@ methods with the same requests and `JobContext`s:
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from editor.studio import JobCancelled, JobContext, Studio, StudioConfig
 from editor.studio.studio import _ad_model_task
@@ -88,6 +90,9 @@ class StudioClient:
     def make_ad(self, request, context: JobContext | None = None):
         return self._run("make_ad", request, context)
 
+    def make_ads_batch(self, request, context: JobContext | None = None):
+        return self._run("make_ads_batch", portable(request), context)
+
     def generate(self, request, context: JobContext | None = None):
         return self._run("generate", request, context)
 
@@ -136,6 +141,12 @@ class StudioClient:
             return None, []
         loaded, notes = self._served.resident
         return loaded, list(notes)
+
+    @property
+    def brands(self):
+        """The shops' brand kits, kept where this app keeps them: the app puts the chosen kit into
+        the ad request itself, so replicas never read this store."""
+        return self._gallery.brands
 
     def saved_results(self, owner: str | None = None, only_owner: bool = False, limit: int = 200):
         return self._gallery.saved_results(owner, only_owner=only_owner, limit=limit)
@@ -235,7 +246,10 @@ class StudioClient:
 
     def _handle_for(self, kind: str, request):
         """Cut-outs and ads without a diffusion model go to the CPU replicas when there are some."""
-        if self._cpu_handle is not None and (kind == "cutout" or (kind == "make_ad" and _ad_model_task(request) is None)):
+        if self._cpu_handle is None:
+            return self._handle
+        ad = request.template if kind == "make_ads_batch" else request
+        if kind == "cutout" or (kind in ("make_ad", "make_ads_batch") and _ad_model_task(ad) is None):
             return self._cpu_handle
         return self._handle
 
@@ -244,3 +258,22 @@ class StudioClient:
 
     def _ask(self, name: str, *args):
         return self._handle.ask.remote(name, *args).result(timeout_s=ASK_TIMEOUT_S)
+
+
+def portable(request):
+    """A batch request whose photos and CSV are files on this machine, with their bytes instead: a
+    replica may run on another machine. A file that cannot be read stays a path, so the replica
+    reports it as the Studio does."""
+    products = tuple(_file_bytes(p) or p for p in request.products)
+    csv = _file_bytes(request.copy_csv)
+    return replace(request, products=products, copy_csv=csv[1] if csv else request.copy_csv)
+
+
+def _file_bytes(source) -> tuple[str, bytes] | None:
+    """(name, bytes) of a file named by a path; None for anything else or a file not readable."""
+    if not isinstance(source, (str, os.PathLike)) or (isinstance(source, str) and "\n" in source):
+        return None
+    try:
+        return Path(source).name, Path(source).read_bytes()
+    except OSError:
+        return None

@@ -24,9 +24,10 @@ from editor.kv_edit.options import EditOptions
 from editor.limits import MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS
 from editor.validation import choice, number, text, whole
 from models.registry import ModelSpec
-from models.vocabulary import AUTO, KV_CACHE_MODES
+from models.vocabulary import AUTO, EXACT, KV_CACHE_MODES, SPEED_SETTINGS
 
-__all__ = ["AdRequest", "CutoutRequest", "EditRequest", "GenerateRequest", "InvertRequest", "edit_defaults"]
+__all__ = ["AdBatchRequest", "AdRequest", "CutoutRequest", "EditRequest", "GenerateRequest", "InvertRequest",
+           "edit_defaults"]
 
 KV_CACHE_CHOICES = (AUTO, *KV_CACHE_MODES)
 
@@ -63,6 +64,7 @@ class InvertRequest:
     feather_px: int = 8
     style: str | None = None  # a LoRA style; None means none is active for this job
     style_weight: float | None = None
+    speed: str = EXACT  # fast / fastest: elastic refresh of the background keys/values (models/speed.py)
 
     def __post_init__(self):
         if self.image is None:
@@ -82,6 +84,7 @@ class InvertRequest:
         whole("seed", self.seed, 0, MAX_SEED)
         whole("feather_px", self.feather_px, 0, 256)
         choice("kv_cache", self.kv_cache, KV_CACHE_CHOICES, "KV cache mode")
+        choice("speed", self.speed, SPEED_SETTINGS, "speed setting")
         if self.style is not None:
             text("style", self.style, 64, "style")
         if self.style_weight is not None:
@@ -106,6 +109,7 @@ class InvertRequest:
             seed=self.seed,
             kv_cache=kv_cache,
             feather_px=self.feather_px,
+            speed=self.speed,
         )
 
 
@@ -135,3 +139,28 @@ class CutoutRequest:
 
             raise InputError("Upload a product photo first.", key="no_product", field="image")
         choice("remover", self.remover, remover_names(), "cut-out method")
+
+
+@dataclass(frozen=True)
+class AdBatchRequest:
+    """Ads for many products at once: every format of `template` for every product photo.
+
+    products: photo files, zips of photos, or (file name, bytes) pairs. The copy is the template's
+    (headline, sub-line, price, ...) for every product, or a CSV (path, bytes or text) with a row
+    per product: a `file` column naming the photo and the copy columns (English or Korean headers).
+    template: an AdRequest without a product: formats, background, brand, layouts, scale, ...
+    """
+
+    products: tuple
+    template: AdRequest
+    copy_csv: Any = None
+
+    def __post_init__(self):
+        from editor.errors import InputError
+
+        if not self.products:
+            raise InputError("Upload product photos (or a zip of them) first.", key="batch_no_products",
+                             field="products")
+        if not isinstance(self.template, AdRequest):
+            raise InputError("A batch needs the ad settings it applies to every product.", key="batch_no_template",
+                             field="template")

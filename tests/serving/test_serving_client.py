@@ -133,6 +133,21 @@ def test_the_gallery_reads_the_folder_every_replica_writes(client):
     assert client.delete_result(saved.id, "owner-g") is True and client.saved_results("owner-g", only_owner=True) == []
 
 
+def test_a_batch_of_ads_from_files_here_is_built_on_a_replica(client, tmp_path):
+    from editor.ad.samples import product_shot
+    from editor.studio import AdBatchRequest, AdRequest
+
+    paths = []
+    for name, colour in (("jam.png", (178, 34, 52)), ("tea.png", (40, 120, 60))):
+        Image.fromarray(product_shot("plain", 96, 96, colour=colour).rgb).save(tmp_path / name)
+        paths.append(str(tmp_path / name))
+    request = AdBatchRequest(tuple(paths), AdRequest(product=None, headline="served batch", formats=("square",),
+                                                     scale=0.2))
+    outcome = client.make_ads_batch(request, JobContext(session="batch"))
+    assert [(i["name"], i["status"]) for i in outcome.items] == [("jam", "done"), ("tea", "done")]
+    assert outcome.saved.files["zip"].is_file()
+
+
 def test_a_replica_at_its_session_bound_evicts_the_least_recently_used_session(served):
     """One replica holding one session: a third session's turn pushes the first one out."""
     from ray import serve
