@@ -125,6 +125,17 @@ def test_listings_are_the_replicas_view_of_the_machine(client, studio):
     assert client.default_model("kv-edit") == studio.default_model("kv-edit")
 
 
+def test_the_app_built_on_the_client_runs_as_many_accelerator_jobs_at_once_as_the_replicas_take(client, served):
+    import app as app_module
+
+    _, config = served
+    args = app_module.build_parser().parse_args(["--model", "tiny", "--output-dir", str(config.output_dir)])
+    demo = app_module.create_demo(app_module.config_from_args(args), studio=client)
+    limits = {fn.api_name: fn.concurrency_limit for fn in demo.fns.values() if fn.concurrency_id == "gpu"}
+    assert {"edit", "invert", "generate", "build_ad"} <= set(limits)
+    assert set(limits.values()) == {client.parallel_jobs} and client.parallel_jobs == 8
+
+
 def test_the_gallery_reads_the_folder_every_replica_writes(client):
     saved = client.edit(edit(4, "for the gallery"), JobContext(session="g", owner="owner-g")).saved
     listed = client.saved_results("owner-g", only_owner=True)
