@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,6 +51,9 @@ class ModeResult:
     app_rss_mb: float = 0.0
     replica_rss_mb: list[float] = field(default_factory=list)
     replica_cpu_seconds_per_edit: list[float] = field(default_factory=list)
+    app_cpu_seconds_per_edit: float = 0.0  # the Gradio front end (decoding, encoding, queue)
+    clients_cpu_seconds_per_edit: float = 0.0  # this process: the gradio_client sessions making the load
+    load_average: float = 0.0  # the machine's 1-minute load while this mode ran (others' jobs included)
     messages: list[str] = field(default_factory=list)
 
 
@@ -108,12 +111,17 @@ def measure(mode: str, replicas: int, app, args, warm_inputs) -> ModeResult:
         warm_every_replica(app.url, replicas, warm_inputs, args.steps)
     pids = replica_processes()
     cpu_before = {pid: cpu_seconds(pid) for pid in pids}
+    app_before, clients_before = cpu_seconds(app.process.pid), time.process_time()
     report, outcomes = run_load_test(app, args.sessions, args.edits, rounds=1, steps=args.steps,
                                      size=(args.width, args.height), queue_size=64, settle_s=1.0)
     result = ModeResult(mode, replicas, report.requests, report.completed, report.errors, report.mismatches,
                         report.wall_seconds, p50_seconds=report.p50_seconds, p95_seconds=report.p95_seconds,
                         messages=report.messages)
     result.requests_per_minute = 60.0 * report.completed / report.wall_seconds if report.wall_seconds else 0.0
+    result.load_average = os.getloadavg()[0]
+    edits = max(1, report.completed)
+    result.app_cpu_seconds_per_edit = round((cpu_seconds(app.process.pid) - app_before) / edits, 3)
+    result.clients_cpu_seconds_per_edit = round((time.process_time() - clients_before) / edits, 3)
     done = [o for o in outcomes if o.status == "completed"]
     notes = Counter(o.inversion for o in done)
     result.inversion_notes = dict(notes)
@@ -197,7 +205,10 @@ def write(results: list[ModeResult], machine_line: str, args) -> str:
             ("p50 latency (s)", "p50_seconds"), ("p95 latency (s)", "p95_seconds"), ("wall time (s)", "wall_seconds"),
             ("inversion reuse rate", "reuse_rate"), ("inversion notes", "inversion_notes"),
             ("sessions per replica", "sessions_per_replica"), ("app RSS peak (MB)", "app_rss_mb"),
-            ("replica RSS (MB)", "replica_rss_mb"), ("replica CPU s per edit", "replica_cpu_seconds_per_edit")]
+            ("replica RSS (MB)", "replica_rss_mb"), ("each replica's CPU s / all edits", "replica_cpu_seconds_per_edit"),
+            ("app CPU s per edit", "app_cpu_seconds_per_edit"),
+            ("load generator CPU s per edit", "clients_cpu_seconds_per_edit"),
+            ("machine load average (1 min)", "load_average")]
 
     def cell(value) -> str:
         if isinstance(value, float):
@@ -223,7 +234,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=int, default=128)
     parser.add_argument("--height", type=int, default=96)
     parser.add_argument("--name", default="ray_load_test")
+    parser.add_argument("--rewrite", action="store_true", help="only write the .md again from the saved .json")
     args = parser.parse_args(argv)
+    if args.rewrite:
+        saved = json.loads((RESULTS / f"{args.name}.json").read_text(encoding="utf-8"))
+        args = argparse.Namespace(**{**saved["args"], "name": args.name})
+        names = {f.name for f in fields(ModeResult)}
+        results = [ModeResult(**{k: v for k, v in r.items() if k in names}) for r in saved["results"]]
+        (RESULTS / f"{args.name}.md").write_text(write(results, saved["machine"], args), encoding="utf-8")
+        return 0
     results, machine_line = run(args)
     text = write(results, machine_line, args)
     print(text)

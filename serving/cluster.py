@@ -45,6 +45,13 @@ class ServingOptions:
     max_ongoing: int = 16  # jobs one replica accepts at once (they take turns on its model)
 
 
+# Serve routes a session's job to the replica holding it only if that replica answers a load
+# probe in time (0.1 s by default); otherwise the session moves, which costs it a re-inversion
+# (seconds on a GPU, far more than the wait). So the app's router waits longer for busy replicas.
+ROUTER_ENVIRONMENT = {"RAY_SERVE_QUEUE_LENGTH_RESPONSE_DEADLINE_S": "1.0",
+                      "RAY_SERVE_MAX_QUEUE_LENGTH_RESPONSE_DEADLINE_S": "5.0"}
+
+
 def loopback_environment() -> None:
     """Keep a cluster this process starts, and this process's view of one, on 127.0.0.1. Ray
     resolves a loopback node address to the machine's network address unless clusters are
@@ -59,6 +66,8 @@ def connect(address: str) -> None:
     started on this machine, RAY_ADDRESS first). A cluster kept on loopback (scripts/serve_ray.sh,
     the tests) is joined by its 127.0.0.1 address: that sets the loopback environment before Ray is
     imported, which is when Ray reads it."""
+    for name, value in ROUTER_ENVIRONMENT.items():  # read when Serve is imported, below
+        os.environ.setdefault(name, value)
     if address.rsplit(":", 1)[0].strip("[]") in LOOPBACK:
         loopback_environment()
         kwargs = {"_node_ip_address": "127.0.0.1"}

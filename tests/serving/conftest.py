@@ -1,4 +1,5 @@
-"""One Ray cluster per test session (loopback only) with the Studio deployed on two replicas."""
+"""One Ray cluster for the serving tests (loopback only, stopped after them) with the Studio deployed on two
+replicas."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ REPLICAS = 2
 MAX_SESSIONS = 2  # per replica
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ray_address():
     with local_cluster() as address:
         yield address
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def served(ray_address, tmp_path_factory):
     """(handle, StudioConfig) of the Studio deployed as the app would deploy it, two replicas."""
     from editor.studio import StudioConfig
