@@ -1,6 +1,6 @@
 """Load test of the app served from Ray Serve replicas, against the same app in one process.
 
-    python benchmarks/ray_load_test.py [--sessions 8] [--edits 4] [--replicas 1 2] [--max-sessions 4]
+    python benchmarks/ray_load_test.py [--sessions 8] [--edits 4] [--replicas 0 1 2] [--max-sessions 4]
 
 Starts a Ray cluster on loopback in this process, then for each mode (the app in one process;
 the app with --ray in front of 1 replica; ... of 2 replicas) runs `sessions` concurrent
@@ -51,9 +51,9 @@ class ModeResult:
     app_rss_mb: float = 0.0
     replica_rss_mb: list[float] = field(default_factory=list)
     replica_cpu_seconds_per_edit: list[float] = field(default_factory=list)
-    app_cpu_seconds_per_edit: float = 0.0  # the Gradio front end (decoding, encoding, queue)
-    clients_cpu_seconds_per_edit: float = 0.0  # this process: the gradio_client sessions making the load
-    load_average: float = 0.0  # the machine's 1-minute load while this mode ran (others' jobs included)
+    app_cpu_seconds_per_edit: float | None = None  # the Gradio front end (decoding, encoding, queue)
+    clients_cpu_seconds_per_edit: float | None = None  # this process: the gradio_client sessions making the load
+    load_average: float | None = None  # the machine's 1-minute load while this mode ran (others' jobs included)
     messages: list[str] = field(default_factory=list)
 
 
@@ -148,10 +148,10 @@ def run(args) -> tuple[list[ModeResult], str]:
     os.environ["HF_HUB_OFFLINE"] = "1"
     warm_inputs = [session_inputs(work, 100 + k, (args.width, args.height)) for k in range(4)]
     results = []
-    with local_cluster(num_cpus=max(2, max(args.replicas))) as address:
+    with local_cluster(num_cpus=max(2, *args.replicas)) as address:
         from ray import serve
 
-        for replicas in [0, *args.replicas]:
+        for replicas in args.replicas:
             output = work / f"outputs-{replicas}"
             extra: tuple[str, ...] = ("--queue-size", "64", "--max-edit-sessions", str(args.max_sessions))
             if replicas:
@@ -228,7 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=8)
     parser.add_argument("--edits", type=int, default=4)
-    parser.add_argument("--replicas", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--replicas", type=int, nargs="+", default=[0, 1, 2],
+                        help="modes to run: 0 is the app in one process, N the app in front of N replicas")
     parser.add_argument("--max-sessions", type=int, default=4, help="sessions one replica keeps (default 4)")
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--width", type=int, default=128)

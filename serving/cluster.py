@@ -141,10 +141,10 @@ def running_apps() -> dict[str, int]:
 
 def studio_client(address: str, config: StudioConfig, options: ServingOptions | None = None) -> StudioClient:
     """Connect, deploy the Studio unless the cluster already runs it, and return the app's client."""
+    options = options or ServingOptions()
+    connect(address)  # first: it sets what Ray and Serve read when they are imported
     from ray import serve
 
-    options = options or ServingOptions()
-    connect(address)
     apps = running_apps()
     if APP in apps:
         log.info("using the Studio already deployed on this cluster (%d replica(s))", apps[APP])

@@ -117,6 +117,27 @@ def test_a_progress_callback_that_raises_stops_the_job_on_the_replica(client, se
     assert "stopped by progress" not in history_captions(config)
 
 
+def test_a_fresh_process_joins_a_loopback_cluster_by_its_address_with_the_routers_settings(ray_address, served):
+    """What `python app.py --ray 127.0.0.1:PORT` does, in a process that inherited no Ray setting."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.app.app_server import ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    code = ("from serving import connect, studio_client\n"
+            "from editor.studio import StudioConfig\n"
+            f"client = studio_client({ray_address!r}, StudioConfig())\n"
+            "import ray\n"
+            "from ray.serve._private import constants\n"
+            "print(ray.util.get_node_ip_address(), constants.RAY_SERVE_QUEUE_LENGTH_RESPONSE_DEADLINE_S,"
+            " client.parallel_jobs, sorted(client.styles()))\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[:3] == ["127.0.0.1", "1.0", "8"]  # loopback node; the running 2 replicas found
+
+
 def test_listings_are_the_replicas_view_of_the_machine(client, studio):
     assert client.styles().keys() == studio.styles().keys()
     assert client.presets().keys() == studio.presets().keys()
