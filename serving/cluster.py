@@ -128,13 +128,18 @@ def _bound(deployment, config: StudioConfig, options: ServingOptions, replicas: 
     ).bind(config, options.max_sessions, options.max_ongoing)
 
 
+# A Serve application in one of these states is there: a replica restarting makes it UNHEALTHY for
+# a while, and a front end starting then must use it, never deploy over it with its own settings.
+PRESENT = ("RUNNING", "DEPLOYING", "UNHEALTHY")
+
+
 def running_apps() -> dict[str, int]:
-    """Serve applications running on the connected cluster -> their replicas now."""
+    """Serve applications on the connected cluster -> their replicas now (starting ones included)."""
     from ray import serve
 
     apps = {}
     for name, app in serve.status().applications.items():
-        if str(app.status).rsplit(".", 1)[-1] in ("RUNNING", "DEPLOYING"):
+        if str(app.status).rsplit(".", 1)[-1] in PRESENT:
             apps[name] = sum(sum(d.replica_states.values()) for d in app.deployments.values())
     return apps
 

@@ -123,8 +123,12 @@ def test_a_fresh_process_joins_a_loopback_cluster_by_its_address_with_the_router
     import subprocess
     import sys
 
+    from serving.cluster import APP, running_apps
     from tests.app.app_server import ROOT
 
+    deadline = time.monotonic() + 180  # a replica killed by an earlier test is being replaced
+    while running_apps().get(APP) != 2 and time.monotonic() < deadline:
+        time.sleep(1)
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
     code = ("from serving import connect, studio_client\n"
             "from editor.studio import StudioConfig\n"
