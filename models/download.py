@@ -21,7 +21,7 @@ def download(name: str) -> Path:
     """Fetch a model into its usual place. One-line errors when that is impossible."""
     spec = get_spec(name)
     if spec.random_weights:
-        return ensure_tiny()
+        return ensure_tiny(name)
     if hub_offline():
         raise DownloadError(f"Cannot download '{name}': HF_HUB_OFFLINE is set. Unset it on a machine with internet access.")
     try:

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 from editor.errors import InputError
 from editor.kv_edit.kv_cache import INVERSION_FREE_MODE, kv_cache_modes
+from models.families import FAMILIES
+from models.registry import get_spec
+from models.vocabulary import CFG, EMBEDDED
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,21 @@ class EditOptions:
         modes = kv_cache_modes()
         if self.kv_cache not in modes:
             raise InputError(f"Unknown KV cache mode '{self.kv_cache}'. Choose one of: {', '.join(modes)}.")
+
+    @classmethod
+    def for_model(cls, model: str, **overrides) -> "EditOptions":
+        """The options with `model`'s defaults (registry), then `overrides`: its step count, the
+        official ratio of skipped steps (4 of 28), and guidance as the model reads it. Guidance-
+        embedded models (FLUX.1 [dev]) keep the official 1.5 / 5.5; true-CFG models invert without
+        CFG (one pass) and edit at their default guidance; models without guidance ignore it."""
+        spec = get_spec(model)
+        steps = int(overrides.get("steps", spec.default_steps))
+        defaults = {"steps": steps, "skip_steps": min(steps - 1, round(steps * 4 / 28))}
+        if spec.guidance_kind == CFG:
+            defaults.update(inversion_guidance=FAMILIES[spec.family].cfg_above, guidance=spec.default_guidance)
+        elif spec.guidance_kind != EMBEDDED:
+            defaults.update(inversion_guidance=spec.default_guidance, guidance=spec.default_guidance)
+        return cls(**{**defaults, **overrides})
 
     @property
     def inversion_free(self) -> bool:
