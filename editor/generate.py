@@ -20,6 +20,7 @@ from PIL import Image
 from editor.errors import InputError
 from editor.presets import MAX_SIDE, MIN_SIDE, SIDE_MULTIPLE, get_preset
 from editor.translate import Translation, Translator
+from models.families import cfg_active
 from models.prompt_length import prompt_token_count
 from models.registry import MODELS, ModelSpec, get_spec
 
@@ -38,6 +39,7 @@ class GenerateRequest:
     preset: str | None = None
     image: Any = None  # source for image-to-image: path, bytes, PIL image or array
     strength: float = 0.6  # image-to-image: 0 keeps the input, 1 ignores it
+    mask: Any = None  # with an image: inpaint where the mask is white (anything `load_mask` reads)
     lora: str | None = None
     lora_weight: float | None = None  # None: the style's default weight
     seed: int | None = None  # None: a random seed, recorded in the report
@@ -59,6 +61,8 @@ class GenerateRequest:
         if spec is None or spec.kind != "diffusion":
             names = ", ".join(s.name for s in MODELS.values() if s.kind == "diffusion")
             raise InputError(f"Unknown image model '{self.model}'. Models: {names}.")
+        if self.mask is not None and self.image is None:
+            raise InputError("An inpaint mask needs the picture to paint in.")
         if not isinstance(self.strength, (int, float)) or not 0.0 < self.strength <= 1.0:
             raise InputError(f"Strength must be above 0 and at most 1, got {self.strength}.")
         if self.seed is not None and (not _is_int(self.seed) or not 0 <= self.seed <= MAX_SEED):
@@ -89,7 +93,9 @@ class GenerateRequest:
 
     @property
     def task(self) -> str:
-        return "text2img" if self.image is None else "img2img"
+        if self.image is None:
+            return "text2img"
+        return "img2img" if self.mask is None else "inpaint"
 
 
 def _is_int(value) -> bool:
@@ -120,9 +126,9 @@ def _fit_to_grid(size: int) -> int:
 
 
 def _uses_negative_prompt(spec: ModelSpec, guidance: float) -> bool:
-    # Only classifier-free guidance reads a negative prompt: Z-Image with guidance above 1.
-    # FLUX.1 dev takes guidance as an input and schnell has none, so they never see it.
-    return spec.family == "z-image" and guidance > 1.0
+    # Only true classifier-free guidance reads a negative prompt (Z-Image above 0, klein Base above
+    # 1). FLUX.1 dev takes guidance as an input and schnell has none, so they never see it.
+    return cfg_active(spec, guidance)
 
 
 def _plan(request: GenerateRequest, spec: ModelSpec, translator: Translator, init: Image.Image | None) -> _Plan:
@@ -170,6 +176,16 @@ def _open_init_image(source) -> Image.Image:
     return image
 
 
+def _open_mask(source, init: Image.Image | None) -> Image.Image | None:
+    """The inpaint mask at the picture's size, white where it may change."""
+    if source is None or init is None:
+        return None
+    from editor.images import load_mask
+
+    mask, _notes = load_mask(source, init.size)
+    return Image.fromarray((mask * 255).round().astype("uint8"), "L")
+
+
 class _PipelineRun(NamedTuple):
     pipe: Any
     styles: Any  # models.lora.LoraStyles
@@ -183,7 +199,6 @@ class _PipelineRun(NamedTuple):
 
 def _run_pipeline(manager, request: GenerateRequest, plan: _Plan, init, progress: Progress | None) -> _PipelineRun:
     """The pipeline call itself (the caller holds the manager's lock)."""
-    spec = get_spec(request.model)
     pipe = manager.pipeline(request.model, request.task)
     styles = manager.styles
     if plan.style is not None:
@@ -199,22 +214,19 @@ def _run_pipeline(manager, request: GenerateRequest, plan: _Plan, init, progress
         return {}
 
     kwargs = dict(
-        # FLUX gets embeddings (cached per prompt; its text encoders leave the accelerator after encoding).
-        **manager.prompt_inputs(request.model, pipe, plan.prompt, request.num_images),
+        # Every family gets embeddings (cached per prompt; the text encoders leave the accelerator
+        # after encoding), its guidance and the task's input picture, from the model layer.
+        **manager.generation_inputs(request.model, pipe, request.task, plan.prompt, guidance=plan.guidance,
+                                    num_images=request.num_images, negative_prompt=plan.negative_prompt,
+                                    image=init, mask=_open_mask(request.mask, init), strength=request.strength),
         height=plan.height,
         width=plan.width,
         num_inference_steps=plan.steps,
-        guidance_scale=plan.guidance,
         # A CPU generator gives the same noise on every device, so a seed reproduces anywhere.
         generator=torch.Generator("cpu").manual_seed(plan.seed),
-        max_sequence_length=spec.max_sequence_length,
         callback_on_step_end=on_step_end,
         output_type="pil",
     )
-    if plan.negative_prompt:
-        kwargs["negative_prompt"] = plan.negative_prompt
-    if init is not None:
-        kwargs.update(image=init, strength=float(request.strength))
     tokens = prompt_token_count(pipe, plan.prompt)
     started = time.perf_counter()
     images = list(pipe(**kwargs).images)
@@ -258,6 +270,7 @@ def generate(manager, request: GenerateRequest, progress: Progress | None = None
     report = {
         "model": spec.name,
         "model_label": spec.label,
+        "licence_note": spec.licence_note,
         "task": request.task,
         "pipeline": type(pipe).__name__,
         "prompt": request.prompt,

@@ -36,7 +36,8 @@ def register(subparsers) -> None:
     parser.add_argument("--source", required=True, help="what the photo shows now")
     parser.add_argument("--target", required=True, help="what it should show")
     parser.add_argument("--out", required=True, help="output PNG")
-    parser.add_argument("--model", default="flux-dev", help="a FLUX.1 model (default flux-dev; 'tiny' has random weights, for testing)")
+    parser.add_argument("--model", default="flux-dev", help="an image model: FLUX.1, FLUX.2 [klein] or Z-Image (default flux-dev; "
+                        "'tiny', 'tiny-flux2' and 'tiny-zimage' have random weights, for testing)")
     parser.add_argument("--steps", type=int, default=d.steps, help=f"diffusion steps (default {d.steps})")
     parser.add_argument("--skip-steps", type=int, default=d.skip_steps, help=f"noisiest steps to skip (default {d.skip_steps})")
     parser.add_argument("--inversion-guidance", type=float, default=d.inversion_guidance, help=f"default {d.inversion_guidance}")
@@ -54,15 +55,17 @@ def register(subparsers) -> None:
 
 
 def _manager(name: str, device: str | None):
+    from models.families import supports
     from models.manager import ModelManager
     from models.registry import UnknownModelError, get_spec
+    from models.vocabulary import KV_EDIT
 
     try:
         spec = get_spec(name)
     except UnknownModelError as exc:
         raise InputError(str(exc)) from None
-    if spec.kind != "diffusion" or spec.family != "flux":
-        raise InputError(f"KV-Edit needs a FLUX.1 model; '{name}' is not one. Try --model flux-dev.")
+    if not supports(spec, KV_EDIT):
+        raise InputError(f"'{name}' is not an image model, so it cannot run KV-Edit.", field="model")
     return ModelManager(device=device)
 
 
