@@ -14,6 +14,7 @@ import re
 import sys
 
 from models.errors import IntactError
+from models.families import supports
 from models.memory import estimator as est
 from models.memory import planner
 from models.registry import get_spec
@@ -51,7 +52,7 @@ def register(subparsers) -> None:
     p.add_argument("--skip-steps", type=int, default=0,
                    help="KV-Edit skipped steps; the cache holds steps - skip (default 0: the worst case; edits default to 4)")
     p.add_argument("--mask", type=_fraction, default=0.25, help="fraction of the image regenerated (0..1)")
-    p.add_argument("--task", choices=planner.TASKS, default=None, help="default: kv-edit for FLUX.1, else generate")
+    p.add_argument("--task", choices=planner.TASKS, default=None, help="default: kv-edit (every image model runs it)")
     p.add_argument("--dtype", choices=sorted(est.DTYPE_BYTES), default=None, help="compute dtype (default bf16 on GPU)")
     p.add_argument("--gpu-gb", type=float, default=None, help="free accelerator memory in GB (0 = CPU only)")
     p.add_argument("--ram-gb", type=float, default=None, help="free RAM in GB")
@@ -184,7 +185,7 @@ def run(args) -> int:
         spec = get_spec(args.model)
         if spec.kind != "diffusion":
             raise IntactError(f"'{args.model}' is a {spec.kind} model; plans are for image generators.")
-        task = args.task or ("kv-edit" if spec.family == "flux" else "generate")
+        task = args.task or ("kv-edit" if supports(spec, "kv-edit") else "generate")
         width, height = args.size
         quantizers = _quantizers(args.quantizers)
         budgets = _budgets(args)

@@ -27,6 +27,7 @@ from types import MappingProxyType
 
 import torch
 
+from models.families import supports
 from models.memory import estimator as est
 from models.registry import get_spec
 from models.vocabulary import KV_CACHE_MODES, KV_EDIT, OFFLOAD_MODES, PLAN_KINDS
@@ -315,10 +316,10 @@ def evaluate_plans(
     if not 0 <= skip_steps < steps:
         raise ValueError(f"skip_steps must be between 0 and steps - 1; got {skip_steps}")
     spec = get_spec(model)
-    if task == KV_EDIT and spec.family != "flux":
+    if task == KV_EDIT and not supports(spec, KV_EDIT):
         from models.errors import IntactError
 
-        raise IntactError(f"KV-Edit needs a FLUX.1 model; '{model}' is {spec.title}.")
+        raise IntactError(f"'{model}' ({spec.title}) cannot run KV-Edit.")
     accelerator = budget.has_accelerator
     dtype_name = est.dtype_name(dtype) if dtype is not None else ("bf16" if accelerator else "fp32")
     if weight_quantizers is None:
