@@ -181,3 +181,36 @@ def test_packing_and_latent_normalisation_invert_each_other(family_pipe):
     assert pixel_mask.shape == packed.shape and pixel_mask.sum() == canvas.channels  # one latent pixel, every channel
     with pytest.raises(ValueError, match="multiple of 16"):
         family.canvas(60, 48)
+
+
+def test_separation_mask_knows_whether_the_image_comes_first():
+    from editor.kv_edit.attention import separation_mask
+
+    fg = torch.tensor([True, False])
+    text_first = separation_mask(1, fg)[0, 0]  # rows: text, fg, bg
+    image_first = separation_mask(1, fg, image_first=True)[0, 0]  # rows: fg, bg, text
+    assert text_first[1, 1] and not text_first[1, 2] and text_first[1, 0] and text_first[0].all()
+    assert image_first[0, 0] and not image_first[0, 1] and image_first[0, 2] and image_first[2].all()
+    assert torch.equal(image_first, text_first[[1, 2, 0]][:, [1, 2, 0]])
+
+
+@pytest.mark.parametrize("name", ["tiny", "tiny-flux2", "tiny-zimage"])
+def test_attn_mask_keeps_the_recorded_background_free_of_the_foreground(name, tiny_pipes):
+    """With attn_mask the background's keys after the first block do not depend on the foreground's
+    content (deeper ones may: text attends to everything and the background to the text)."""
+    pipe = tiny_pipes[name]
+    engine = _engine(pipe, name)
+    text = Conditioning(engine.family.encode_prompt("a white cup", "cpu", torch.float32))
+    base = torch.randn(1, engine.canvas.tokens, engine.canvas.channels * 4, generator=torch.Generator().manual_seed(1))
+    other = base.clone()
+    other[:, engine.fg_index] = torch.randn(1, len(engine.fg_index), base.shape[-1], generator=torch.Generator().manual_seed(9))
+    recorded = {}
+    for separate in (False, True):
+        for label, latents in (("base", base), ("other", other)):
+            store = DeviceKVStore("cpu", torch.float32)
+            ctx = engine._separated(engine._context(store), separate)
+            with recording(pipe.transformer, ctx):
+                engine.velocity(latents, engine.image_ids, text, 0.6, 3.5, ctx, (store, None))
+            recorded[separate, label] = store.get(0, 1)[0]
+    torch.testing.assert_close(recorded[True, "base"], recorded[True, "other"], rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(recorded[False, "base"], recorded[False, "other"], atol=1e-4)
