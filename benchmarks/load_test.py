@@ -32,8 +32,8 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-sys.path.insert(0, str(ROOT / "tests"))
-from app_server import RunningApp, running_app  # noqa: E402  (the launcher the app tests use)
+sys.path.insert(0, str(ROOT))
+from tests.app.app_server import RunningApp, running_app  # noqa: E402  (the launcher the app tests use)
 
 # ---------------------------------------------------------------- the app in a subprocess
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     # The rename itself lives in the directory entry; flush it too where the OS allows.
     try:
         fd = os.open(folder, os.O_RDONLY)
@@ -45,7 +45,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
         except FileNotFoundError:
             pass
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -30,13 +30,23 @@ def _setup_logging() -> Path:
     return path
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line on stderr (as every other error here), not usage + error."""
+
+    def error(self, message: str):
+        _say(f"error: {message} (see {self.prog} --help)")
+        raise SystemExit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m editor", description="Intact: edit photos and make ads")
+    parser = OneLineParser(prog="python -m editor", description="Intact: edit photos and make ads")
     sub = parser.add_subparsers(dest="command", required=True)
     import editor.commands as commands
 
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        importlib.import_module(f"editor.commands.{info.name}").register(sub)
+        module = importlib.import_module(f"editor.commands.{info.name}")
+        if hasattr(module, "register"):  # helpers (job_io) live beside the commands
+            module.register(sub)
     return parser
 
 
@@ -113,7 +123,10 @@ def _say(text: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     _quiet_libraries()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or a bad flag (already said in one line)
+        return int(exc.code or 0)
     command_parser = _subparser(parser, args.command)
     log_path = _setup_logging()
     _quiet_library_progress_bars()

@@ -289,3 +289,23 @@ def load_mask(source: ImageSource, size: tuple[int, int], max_megapixels: float 
         m = np.asarray(resized).astype(np.float32) / 255.0
     notes.extend(mask_coverage_notes(m))
     return np.ascontiguousarray(m, dtype=np.float32), tuple(notes)
+
+
+def as_mask(mask, size: tuple[int, int]) -> tuple[np.ndarray, tuple[str, ...]]:
+    """A mask as the engine and the ad workflow use it: float32 H×W in [0, 1] for an image of
+    `size` (W, H), and notes. Arrays of the image's size are taken as they are (0..1 floats,
+    bools, or 0..255 integers); anything else goes through `load_mask` (files, PIL, other sizes)."""
+    if mask is None:
+        raise InputError("No mask was given: paint the region to change.", key="no_mask", field="mask")
+    width, height = size
+    if isinstance(mask, np.ndarray) and mask.ndim == 2 and mask.shape == (height, width):
+        if np.issubdtype(mask.dtype, np.floating):
+            m = mask.astype(np.float32)
+            if not np.isfinite(m).all():
+                raise InputError("The mask contains invalid values (NaN or infinity).", key="bad_mask", field="mask")
+        elif np.issubdtype(mask.dtype, np.bool_):
+            m = mask.astype(np.float32)
+        else:
+            m = mask.astype(np.float32) / (255.0 if mask.max(initial=0) > 1 else 1.0)
+        return np.clip(m, 0.0, 1.0), ()
+    return load_mask(mask, size)

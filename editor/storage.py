@@ -1,59 +1,58 @@
-"""Saving results: one file per distinct image, its parameters inside the PNG and in a history log.
+"""Saving results: one record per job, its files in a folder of their own, one line in a history log.
 
 Layout under the output root (env `INTACT_OUTPUT_DIR`, default `outputs/`):
 
-    images/<sha256>.png   the picture, named by the hash of its pixels
-    history.jsonl         one JSON object per save, oldest first
+    jobs/<job id>/<readable name>.png   the job's files (result, mask, ad formats, zip)
+    history.jsonl                       one JSON record per job, oldest first
 
-Every file write is atomic (temp file in the same folder, fsync, `os.replace`), so a crash leaves
-either the old file or the new one. The history is append-only: a crash in the middle of an append
-can leave a torn last line, which readers skip instead of failing.
+The job id is 128 random bits, so a served file's address cannot be guessed from its content (a
+full-white mask would otherwise have a predictable name); inside the folder files keep readable
+names (`edit_green-tea.png`, `가을신메뉴_instagram-square.png`) so a download is recognisable.
+
+Every job is saved atomically: its files are written into a hidden staging folder that is
+renamed into place in one step, and only then is the history line appended. A failure (full disk,
+a crash, an encoding error) leaves neither a half-written file nor an empty folder. The history is
+append-only: a crash in the middle of an append can leave a torn last line, which readers skip.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import io
 import json
 import os
+import re
+import secrets
+import shutil
 import threading
-from dataclasses import dataclass
+import unicodedata
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from editor.atomic import atomic_write_bytes  # noqa: F401 - also the public name callers import from here
+from editor.atomic import atomic_write_bytes, fsync_dir
+from editor.digests import array_digest
 from editor.errors import InputError
 
-PARAMS_KEY = "intact:params"  # PNG tEXt/iTXt keyword holding the generation parameters as JSON
+PARAMS_KEY = "intact:params"  # PNG iTXt keyword holding the job record as JSON
 SOFTWARE = "Intact"
 HISTORY_NAME = "history.jsonl"
+JOBS_DIR = "jobs"
+RECORD_VERSION = 2
+_JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 def default_root() -> Path:
     return Path(os.environ.get("INTACT_OUTPUT_DIR", "outputs"))
 
 
-@dataclass(frozen=True)
-class SavedImage:
-    path: Path
-    sha256: str
-    created: bool  # False when an identical image was already stored (de-duplicated)
-
-
 def pixel_hash(image: Image.Image) -> str:
-    """SHA-256 of the pixels (mode, size and raw bytes), not of the encoded PNG.
-
-    Why pixels: the PNG also carries the parameters, so two runs that produce the same picture
-    with different settings (or a different zlib build) would otherwise hash differently and be
-    stored twice. The picture is what we de-duplicate; every run still gets its own history line.
-    """
-    digest = hashlib.sha256()
-    digest.update(f"{image.mode}:{image.width}x{image.height}:".encode())
-    digest.update(np.asarray(image).tobytes())
-    return digest.hexdigest()
+    """The digest of the pixels, not of the encoded PNG: two saves of the same picture with
+    different parameters embedded have the same pixel hash."""
+    return array_digest(image)
 
 
 def _jsonable(value):
@@ -62,28 +61,29 @@ def _jsonable(value):
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
-def _json_safe(params: dict) -> dict:
-    # Strict (no NaN, no silent str()) so what is in the PNG can always be read back as it was.
+def json_safe(params: dict) -> dict:
+    """`params` as plain JSON data. Strict (no NaN, no silent str()) so what is saved can always be
+    read back as it was."""
     try:
         return json.loads(json.dumps(params, ensure_ascii=False, allow_nan=False, default=_jsonable))
     except (TypeError, ValueError) as exc:
-        raise InputError(f"Generation parameters cannot be saved as JSON: {exc}") from None
+        raise InputError(f"The job's parameters cannot be saved as JSON: {exc}", key="not_saveable") from None
 
 
 def encode_png(image: Image.Image, params: dict) -> bytes:
     """PNG bytes with the parameters as an iTXt chunk (UTF-8, so Korean prompts survive)."""
-    import io
-
     info = PngInfo()
     info.add_itxt(PARAMS_KEY, json.dumps(params, ensure_ascii=False, sort_keys=True))
     info.add_text("Software", SOFTWARE)
+    if image.mode not in ("RGB", "RGBA", "L"):
+        image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", pnginfo=info, compress_level=6)
     return buffer.getvalue()
 
 
 def read_params(path: str | os.PathLike) -> dict:
-    """The parameters embedded by `OutputStore.save` ({} for PNGs that have none)."""
+    """The parameters embedded in a saved PNG ({} for PNGs that have none)."""
     with Image.open(path) as img:
         raw = img.text.get(PARAMS_KEY) if hasattr(img, "text") else None
     if not raw:
@@ -94,41 +94,88 @@ def read_params(path: str | os.PathLike) -> dict:
         return {}
 
 
+def readable_name(*parts: str, suffix: str = ".png", limit: int = 60) -> str:
+    """A file name a person recognises, from words of the job: Hangul and Latin letters, digits
+    and '-' kept, everything else (slashes, dots, control characters) dropped."""
+    words = []
+    for part in parts:
+        text = unicodedata.normalize("NFC", str(part or ""))
+        slug = re.sub(r"[^\w가-힣-]+", "-", text, flags=re.UNICODE).strip("-_").lower()
+        if slug:
+            words.append(slug)
+    stem = "_".join(words)[:limit].strip("-_") or "result"
+    return stem + suffix
+
+
+@dataclass(frozen=True)
+class JobFile:
+    """One file of a job, before saving: a picture (saved as PNG with the record inside) or bytes."""
+
+    role: str  # "result", "mask", "ad:instagram-square", "zip", ...
+    name: str  # readable file name, unique within the job
+    image: Image.Image | None = None
+    data: bytes | None = None
+
+
+@dataclass(frozen=True)
+class SavedJob:
+    id: str
+    folder: Path
+    files: dict[str, Path]  # role -> absolute path
+    record: dict = field(default_factory=dict)
+
+
 class OutputStore:
-    """The output folder of one app or CLI run. Thread-safe; one object per root is enough."""
+    """The output folder of the app, a CLI run or a serving replica. Thread-safe; processes sharing
+    the folder (several replicas) are safe too: job folders never collide and history appends are
+    single O_APPEND writes."""
 
     def __init__(self, root: str | os.PathLike | None = None):
         self.root = Path(root) if root is not None else default_root()
-        self.images_dir = self.root / "images"
+        self.jobs_dir = self.root / JOBS_DIR
         self.history_path = self.root / HISTORY_NAME
         self._lock = threading.Lock()
 
-    def path_for(self, sha256: str) -> Path:
-        return self.images_dir / f"{sha256}.png"
+    # --- writing ------------------------------------------------------------------------------
 
-    def save(self, image: Image.Image, params: dict) -> SavedImage:
-        if not isinstance(image, Image.Image):
-            raise InputError("Only PIL images can be saved.")
-        if image.mode not in ("RGB", "RGBA", "L"):
-            image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
-        params = _json_safe(params)
-        sha = pixel_hash(image)
-        path = self.path_for(sha)
-        with self._lock:
-            created = not path.is_file()
-            if created:
-                atomic_write_bytes(path, encode_png(image, params))
-            entry = {
-                "sha256": sha,
-                "file": str(path.relative_to(self.root)),
-                "width": image.width,
-                "height": image.height,
-                "saved_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                "deduplicated": not created,
-                "params": params,
-            }
-            self._append_history(entry)
-        return SavedImage(path=path, sha256=sha, created=created)
+    def save_job(self, record: dict, files: list[JobFile]) -> SavedJob:
+        """Save the job's files and append its record (with the files listed) to the history."""
+        names = [f.name for f in files]
+        if len(set(names)) != len(names) or any(Path(n).name != n or n.startswith(".") for n in names):
+            raise ValueError(f"job file names must be unique plain names: {names}")
+        job_id = secrets.token_hex(16)
+        record = json_safe(
+            {**record, "id": job_id, "version": RECORD_VERSION,
+             "saved_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+        )
+        folder = self.jobs_dir / job_id
+        staging = self.jobs_dir / f".{job_id}.tmp"
+        listed = []
+        staging.mkdir(parents=True)
+        try:
+            for f in files:
+                if f.image is not None:
+                    data = encode_png(f.image, record)
+                    listed.append({"role": f.role, "file": f"{JOBS_DIR}/{job_id}/{f.name}", "width": f.image.width,
+                                   "height": f.image.height, "sha256": pixel_hash(f.image)})
+                else:
+                    data = bytes(f.data or b"")
+                    listed.append({"role": f.role, "file": f"{JOBS_DIR}/{job_id}/{f.name}",
+                                   "sha256": hashlib.sha256(data).hexdigest()})
+                atomic_write_bytes(staging / f.name, data)
+            os.replace(staging, folder)  # the whole folder appears at once
+            fsync_dir(self.jobs_dir)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        record["files"] = listed
+        try:
+            with self._lock:
+                self._append_history(record)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)  # no files without their record
+            raise
+        return SavedJob(job_id, folder, {f["role"]: self.root / f["file"] for f in listed}, record)
 
     def _append_history(self, entry: dict) -> None:
         line = json.dumps(entry, ensure_ascii=False, sort_keys=True).encode("utf-8") + b"\n"
@@ -150,8 +197,21 @@ class OutputStore:
             fh.seek(size - 1)
             return fh.read(1) == b"\n"
 
+    def delete_job(self, job_id: str, owner: str | None) -> bool:
+        """Remove a job's files when `owner` saved it (the history keeps its line: append-only;
+        readers skip records whose files are gone). False when it is not that owner's job."""
+        if not _JOB_ID.match(str(job_id)):
+            return False
+        record = next((r for r in self.history() if r.get("id") == job_id), None)
+        if record is None or record.get("owner") != owner:
+            return False
+        shutil.rmtree(self.jobs_dir / job_id, ignore_errors=True)
+        return True
+
+    # --- reading ------------------------------------------------------------------------------
+
     def history(self) -> list[dict]:
-        """Every readable entry, oldest first. Torn or garbled lines are skipped, never fatal."""
+        """Every readable job record, oldest first. Torn or garbled lines are skipped, never fatal."""
         try:
             data = self.history_path.read_bytes()
         except FileNotFoundError:
@@ -164,6 +224,9 @@ class OutputStore:
                 entry = json.loads(raw.decode("utf-8"))
             except (UnicodeDecodeError, json.JSONDecodeError):
                 continue
-            if isinstance(entry, dict) and "sha256" in entry:
+            if isinstance(entry, dict) and isinstance(entry.get("id"), str) and isinstance(entry.get("files"), list):
                 entries.append(entry)
         return entries
+
+    def path_of(self, listed_file: dict) -> Path:
+        return self.root / listed_file["file"]

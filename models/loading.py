@@ -18,13 +18,15 @@ class ModelLoadError(IntactError):
 
     key = "model_corrupt"
 
-    def __init__(self, message: str, folder: Path | None = None):
+    def __init__(self, message: str, folder: Path | None = None, detail: str = ""):
         super().__init__(message, field="model")
-        self.folder = folder
+        self.folder, self.detail = folder, detail
 
     @property
     def operator_hint(self) -> str:
-        return f"Model folder: {self.folder}. Delete it and fetch the model again." if self.folder else ""
+        if not self.folder:
+            return ""
+        return f"Model folder: {self.folder} ({self.detail}). Delete it and fetch the model again."
 
 
 def resolve(name: str) -> Location:
@@ -58,9 +60,10 @@ def load_pipeline_from_folder(folder: str | Path, class_name: str = "FluxPipelin
         return cls.from_pretrained(folder, dtype=dtype or torch.float32, local_files_only=True)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:  # TypeError: a config.json with wrong value types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        # The library's words name server paths: they go to the operator's hint, not the message.
         raise ModelLoadError(
-            f"The model's files could not be loaded as {class_name} ({first}); they may be incomplete or corrupt. "
-            "Fetch the model again.", folder
+            f"The model's files could not be loaded as {class_name}; they may be incomplete or corrupt. "
+            "Fetch the model again.", folder, first
         ) from exc
 
 

@@ -3,6 +3,8 @@
 One order everywhere: an explicit folder (env var `INTACT_MODEL_<NAME>`), the Intact models
 folder (`INTACT_MODELS_DIR`, default `~/.cache/intact/models/<name>`), the Hugging Face cache,
 and, only by `python -m models download`, the hub. `HF_HUB_OFFLINE=1` forbids the hub.
+rembg's cut-out models are the exception: rembg reads them from its own folders only
+(`rembg_home()`), so that is the only place looked in for them.
 """
 
 from __future__ import annotations
@@ -71,10 +73,16 @@ def rembg_home() -> Path:
     return Path(os.environ.get("REMBG_HOME", default)).expanduser()
 
 
+def rembg_model_dir(name: str) -> Path:
+    """The folder rembg's `new_session(name)` reads first (and where our downloads go)."""
+    return rembg_home() / "models" / name
+
+
 def _rembg_folders(name: str) -> list[Path]:
-    """Where rembg keeps a model now, then the flat folder older rembg versions used."""
+    """Where rembg keeps a model now, then the flat folder older rembg versions used: the only
+    places rembg reads a model from without downloading it."""
     legacy = Path(os.environ.get("U2NET_HOME", Path(os.environ.get("XDG_DATA_HOME", Path.home())) / ".u2net"))
-    return list(dict.fromkeys([rembg_home() / "models" / name, legacy.expanduser()]))
+    return list(dict.fromkeys([rembg_model_dir(name), legacy.expanduser()]))
 
 
 def hub_offline() -> bool:
@@ -111,11 +119,12 @@ def locate(name: str) -> Location:
     spec = get_spec(name)
     looked: list[str] = []
     candidates: list[tuple[str, Path]] = []
-    if os.environ.get(env_var_for(name)):
-        candidates.append(("env", Path(os.environ[env_var_for(name)]).expanduser()))
     if spec.family == "rembg":
+        # rembg opens its models from its own folders only; a file elsewhere would make it download.
         candidates += [("rembg-home", folder) for folder in _rembg_folders(name)]
     else:
+        if os.environ.get(env_var_for(name)):
+            candidates.append(("env", Path(os.environ[env_var_for(name)]).expanduser()))
         candidates.append(("models-dir", models_dir() / name))
     for source, path in candidates:
         looked.append(f"{path} ({env_var_for(name)})" if source == "env" else str(path))

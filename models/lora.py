@@ -124,7 +124,9 @@ def get_style(name: str, styles: dict[str, Style] | None = None) -> Style:
     try:
         return styles[name]
     except KeyError:
-        raise InputError(f"Unknown style '{name}'. Styles: {', '.join(styles) or 'none installed'}.") from None
+        known = ", ".join(styles) or "none installed"
+        raise InputError(f"Unknown style '{name}'. Styles: {known}.", key="unknown_style", field="style", name=name,
+                         known=known) from None
 
 
 def read_lora_file(path: Path) -> dict:

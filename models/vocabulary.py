@@ -23,10 +23,6 @@ GENERATE: PlanKind = "generate"
 PLAN_KINDS: tuple[PlanKind, ...] = get_args(PlanKind)
 
 
-def plan_kind(task: Task) -> PlanKind:
-    return KV_EDIT if task == KV_EDIT else GENERATE
-
-
 # --- where KV-Edit keeps the background keys/values -------------------------------------------
 # Store modes, fastest first. "fp8" becomes "int8" where the device has no float8 (the store says).
 KVStoreMode = Literal["device", "cpu", "fp8", "int8"]

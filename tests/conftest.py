@@ -10,6 +10,12 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from models.locate import rembg_model_dir  # noqa: E402  (after the environment above)
+
+# Where scripts/setup.sh put rembg's cut-out models on this machine, read before each test session
+# gets its private rembg folder (tests that cut out with a real model link the file from here).
+MACHINE_REMBG_MODELS = {name: rembg_model_dir(name) / f"{name}.onnx" for name in ("u2netp", "u2net")}
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _private_dirs(tmp_path_factory):
@@ -28,6 +34,26 @@ def _private_dirs(tmp_path_factory):
             os.environ[k] = v
 
 
+@pytest.fixture
+def real_cutout_model(tmp_path, monkeypatch):
+    """`real_cutout_model("u2netp")` puts the machine's real model file (fetched by
+    scripts/setup.sh) into a private rembg folder for this test. Fails, never skips, when the
+    file is missing: cut-outs on real photos are part of what CI checks."""
+
+    def provide(name: str = "u2netp"):
+        source = MACHINE_REMBG_MODELS[name]
+        if not source.is_file():
+            pytest.fail(f"The {name} cut-out model is not on this machine (looked for {source}). "
+                        f"scripts/setup.sh fetches it; by hand: python -m models download {name}", pytrace=False)
+        home = tmp_path / "rembg-home"
+        (home / "models" / name).mkdir(parents=True, exist_ok=True)
+        (home / "models" / name / source.name).symlink_to(source)
+        monkeypatch.setenv("U2NET_HOME", str(home))
+        return source
+
+    return provide
+
+
 @pytest.fixture(scope="session")
 def tiny_pipe():
     """The tiny FLUX pipeline (random weights), fp32 on CPU. Tests must not leave it modified."""
@@ -37,6 +63,28 @@ def tiny_pipe():
 
     torch.manual_seed(0)
     return build_tiny_flux_pipeline(seed=0)
+
+
+@pytest.fixture
+def studio(tiny_pipe, tmp_path):
+    """A Studio on the shared tiny pipeline, saving under tmp_path, planning for a fixed CPU budget
+    (16 GB RAM, no GPU) so plans do not depend on this machine. Leaves the pipeline as it found it."""
+    from types import SimpleNamespace
+
+    from editor.studio import Studio, StudioConfig
+    from editor.studio.memory import MemoryPolicy
+    from models.manager import ModelManager
+    from models.memory.planner import GB, MemoryBudget
+
+    manager = ModelManager.from_pipeline("tiny", tiny_pipe)
+    studio = Studio(StudioConfig(output_dir=tmp_path / "outputs"), manager=manager)
+    studio.memory = MemoryPolicy(budget=MemoryBudget(0, 16 * GB, "test: no GPU, 16 GB RAM"))
+    yield studio
+    if manager.loaded_name is not None:
+        # A fallback plan may have tiled the shared VAE, a style may be active: put them back.
+        manager.apply_memory_plan(SimpleNamespace(offload="none", vae_tiling=False, text_encoders="device"))
+        manager.styles.unload()
+    assert not tiny_pipe.vae.use_tiling
 
 
 TINY_MODELS = ("tiny", "tiny-flux2", "tiny-zimage")  # one tiny backend per model family

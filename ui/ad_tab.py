@@ -1,29 +1,27 @@
 """Ad tab: product photo → cut-out (fixable with a brush) → background → ad copy → formats.
 
-Each browser session owns one `editor.ad.AdWorkflow` (in gr.State). The workflow re-runs only
-the steps whose inputs changed, so editing the headline re-renders only the text. The UI turns
-the brush strokes into add/remove masks, calls the workflow, saves every format to the output
-store (Gallery) and offers each format and a zip of all of them for download.
+A thin adapter: widgets -> `CutoutRequest` / `AdRequest`, the Studio runs them for this browser
+session (its ad node cache re-runs only what changed, so a build right after a cut-out reuses it
+and a new headline re-renders only the text), and saves every format and a zip as one record.
 """
 
 from __future__ import annotations
 
-import io
-import uuid
-import zipfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import gradio as gr
 import numpy as np
 from PIL import Image
 
-from ui.app_state import Services, session_owner
+from editor.ad.workflow import BACKGROUND_KINDS
+from editor.digests import array_digest
+from editor.errors import InputError
+from editor.studio import AdRequest, CutoutRequest, JobContext
+from ui.app_state import ClientState, Services, forget_client, session_owner
 from ui.feedback import progress_reporter, user_errors
 from ui.gpu import gpu
 from ui.i18n import lang_of, t, tr
-from ui.imaging import checkerboard_preview, digest, dimmed_outside, strokes_by_colour
-from ui.memory import job_plan
+from ui.imaging import checkerboard_preview, dimmed_outside, strokes_by_colour
 from ui.model_choice import default_model, model_choices
 
 GPU = "gpu"
@@ -34,34 +32,7 @@ EXAMPLE_COPY = [  # headline, sub-line, price, call to action
     ["오늘만 20% 할인", "수제 디저트 전 품목", "", "매장에서 만나요"],
     ["New arrival", "Linen summer dress", "₩39,000", "Shop now"],
 ]
-BACKGROUND_MODES = ("upload", "style", "preset", "around-product")
-
-
-@dataclass(eq=False)
-class AdState:
-    """One browser session's ad workflow and the cut-out it is fixing."""
-
-    workflow: object | None = None  # editor.ad.AdWorkflow
-    cut: object | None = None  # editor.ad.CutOut of the current product (before brush fixes)
-    product_key: str | None = None
-    # Set on first use, not at construction: gr.State deep-copies one initial value per session,
-    # so an id made here would be shared by every session.
-    run_id: str | None = None
-
-
-def close_ad_state(state) -> None:
-    """gr.State delete callback: release the session's cut-out model."""
-    if isinstance(state, AdState) and state.workflow is not None:
-        state.workflow.close()
-
-
-def workflow_for(services: Services, state: AdState, model: str):
-    from editor.ad import AdWorkflow
-
-    if state.workflow is None:
-        state.workflow = AdWorkflow(manager=services.manager, model_name=model)
-    state.workflow.model_name = model
-    return state.workflow
+GENERATED_KINDS = ("prompt", "around-product")
 
 
 def format_choices() -> list[tuple[str, str]]:
@@ -76,41 +47,37 @@ def style_choices() -> list[tuple[str, str]]:
     return [(load_style(name).label, name) for name in list_styles()]
 
 
-def preset_choices(lang: str) -> list[tuple[str, str]]:
-    from editor.presets import load_presets
-
-    return [(preset.display_name(lang), name) for name, preset in load_presets().items()]
+def preset_choices(studio, lang: str) -> list[tuple[str, str]]:
+    return [(preset.display_name(lang), name) for name, preset in studio.presets().items()]
 
 
-def _product_pixels(product: Image.Image) -> np.ndarray:
+def _product_pixels(product: Image.Image | None):
+    if product is None:
+        return None
     return np.asarray(product.convert("RGBA") if "A" in product.getbands() else product.convert("RGB"))
 
 
-def run_cutout(services: Services, state: AdState, product: Image.Image | None, remover: str, model: str):
+def run_cutout(services: Services, state: ClientState, product: Image.Image | None, remover: str, request=None):
     """Cut the product out; returns (editor value for fixing it, checkerboard preview, method)."""
-    from editor.ad import cut_out
-    from editor.errors import InputError
-
-    if product is None:
-        raise InputError("Upload a product photo first.")
-    workflow = workflow_for(services, state, model)
-    cut = cut_out(_product_pixels(product), remover, sessions=workflow.sessions)
-    state.cut, state.product_key = cut, digest(_product_pixels(product))
+    pixels = _product_pixels(product)
+    outcome = services.studio.cutout(CutoutRequest(image=pixels, remover=remover),
+                                     JobContext(session=state.session_id(request), owner=session_owner(request),
+                                                save=False))
+    cut = outcome.cutout
+    state.cut, state.product_key = cut, array_digest(pixels)
     rgb = np.asarray(product.convert("RGB"))
     canvas = dimmed_outside(rgb, cut.alpha)
     return {"background": canvas, "layers": [], "composite": canvas}, checkerboard_preview(cut.rgba), cut.method
 
 
-def preview_fix(state: AdState, product: Image.Image | None, mask_value):
+def preview_fix(state: ClientState, product: Image.Image | None, mask_value):
     """The cut-out with the brush fixes applied (no model runs)."""
     from editor.ad import correct_alpha
 
     if state.cut is None or product is None:
         return None
-    if state.product_key != digest(_product_pixels(product)):
-        from editor.errors import InputError
-
-        raise InputError("This is a new product photo: press Cut out first.")
+    if state.product_key != array_digest(_product_pixels(product)):
+        raise InputError("This is a new product photo: cut it out first.", key="new_product", field="product")
     add, remove = strokes_by_colour((mask_value or {}).get("layers"), product.size)
     cut = correct_alpha(state.cut, np.asarray(product.convert("RGB")), add=add, remove=remove)
     return checkerboard_preview(cut.rgba)
@@ -136,18 +103,19 @@ class AdInputs:
     scale: float
 
 
-def build_request(inputs: AdInputs, out_dir: Path):
-    from editor.ad import AdRequest
-    from editor.errors import InputError
-
+def build_request(inputs: AdInputs) -> AdRequest:
     if inputs.product is None:
-        raise InputError("Upload a product photo first.")
+        raise InputError("Upload a product photo first.", key="no_product", field="product")
     if not inputs.formats:
-        raise InputError("Choose at least one format.")
+        raise InputError("Choose at least one format.", key="no_formats", field="formats")
     add, remove = strokes_by_colour((inputs.mask_value or {}).get("layers"), inputs.product.size)
     mode = inputs.bg_mode
     if mode == "upload" and inputs.bg_image is None:
-        raise InputError("Upload a background picture, or choose another kind of background.")
+        raise InputError("Upload a background picture, or choose another kind of background.",
+                         key="no_background_image", field="background")
+    if mode in GENERATED_KINDS and not (inputs.bg_prompt or "").strip() and not inputs.bg_preset:
+        raise InputError("A generated background needs a prompt or a preset.", key="background_needs_prompt",
+                         field="background_prompt")
     return AdRequest(
         product=_product_pixels(inputs.product),
         headline=inputs.headline or "",
@@ -157,8 +125,8 @@ def build_request(inputs: AdInputs, out_dir: Path):
         formats=tuple(inputs.formats),
         background=np.asarray(inputs.bg_image.convert("RGB")) if mode == "upload" else None,
         background_style=inputs.bg_style if mode == "style" else None,
-        background_prompt=(inputs.bg_prompt or None) if mode in ("preset", "around-product") else None,
-        preset=(inputs.bg_preset or None) if mode in ("preset", "around-product") else None,
+        background_prompt=(inputs.bg_prompt or None) if mode in GENERATED_KINDS else None,
+        preset=(inputs.bg_preset or None) if mode in GENERATED_KINDS else None,
         around_product=mode == "around-product",
         remover=inputs.remover,
         mask_add=add,
@@ -166,64 +134,24 @@ def build_request(inputs: AdInputs, out_dir: Path):
         model=inputs.model,
         seed=int(inputs.seed or 0),
         scale=float(inputs.scale),
-        out_dir=str(out_dir),
     )
 
 
-def run_ad(services: Services, state: AdState, inputs: AdInputs, progress=None, owner: str | None = None):
+def run_ad(services: Services, state: ClientState, inputs: AdInputs, progress=None, request=None):
     """Build every chosen format; returns (previews, files incl. the zip, report)."""
-    if state.run_id is None:
-        state.run_id = uuid.uuid4().hex[:12]
-    out_dir = Path(services.config.output_dir) / "ads" / state.run_id
-    request = build_request(inputs, out_dir)
-    workflow = workflow_for(services, state, inputs.model)
-    if inputs.bg_mode in ("preset", "around-product"):
-        result = _run_with_model(services, workflow, request, inputs, progress)
-    else:  # no model involved: no need to wait for the accelerator lock
-        result = workflow.run(request, progress=progress)
-    files = [result.paths[name] for name in request.formats if name in result.paths]
-    zip_path = out_dir / "ad-formats.zip"
-    _write_zip(zip_path, files)
-    texts = {"headline": request.headline, "subline": request.subline, "price": request.price, "cta": request.cta}
-    for name, image in result.images.items():
-        services.store.save(image, {"task": "ad", "format": name, **texts,
-                                    "background_kind": result.report.get("background_kind"),
-                                    "cutout": result.report.get("cutout", {}).get("method"), "owner": owner})
-    previews = [(result.images[name], name) for name in request.formats if name in result.images]
-    return previews, [*files, str(zip_path)], result.report
-
-
-def _run_with_model(services: Services, workflow, request, inputs: AdInputs, progress):
-    """A background made by a diffusion model: the ad workflow run under a memory plan (applied to
-    the manager, with the out-of-memory fallback), as the edit and generation workflows run."""
-    from editor.planned_run import plan_report, run_planned
-    from models.registry import get_spec
-
-    manager = services.manager
-    task = "kv-edit" if inputs.bg_mode == "around-product" else "generate"
-    with manager.lock:
-        services.switch_model(inputs.model)
-        # Backgrounds are generated at most 1024 px on the long side (editor.ad.backgrounds).
-        plan = job_plan(services, inputs.model, (1024, 1024), get_spec(inputs.model).default_steps, task=task,
-                        mask_fraction=0.7)
-        result, ran = run_planned(manager, plan, lambda _plan: workflow.run(request, progress=progress))
-    services.plan_in_use = plan_report(plan, ran)
-    return result
-
-
-def _write_zip(path: Path, files: list[str]) -> None:
-    from editor.storage import atomic_write_bytes
-
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:  # PNGs are compressed already
-        for file in files:
-            archive.write(file, arcname=Path(file).name)
-    atomic_write_bytes(path, buffer.getvalue())
+    job = build_request(inputs)
+    outcome = services.studio.make_ad(job, JobContext(session=state.session_id(request), owner=session_owner(request),
+                                                      progress=progress))
+    names = list(dict.fromkeys(job.formats))
+    previews = [(outcome.images[name], name) for name in names if name in outcome.images]
+    files = [str(path) for path in outcome.saved.files.values()]
+    return previews, files, outcome.report
 
 
 def build_ad_tab(services: Services) -> dict:
     flux_or_any = default_model(preferred=services.config.model)
-    state = gr.State(AdState(), time_to_live=services.config.session_ttl_s, delete_callback=close_ad_state)
+    state = gr.State(ClientState(), time_to_live=services.config.session_ttl_s,
+                     delete_callback=forget_client(services.studio))
     with gr.Row(equal_height=False):
         with gr.Column(scale=1):
             gr.Markdown(f"### 1. {t('ad.product')}")
@@ -241,14 +169,14 @@ def build_ad_tab(services: Services) -> dict:
             )
             fix_btn = gr.Button(t("ad.fix_preview"), size="sm", elem_id="ad-fix")
             gr.Markdown(f"### 2. {t('ad.background')}")
-            bg_mode = gr.Radio([(t(f"ad.bg_{m.replace('-', '_')}"), m) for m in BACKGROUND_MODES], value="style",
+            bg_mode = gr.Radio([(t(f"ad.bg_{m.replace('-', '_')}"), m) for m in BACKGROUND_KINDS], value="style",
                                label=t("ad.bg_mode"), elem_id="ad-bg-mode")
             bg_style = gr.Dropdown(style_choices(), value="studio-white", label=t("ad.bg_style_pick"))
             bg_image = gr.Image(type="pil", image_mode="RGB", format="png", label=t("ad.bg_image"), height=200,
                                 sources=("upload", "clipboard"), visible=False)
             with gr.Group(visible=False) as generated:
-                bg_preset = gr.Dropdown(preset_choices("en"), value=None, label=t("ad.bg_preset_pick"))
-                bg_prompt = gr.Textbox(label=t("ad.bg_prompt"), lines=1)
+                bg_preset = gr.Dropdown(preset_choices(services.studio, "en"), value=None, label=t("ad.bg_preset_pick"))
+                bg_prompt = gr.Textbox(label=t("ad.bg_prompt_text"), lines=1)
                 with gr.Row():
                     model = gr.Dropdown(model_choices(), value=flux_or_any, label=t("ad.bg_model"))
                     seed = gr.Number(0, precision=0, minimum=0, label=t("common.seed"))
@@ -274,11 +202,11 @@ def build_ad_tab(services: Services) -> dict:
             with gr.Accordion(t("edit.report"), open=False):
                 report_json = gr.JSON()
 
-    def cutout(state, product, remover, model, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - gradio injects it
+    def cutout(state, product, remover, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - gradio injects it
         lang = lang_of(request)
         progress(0, desc=tr(lang, "progress.cutout"))
         with user_errors(lang):
-            value, preview, method = run_cutout(services, state, product, remover, model)
+            value, preview, method = run_cutout(services, state, product, remover, request)
         return state, value, preview, tr(lang, "ad.cutout_done", method=method)
 
     def fix(state, product, mask_value, request: gr.Request):
@@ -292,14 +220,14 @@ def build_ad_tab(services: Services) -> dict:
         inputs = AdInputs(product, mask_value, remover, bg_mode, bg_image, bg_style, bg_preset, bg_prompt, model,
                           seed, headline, subline, price, cta, list(formats or []), scale)
         with user_errors(lang):
-            shown, paths, report = run_ad(services, state, inputs, progress_reporter(progress, lang),
-                                          owner=session_owner(request))
+            shown, paths, report = run_ad(services, state, inputs, progress_reporter(progress, lang), request)
         ran = ", ".join(sorted({key.split("[")[0] for key in report["nodes"]["ran"]})) or "—"
         message = tr(lang, "ad.done", count=len(shown), seconds=f"{report['seconds']:.1f}", nodes=ran)
         return state, message, shown, paths, report
 
-    cut_btn.click(cutout, [state, product, remover, model], [state, mask_editor, cut_preview, status],
-                  api_name="cutout", concurrency_id=GPU, concurrency_limit=1)
+    # The cut-out models run on the CPU: their own queue, never behind a GPU job.
+    cut_btn.click(cutout, [state, product, remover], [state, mask_editor, cut_preview, status],
+                  api_name="cutout", concurrency_id="cutout", concurrency_limit=2)
     fix_btn.click(fix, [state, product, mask_editor], [cut_preview], api_name="cutout_fix")
     build.click(build_ad,
                 [state, product, mask_editor, remover, bg_mode, bg_image, bg_style, bg_preset, bg_prompt, model, seed,
@@ -309,7 +237,7 @@ def build_ad_tab(services: Services) -> dict:
 
     def show_background_inputs(mode):
         return (gr.Dropdown(visible=mode == "style"), gr.Image(visible=mode == "upload"),
-                gr.Group(visible=mode in ("preset", "around-product")))
+                gr.Group(visible=mode in GENERATED_KINDS))
 
     bg_mode.change(show_background_inputs, [bg_mode], [bg_style, bg_image, generated], api_visibility="private")
 
@@ -321,7 +249,7 @@ def build_ad_tab(services: Services) -> dict:
     product.clear(new_product, [state], [state, mask_editor, cut_preview], api_visibility="private")
 
     def localise(request: gr.Request):
-        return gr.Dropdown(choices=preset_choices(lang_of(request)))
+        return gr.Dropdown(choices=preset_choices(services.studio, lang_of(request)))
 
     return {"product": product, "localise": (localise, [], [bg_preset])}
 

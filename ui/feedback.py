@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import gradio as gr
 
 from editor.errors import IntactError
-from models.locate import ModelNotAvailableError
+from ui.error_text import error_text
 from ui.i18n import tr
 
 log = logging.getLogger("intact.ui")
@@ -17,23 +17,24 @@ log = logging.getLogger("intact.ui")
 
 @contextmanager
 def user_errors(lang: str) -> Iterator[None]:
-    """Show what the user can act on as a gr.Error; never a traceback in the page."""
+    """Show what the user can act on as a gr.Error in their language; never a traceback or a
+    server path in the page (operator details go to the log)."""
     try:
         yield
     except gr.Error:
         raise
-    except ModelNotAvailableError as exc:
-        raise gr.Error(f"{tr(lang, 'err.model_missing')} {exc}", print_exception=False) from exc
     except IntactError as exc:
-        raise gr.Error(str(exc), print_exception=False) from exc
-    except Exception as exc:  # model load errors, out-of-memory...: logged with their trace
-        from models.loading import ModelLoadError
+        hint = getattr(exc, "operator_hint", "")
+        if hint:
+            log.warning("%s %s", exc, hint)
+        raise gr.Error(error_text(exc, lang), print_exception=False) from exc
+    except Exception as exc:  # out-of-memory, bugs: logged with their trace
+        from models.memory.oom import is_out_of_memory
 
-        if isinstance(exc, ModelLoadError):
-            raise gr.Error(str(exc), print_exception=False) from exc
+        if is_out_of_memory(exc):
+            raise gr.Error(tr(lang, "err.out_of_memory"), print_exception=False) from exc
         log.exception("unexpected error in a UI event")
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise gr.Error(tr(lang, "err.unexpected", detail=f"{type(exc).__name__}: {first}")) from exc
+        raise gr.Error(tr(lang, "err.unexpected", detail=type(exc).__name__)) from exc
 
 
 def progress_reporter(progress: gr.Progress, lang: str) -> Callable[[str, int, int], None]:

@@ -1,20 +1,20 @@
 """Generate tab: text-to-image and image-to-image with shop presets and LoRA styles.
 
-The UI gathers a `editor.generate.GenerateRequest`, runs `generate(manager, request)` on the
-shared model manager, saves every picture to the output store (so the Gallery lists it) and shows
-the report, including the prompt actually sent after Korean translation.
+A thin adapter: widgets -> `GenerateRequest`, the Studio runs and saves it, the outcome -> the
+gallery, the files and the report (with the prompt actually sent after Korean translation).
 """
 
 from __future__ import annotations
 
 import gradio as gr
 
+from editor.studio import GenerateRequest, JobContext
 from models.registry import get_spec
 from ui.app_state import Services, session_owner
 from ui.feedback import progress_reporter, user_errors
 from ui.gpu import gpu
 from ui.i18n import lang_of, t, tr
-from ui.memory import job_plan, plan_line
+from ui.memory import plan_line
 from ui.model_choice import default_model, model_choices, model_note
 
 GPU = "gpu"
@@ -26,22 +26,18 @@ EXAMPLES = [  # (prompt, preset); never run at start-up
 NONE = ""  # dropdown value for "no preset" / "no style"
 
 
-def preset_choices(lang: str) -> list[tuple[str, str]]:
-    from editor.presets import load_presets
-
+def preset_choices(studio, lang: str) -> list[tuple[str, str]]:
     choices = [(tr(lang, "gen.no_preset"), NONE)]
-    for name, preset in load_presets().items():
+    for name, preset in studio.presets().items():
         choices.append((preset.display_name(lang), name))
     return choices
 
 
-def style_choices(lang: str, model: str) -> list[tuple[str, str]]:
+def style_choices(studio, lang: str, model: str) -> list[tuple[str, str]]:
     """Every LoRA style; the ones that cannot be used with `model` or are not installed say why."""
-    from models.lora import load_styles
-
     spec = get_spec(model)
     choices = [(tr(lang, "gen.no_lora"), NONE)]
-    for name, style in load_styles().items():
+    for name, style in studio.styles().items():
         label = style.display_name
         if not style.available:
             label += " — " + tr(lang, "gen.lora_not_installed")
@@ -51,57 +47,43 @@ def style_choices(lang: str, model: str) -> list[tuple[str, str]]:
     return choices
 
 
-def run_generate(services: Services, model: str, prompt: str, preset: str, negative: str, lora: str,
-                 lora_weight: float, init_image, strength: float, width, height, steps, guidance, seed,
-                 count: int, progress=None, owner: str | None = None):
-    """Generate, save every picture, and return (images, saved paths, report)."""
-    from editor.generate import GenerateRequest, generate
-
-    request = GenerateRequest(
+def run_generate(services: Services, model: str, prompt: str, preset: str, negative: str, style: str,
+                 style_weight: float, init_image, strength: float, width, height, steps, guidance, seed,
+                 count: int, progress=None, request=None):
+    """Generate (the Studio saves every picture); returns (images, saved paths, report)."""
+    job = GenerateRequest(
         prompt=prompt or "",
         model=model,
         preset=preset or None,
         image=init_image,
-        strength=float(strength),
-        lora=lora or None,
-        lora_weight=float(lora_weight) if lora else None,
-        seed=_whole(seed),
-        steps=_whole(steps),
-        guidance=float(guidance) if guidance not in (None, "") else None,
-        width=_whole(width),
-        height=_whole(height),
+        strength=_number(strength),
+        style=style or None,
+        style_weight=_number(style_weight) if style else None,
+        seed=_optional_whole(seed),
+        steps=_optional_whole(steps),
+        guidance=_number(guidance) if guidance not in (None, "") else None,
+        width=_optional_whole(width),
+        height=_optional_whole(height),
         negative_prompt=negative or None,
-        num_images=int(count),
+        num_images=_optional_whole(count) or 1,
     )
-    with services.manager.lock:
-        services.switch_model(model)
-        result = generate(services.manager, request, progress=progress, translator=services.translator,
-                          memory=_memory(services, request))
-    report = result.report
-    services.plan_in_use = report["memory_plan"]
-    paths = []
-    for i, image in enumerate(result.images):
-        saved = services.store.save(image, {"task": report["task"], "index": i, **report, "owner": owner})
-        paths.append(str(saved.path))
-    return result.images, paths, report
+    outcome = services.studio.generate(job, JobContext(owner=session_owner(request), progress=progress))
+    paths = [str(path) for path in outcome.saved.files.values()]
+    return outcome.images, paths, outcome.report
 
 
-def _memory(services: Services, request):
-    """The `memory=` for generate: "auto" (it plans for the size it resolves) unless `--memory-mode`
-    forces an offload."""
-    if services.config.memory_mode == "auto":
-        return "auto"
-    size = (request.width or 1024, request.height or 1024)  # an estimate: only the forced offload is kept
-    return job_plan(services, request.model, size, request.steps or get_spec(request.model).default_steps,
-                    task="generate")
+def _number(value):
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-def _whole(value) -> int | None:
-    """Empty or 0 means "use the preset's or the model's value"."""
-    if value in (None, ""):
+def _optional_whole(value):
+    """Empty or 0 means "use the preset's or the model's value"; other values go to the request
+    as they are (it refuses what is not a whole number, NaN included)."""
+    if value in (None, "") or value == 0:
         return None
-    value = int(value)
-    return value or None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def build_generate_tab(services: Services) -> dict:
@@ -111,11 +93,11 @@ def build_generate_tab(services: Services) -> dict:
             model = gr.Dropdown(model_choices(), value=model0, label=t("common.model"), elem_id="gen-model")
             note = gr.Markdown(model_note(model0))
             prompt = gr.Textbox(label=t("gen.prompt"), placeholder=t("gen.prompt_ph"), lines=2, elem_id="gen-prompt")
-            preset = gr.Dropdown(preset_choices("en"), value=NONE, label=t("gen.preset"), elem_id="gen-preset")
+            preset = gr.Dropdown(preset_choices(services.studio, "en"), value=NONE, label=t("gen.preset"), elem_id="gen-preset")
             gr.Examples(EXAMPLES, [prompt, preset], label=t("common.examples"), cache_examples=False,
                         example_labels=[f"{text} ({name})" for text, name in EXAMPLES])
             with gr.Row():
-                lora = gr.Dropdown(style_choices("en", model0), value=NONE, label=t("gen.lora"), elem_id="gen-lora")
+                lora = gr.Dropdown(style_choices(services.studio, "en", model0), value=NONE, label=t("gen.lora"), elem_id="gen-lora")
                 lora_weight = gr.Slider(-2, 2, value=0.8, step=0.05, label=t("gen.lora_scale"))
             init_image = gr.Image(type="pil", image_mode="RGB", format="png", label=t("gen.init_image"),
                                   sources=("upload", "clipboard"), height=240, elem_id="gen-init")
@@ -152,7 +134,7 @@ def build_generate_tab(services: Services) -> dict:
         with user_errors(lang):
             images, paths, report = run_generate(
                 services, model, prompt, preset, negative, lora, lora_weight, init_image, strength, width, height,
-                steps, guidance, seed, count, progress_reporter(progress, lang), owner=session_owner(request))
+                steps, guidance, seed, count, progress_reporter(progress, lang), request)
         message = tr(lang, "gen.done", count=len(images), seconds=f"{report['seconds']:.1f}",
                      model=report["model_label"])
         message += "  \n" + tr(lang, "gen.prompt_used") + f": `{report['prompt_sent']}`"
@@ -161,12 +143,12 @@ def build_generate_tab(services: Services) -> dict:
 
     def on_model(name, request: gr.Request):
         lang = lang_of(request)
-        return model_note(name, lang), gr.Dropdown(choices=style_choices(lang, name), value=NONE)
+        return model_note(name, lang), gr.Dropdown(choices=style_choices(services.studio, lang, name), value=NONE)
 
     def localise(name, request: gr.Request):
         lang = lang_of(request)
-        return (model_note(name, lang), gr.Dropdown(choices=preset_choices(lang)),
-                gr.Dropdown(choices=style_choices(lang, name)))
+        return (model_note(name, lang), gr.Dropdown(choices=preset_choices(services.studio, lang)),
+                gr.Dropdown(choices=style_choices(services.studio, lang, name)))
 
     run.click(generate_images,
               [model, prompt, preset, negative, lora, lora_weight, init_image, strength, width, height, steps,

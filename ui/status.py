@@ -11,7 +11,6 @@ from models.locate import download_command, locate
 from models.registry import MODELS
 from ui.app_state import Services
 from ui.i18n import lang_of, t, tr
-from ui.memory import status_plan
 
 
 def model_rows(lang: str) -> list[list[str]]:
@@ -41,14 +40,15 @@ def device_line(services: Services) -> str:
 
 
 def memory_line(services: Services, lang: str) -> str:
+    studio = services.studio
     model = services.config.model
-    plan = status_plan(services, model)
+    plan = studio.plan_preview(model)
     line = tr(lang, "status.memory_plan", model=model, kv=plan.kv_cache or "—", offload=plan.offload,
               tiling=plan.vae_tiling, why=plan.explanation)
-    if services.manager_started and services.plan_in_use is not None:
-        manager = services.manager
-        line += "  \n" + tr(lang, "status.memory_in_use", model=manager.loaded_name or "—",
-                            plan=services.plan_in_use["name"], notes="; ".join(manager.notes) or "—")
+    loaded, notes = studio.resident()
+    if loaded is not None and studio.last_plan is not None:
+        line += "  \n" + tr(lang, "status.memory_in_use", model=loaded, plan=studio.last_plan["name"],
+                            notes="; ".join(notes) or "—")
     return line
 
 

@@ -120,6 +120,3 @@ class Graph:
         self.runs[node.name] += 1
         self.events.append((key, "ran"))
         return out
-
-    def forget(self) -> None:
-        self._cache.clear()

@@ -31,7 +31,8 @@ from editor.ad.formats import AdFormat, get_format, scaled
 from editor.ad.layout import ELEMENT_ORDER, LayoutPlan, plan_layout, render_layout
 from editor.ad.nodes import Graph, Node
 from editor.errors import InputError, IntactError
-from editor.images import load_image, load_mask
+from editor.images import as_mask, load_image
+from models.vocabulary import KV_EDIT, TEXT2IMG
 
 Progress = Callable[[str, int, int], None]
 BACKGROUND_KINDS = ("upload", "style", "prompt", "around-product")
@@ -230,16 +231,6 @@ class SaveNode(Node):
 
 # ------------------------------------------------------------------------------------ workflow
 
-def _as_mask(value, size: tuple[int, int]) -> np.ndarray | None:
-    if value is None:
-        return None
-    if isinstance(value, np.ndarray) and value.ndim == 2 and value.dtype.kind == "f":
-        if value.shape != (size[1], size[0]):
-            raise InputError(f"A brush mask is {value.shape[1]}×{value.shape[0]}; the product photo is {size[0]}×{size[1]}.")
-        return np.clip(value, 0, 1).astype(np.float32)
-    return load_mask(value, size)[0]
-
-
 def _hex(colour: tuple[int, int, int]) -> str:
     return "#%02x%02x%02x" % tuple(colour)
 
@@ -269,24 +260,25 @@ class AdWorkflow:
     def __exit__(self, *exc):
         self.close()
 
-    @property
-    def generation_available(self) -> bool:
-        return self.manager is not None
-
     def _model(self, req: AdRequest) -> str:
-        name = req.model or self.model_name or getattr(self.manager, "loaded_name", None) or "flux-schnell"
-        return name
+        from editor.studio.catalog import resolve_model_name
+
+        task = KV_EDIT if req.around_product else TEXT2IMG
+        return resolve_model_name(req.model or self.model_name, task)
 
     def _background_source(self, req: AdRequest) -> tuple[BackgroundSource, list[str]]:
         notes: list[str] = []
-        given = [n for n, v in (("--background", req.background), ("--background-prompt", req.background_prompt),
-                                ("--background-style", req.background_style), ("--around-product", req.around_product or None))
-                 if v is not None and not (isinstance(v, str) and not v.strip())]
-        if req.background is not None and (req.background_prompt or req.background_style or req.around_product):
-            raise InputError(f"Choose one background: {', '.join(given)} were all given.")
+        chosen = [kind for kind, given in (("upload", req.background is not None),
+                                           ("prompt", bool(req.background_prompt)),
+                                           ("style", bool(req.background_style)),
+                                           ("around-product", req.around_product)) if given]
+        if req.background is not None and len(chosen) > 1:
+            raise InputError(f"Choose one background: {', '.join(chosen)} were all given.", key="one_background",
+                             field="background", given=", ".join(chosen))
         if req.background is not None:
             if req.preset:
-                raise InputError("A preset styles a generated background; it cannot be used with an uploaded background.")
+                raise InputError("A preset styles a generated background; it cannot be used with an uploaded background.",
+                                 key="preset_with_upload", field="preset")
             return BackgroundSource("upload", image=load_image(req.background).rgb), notes
         generated = req.around_product or bool(req.background_prompt) or bool(req.preset)
         style = req.background_style or bglib.DEFAULT_STYLE
@@ -294,12 +286,12 @@ class AdWorkflow:
         if not generated:
             return BackgroundSource("style", style=style), notes
         if req.background_style and not req.around_product:
-            raise InputError("Choose one background: a style, or a prompt/preset for a generated one.")
+            raise InputError("Choose one background: a style, or a prompt/preset for a generated one.",
+                             key="one_background", field="background_style", given="style, prompt")
         if self.manager is None:
-            raise IntactError(
-                "Generated backgrounds need a diffusion model, and this workflow has none. "
-                "Upload a background photo (--background) or pick a style (--background-style) instead."
-            )
+            raise IntactError("Generated backgrounds need a diffusion model, and none is available here. "
+                              "Upload a background photo or pick a background style instead.",
+                              key="no_generation_model", field="background_prompt")
         model = self._model(req)
         from editor.translate import translate_prompt
         from models.registry import get_spec
@@ -313,9 +305,30 @@ class AdWorkflow:
 
             prompt = get_preset(req.preset).render(prompt)
         if not prompt.strip():
-            raise InputError("A generated background needs a prompt (--background-prompt) or a preset (--preset).")
+            raise InputError("A generated background needs a prompt or a preset.", key="background_needs_prompt",
+                             field="background_prompt")
         kind = "around-product" if req.around_product else "prompt"
         return BackgroundSource(kind, style=style, prompt=prompt, model=model, seed=int(req.seed), steps=req.steps), notes
+
+    def cutout(self, product, remover: str = AUTO, mask_add=None, mask_remove=None,
+               progress: Progress | None = None) -> CutOut:
+        """Cut the product out (brush strokes applied) through the node cache, so the next build
+        with the same photo, method and strokes reuses this cut-out instead of running it again."""
+        self._progress = progress
+        try:
+            return self._cutout_output(product, remover, mask_add, mask_remove).value
+        finally:
+            self._progress = None
+
+    def _cutout_output(self, product, remover: str, mask_add, mask_remove):
+        resolve_remover(remover)
+        loaded = load_image(product)
+        add, remove = (None if m is None else as_mask(m, loaded.size)[0] for m in (mask_add, mask_remove))
+        self._tick("cutout", 0, 1)
+        out = self.graph.run(CutoutNode(self.sessions), image=loaded.rgb, alpha=loaded.alpha, remover=remover,
+                             add=add, remove=remove)
+        self._tick("cutout", 1, 1)
+        return out
 
     def _tick(self, stage: str, i: int, n: int) -> None:
         if self._progress is not None:
@@ -336,13 +349,9 @@ class AdWorkflow:
         source, notes = self._background_source(req)
         style = bglib.load_style(source.style)
         accent = bglib.parse_hex(req.accent) if req.accent else style.accent
-        product = load_image(req.product)
-        size = product.size
-        add, remove = _as_mask(req.mask_add, size), _as_mask(req.mask_remove, size)
         events_before = len(self.graph.events)
         g = self.graph
-        self._tick("cutout", 0, 1)
-        cut = g.run(CutoutNode(self.sessions), image=product.rgb, alpha=product.alpha, remover=req.remover, add=add, remove=remove)
+        cut = self._cutout_output(req.product, req.remover, req.mask_add, req.mask_remove)
         fonts_id = self.fonts.fingerprint()
         images: dict[str, Image.Image] = {}
         paths: dict[str, str] = {}
@@ -379,7 +388,7 @@ class AdWorkflow:
         this_run = g.events[events_before:]
         report = {
             "formats": per_format,
-            "cutout": {"method": cut.value.method, "notes": list(cut.value.notes)},
+            "cutout": {**cut.value.report(), "needs_review": cut.value.needs_review},
             "fonts": {w: self.fonts.source(w).describe() for w in ("regular", "bold")},
             "background_kind": source.kind,
             "accent": _hex(accent),

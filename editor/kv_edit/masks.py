@@ -62,10 +62,6 @@ class TokenMask:
     tokens: np.ndarray  # bool (latent_h // 2 * latent_w // 2,): tokens that go through the transformer
 
     @property
-    def latent_size(self) -> tuple[int, int]:
-        return self.latent.shape
-
-    @property
     def image_tokens(self) -> int:
         return int(self.tokens.size)
 

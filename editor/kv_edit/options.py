@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from editor.errors import InputError
 from editor.kv_edit.kv_cache import INVERSION_FREE_MODE, kv_cache_modes
+from editor.limits import MAX_SEED
+from editor.validation import choice, number, whole
 from models.families import FAMILIES
 from models.registry import get_spec
 from models.vocabulary import CFG, EMBEDDED
+
+SKIP_SHARE = 4 / 28  # the KV-Edit paper's default: skip 4 of 28 steps
+MAX_KV_STEPS = 1000
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,7 @@ class EditOptions:
         (the official code's separate inversion step count is not offered).
     skip_steps: how many of the noisiest steps are skipped; the edit starts at schedule index
         skip_steps. Higher keeps more of the source layout. Changing it reuses the inversion.
+        None (the default) follows `steps`: 4 of 28, as the paper, and the same share otherwise.
     inversion_guidance / guidance: the guidance value for the source (inversion) and target
         (denoising) passes; for guidance-distilled models it is the model input.
     re_init: the foreground restarts from seeded noise blended with the source latent instead of
@@ -36,7 +40,7 @@ class EditOptions:
     """
 
     steps: int = 28
-    skip_steps: int = 4
+    skip_steps: int | None = None  # None: follows `steps` (see default_skip_steps)
     inversion_guidance: float = 1.5
     guidance: float = 5.5
     re_init: bool = False
@@ -47,39 +51,25 @@ class EditOptions:
     feather_px: int = 8
 
     def __post_init__(self) -> None:
-        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
-            raise InputError(f"steps must be a whole number of at least 1; got {self.steps!r}.")
-        if self.steps > 1000:
-            raise InputError(f"steps must be at most 1000; got {self.steps}.")
-        if isinstance(self.skip_steps, bool) or not isinstance(self.skip_steps, int):
-            raise InputError(f"skip_steps must be a whole number; got {self.skip_steps!r}.")
-        if not 0 <= self.skip_steps < self.steps:
-            raise InputError(
-                f"skip_steps must be between 0 and steps - 1 ({self.steps - 1}); got {self.skip_steps}."
-            )
-        for name in ("inversion_guidance", "guidance", "attn_scale"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise InputError(f"{name} must be a finite number; got {value!r}.")
-            if value < 0:
-                raise InputError(f"{name} must not be negative; got {value}.")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
-            raise InputError(f"seed must be a whole number between 0 and 2^63 - 1; got {self.seed!r}.")
-        if isinstance(self.feather_px, bool) or not isinstance(self.feather_px, int) or not 0 <= self.feather_px <= 256:
-            raise InputError(f"feather_px must be a whole number between 0 and 256; got {self.feather_px!r}.")
-        modes = kv_cache_modes()
-        if self.kv_cache not in modes:
-            raise InputError(f"Unknown KV cache mode '{self.kv_cache}'. Choose one of: {', '.join(modes)}.")
+        whole("steps", self.steps, 1, MAX_KV_STEPS)
+        if self.skip_steps is None:
+            object.__setattr__(self, "skip_steps", default_skip_steps(self.steps))
+        whole("skip_steps", self.skip_steps, 0, self.steps - 1, "skip_steps (at most steps - 1)")
+        for name in ("inversion_guidance", "guidance"):
+            number(name, getattr(self, name), 0.0, 100.0)
+        number("attn_scale", self.attn_scale, 0.0, 100.0)
+        whole("seed", self.seed, 0, MAX_SEED)
+        whole("feather_px", self.feather_px, 0, 256)
+        choice("kv_cache", self.kv_cache, kv_cache_modes(), "KV cache mode")
 
     @classmethod
     def for_model(cls, model: str, **overrides) -> "EditOptions":
-        """The options with `model`'s defaults (registry), then `overrides`: its step count, the
-        official ratio of skipped steps (4 of 28), and guidance as the model reads it. Guidance-
-        embedded models (FLUX.1 [dev]) keep the official 1.5 / 5.5; true-CFG models invert without
-        CFG (one pass) and edit at their default guidance; models without guidance ignore it."""
+        """The options with `model`'s defaults (registry), then `overrides`: its step count (skipped
+        steps follow it) and guidance as the model reads it. Guidance-embedded models (FLUX.1
+        [dev]) keep the official 1.5 / 5.5; true-CFG models invert without CFG (one pass) and edit
+        at their default guidance; models without guidance ignore it."""
         spec = get_spec(model)
-        steps = int(overrides.get("steps", spec.default_steps))
-        defaults = {"steps": steps, "skip_steps": min(steps - 1, round(steps * 4 / 28))}
+        defaults: dict = {"steps": spec.default_steps}
         if spec.guidance_kind == CFG:
             defaults.update(inversion_guidance=FAMILIES[spec.family].cfg_above, guidance=spec.default_guidance)
         elif spec.guidance_kind != EMBEDDED:
@@ -94,3 +84,9 @@ class EditOptions:
     def denoise_steps(self) -> int:
         """How many transformer steps an edit runs (and how many steps the cache holds)."""
         return self.steps - self.skip_steps
+
+
+def default_skip_steps(steps: int) -> int:
+    """The official KV-Edit setting skips 4 of 28 steps; other step counts keep that share,
+    rounded, and always leave at least one step to run (1 step: skip 0; 4 steps: skip 1)."""
+    return min(max(0, round(steps * SKIP_SHARE)), max(0, steps - 1))

@@ -19,8 +19,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from editor.digests import array_digest
 from editor.errors import InputError
-from editor.images import load_image, load_mask
+from editor.images import as_mask, load_image
 from editor.kv_edit.engine import (
     Conditioning,
     Inversion,
@@ -42,31 +43,6 @@ class EditResult:
     image: Image.Image  # RGB, the input's size; pixels outside the mask are the input's, bit for bit
     report: dict[str, Any]
     decoded: Image.Image | None = None  # the whole decoded picture before paste-back (inspection)
-
-
-def _sha256(array: np.ndarray) -> str:
-    digest = hashlib.sha256(str((array.shape, array.dtype.str)).encode())
-    digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()
-
-
-def _as_mask(mask, size: tuple[int, int]) -> tuple[np.ndarray, tuple[str, ...]]:
-    """float32 H×W in [0, 1]. Arrays of the image's size are taken as they are (0..1 floats, or
-    0..255 integers); anything else goes through `load_mask` (files, PIL, other sizes)."""
-    if mask is None:
-        raise InputError("No mask was given: paint the region to change.")
-    width, height = size
-    if isinstance(mask, np.ndarray) and mask.ndim == 2 and mask.shape == (height, width):
-        if np.issubdtype(mask.dtype, np.floating):
-            m = mask.astype(np.float32)
-            if not np.isfinite(m).all():
-                raise InputError("The mask contains invalid values (NaN or infinity).")
-        elif np.issubdtype(mask.dtype, np.bool_):
-            m = mask.astype(np.float32)
-        else:
-            m = mask.astype(np.float32) / (255.0 if mask.max(initial=0) > 1 else 1.0)
-        return np.clip(m, 0.0, 1.0), ()
-    return load_mask(mask, size)
 
 
 def _adapter_state(module) -> str:
@@ -119,7 +95,7 @@ class EditSession:
         self.model_name = model_name
         self.width, self.height = loaded.size
         self._rgb = loaded.rgb
-        self._mask, mask_notes = _as_mask(mask, loaded.size)
+        self._mask, mask_notes = as_mask(mask, loaded.size)
         self.notes = tuple(loaded.notes) + tuple(mask_notes)
         if loaded.alpha is not None:
             self.notes += ("the image's transparency is not used: editing works on its colours",)
@@ -127,8 +103,8 @@ class EditSession:
         work_w, work_h = working_size(self.width, self.height, 2 * pipe.vae_scale_factor)
         self.canvas: Canvas = self.family.canvas(work_w, work_h)
         self.token_mask = token_mask(self._mask, self.canvas.latent_h, self.canvas.latent_w)
-        self._image_key = _sha256(self._rgb)
-        self._mask_key = _sha256(self._mask)
+        self._image_key = array_digest(self._rgb)
+        self._mask_key = array_digest(self._mask)
         self._pipe_lock = lock if lock is not None else contextlib.nullcontext()
         self.prompt_cache = prompt_cache if prompt_cache is not None else PromptEmbeddingCache()
         self.text_encoder_device = text_encoder_device

@@ -25,6 +25,8 @@ _OOM_PHRASES = ("out of memory", "can't allocate memory", "cannot allocate memor
 class OutOfMemoryPlanError(IntactError):
     """Out of memory with the chosen plan and with its cheaper fallback (or there was none)."""
 
+    key = "out_of_memory"
+
 
 def is_out_of_memory(exc: BaseException) -> bool:
     """torch.OutOfMemoryError on any accelerator, or an allocator's "out of memory" RuntimeError

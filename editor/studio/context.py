@@ -1,0 +1,40 @@
+"""Who a job runs for and how the caller follows it: session, owner, progress, cancellation."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from editor.errors import IntactError
+
+# progress(stage, step, total): stages are "prepare", "load", "invert", "edit", "generate",
+# "cutout", "background", "format", "decode", "save". Raising inside it cancels the run.
+Progress = Callable[[str, int, int], None]
+
+
+class JobCancelled(IntactError):
+    """The user cancelled the job; nothing of it was saved."""
+
+    key = "cancelled"
+
+
+@dataclass
+class JobContext:
+    """session: the client's session id (a browser tab, a CLI run); edits of one session reuse its
+    inversion and its ad builds reuse its cut-out. owner: a non-reversible tag stored with saved
+    results (the gallery shows each owner their own). save: keep the results in the output store.
+    progress: called at every step of every stage. cancel: set it to stop the job at the next step."""
+
+    session: str | None = None
+    owner: str | None = None
+    save: bool = True
+    progress: Progress | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    def report(self, stage: str, step: int, total: int) -> None:
+        """The progress callback handed to the domain: checks for cancellation at every step."""
+        if self.cancel.is_set():
+            raise JobCancelled("The job was cancelled; nothing was saved.")
+        if self.progress is not None:
+            self.progress(stage, step, total)

@@ -1,0 +1,134 @@
+"""What a front end may ask the Studio for: typed requests, checked when they are made.
+
+Like a typed port, a request refuses a bad value at construction (wrong type, out of range, NaN,
+too long) with one `InputError` naming the field, before it reaches a queue, a model or a disk.
+What needs the machine (is the model here? does the mask fit the photo?) is checked by the Studio
+as the first step of the job.
+
+Each request is plain data, so it can cross a process boundary (a serving replica) as it is:
+images are paths, bytes, arrays or PIL images.
+
+The generation and ad requests are the domain's own (`editor.generate.GenerateRequest`,
+`editor.ad.AdRequest`); they are re-exported here so callers import every request from one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from editor.ad.cutout import remover_names
+from editor.ad.workflow import AdRequest
+from editor.generate import GenerateRequest
+from editor.kv_edit.options import EditOptions
+from editor.limits import MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS
+from editor.validation import choice, number, text, whole
+from models.registry import ModelSpec
+from models.vocabulary import AUTO, KV_CACHE_MODES
+
+__all__ = ["AdRequest", "CutoutRequest", "EditRequest", "GenerateRequest", "InvertRequest", "edit_defaults"]
+
+KV_CACHE_CHOICES = (AUTO, *KV_CACHE_MODES)
+
+
+def edit_defaults(spec: ModelSpec) -> dict[str, Any]:
+    """Starting values for a KV-Edit on `spec` (`EditOptions.for_model`): the model's own step
+    count (the paper's 28 for FLUX.1 [dev] and klein Base); guidance as the model reads it, and
+    true-CFG models invert without CFG."""
+    options = EditOptions.for_model(spec.name)
+    return {"steps": options.steps, "inversion_guidance": options.inversion_guidance, "guidance": options.guidance}
+
+
+@dataclass(frozen=True)
+class InvertRequest:
+    """Invert a photo under a source prompt, ahead of its edits (the following edits of the same
+    photo and mask reuse it). Fields left None take the model's defaults."""
+
+    image: Any  # path, bytes, PIL image or array
+    mask: Any  # float32 H×W in [0, 1] (1 = regenerate), or a mask image/file
+    source_prompt: str = ""
+    model: str = AUTO
+    steps: int | None = None
+    skip_steps: int | None = None  # None: follows the step count (4 of 28)
+    inversion_guidance: float | None = None
+    guidance: float | None = None
+    re_init: bool = False
+    attn_mask: bool = False
+    attn_scale: float = 1.0
+    seed: int = 42
+    kv_cache: str = AUTO  # AUTO: the memory plan chooses
+    feather_px: int = 8
+    style: str | None = None  # a LoRA style; None means none is active for this job
+    style_weight: float | None = None
+
+    def __post_init__(self):
+        if self.image is None:
+            from editor.errors import InputError
+
+            raise InputError("Upload a photo first.", key="no_image", field="image")
+        text("source_prompt", self.source_prompt, MAX_PROMPT_CHARS, "source prompt")
+        text("model", self.model, 100, "model")
+        if self.steps is not None:
+            whole("steps", self.steps, 1, MAX_STEPS)
+        if self.skip_steps is not None:
+            whole("skip_steps", self.skip_steps, 0, MAX_STEPS - 1)
+        for name in ("inversion_guidance", "guidance"):
+            if getattr(self, name) is not None:
+                number(name, getattr(self, name), 0.0, 100.0)
+        number("attn_scale", self.attn_scale, 0.0, 100.0)
+        whole("seed", self.seed, 0, MAX_SEED)
+        whole("feather_px", self.feather_px, 0, 256)
+        choice("kv_cache", self.kv_cache, KV_CACHE_CHOICES, "KV cache mode")
+        if self.style is not None:
+            text("style", self.style, 64, "style")
+        if self.style_weight is not None:
+            number("style_weight", self.style_weight, -2.0, 2.0, "style weight")
+        for flag in ("re_init", "attn_mask"):
+            if not isinstance(getattr(self, flag), bool):
+                from editor.errors import InputError
+
+                raise InputError(f"{flag} must be true or false.", key="not_bool", field=flag, name=flag)
+
+    def options(self, spec: ModelSpec, kv_cache: str) -> EditOptions:
+        """The engine's options for `spec`: what the request gives, the model's defaults for the rest."""
+        d = edit_defaults(spec)
+        return EditOptions(
+            steps=self.steps or d["steps"],
+            skip_steps=self.skip_steps,
+            inversion_guidance=d["inversion_guidance"] if self.inversion_guidance is None else self.inversion_guidance,
+            guidance=d["guidance"] if self.guidance is None else self.guidance,
+            re_init=self.re_init,
+            attn_mask=self.attn_mask,
+            attn_scale=self.attn_scale,
+            seed=self.seed,
+            kv_cache=kv_cache,
+            feather_px=self.feather_px,
+        )
+
+
+@dataclass(frozen=True)
+class EditRequest(InvertRequest):
+    """Regenerate the painted region of a photo to match `target_prompt`; every other pixel stays."""
+
+    target_prompt: str = ""
+
+    def __post_init__(self):
+        super().__post_init__()
+        text("target_prompt", self.target_prompt, MAX_PROMPT_CHARS, "target prompt", required=True)
+
+
+@dataclass(frozen=True)
+class CutoutRequest:
+    """Cut the product out of a photo; optional brush strokes paint product in (`add`) or out."""
+
+    image: Any
+    remover: str = AUTO
+    add: Any = None  # H×W in [0, 1] at the photo's size, or a mask image
+    remove: Any = None
+
+    def __post_init__(self):
+        if self.image is None:
+            from editor.errors import InputError
+
+            raise InputError("Upload a product photo first.", key="no_product", field="image")
+        choice("remover", self.remover, remover_names(), "cut-out method")

@@ -1,0 +1,567 @@
+"""The Studio: the one place a job is run, whoever asks (the web UI, the CLI, a serving replica).
+
+Every job goes through the same steps, in this order, and each job method below reads top to
+bottom as those steps:
+
+    1. validate     the request checked its fields when it was made; here, what needs the machine
+    2. model        resolve the model (AUTO picks one), say which, with its licence
+    3. plan         plan memory for this job on this machine (the operator may force an offload)
+    4. adapters     set the LoRA state for *this* request: its style, or none (never a leftover)
+    5. run          on the shared model, with progress and cancellation; out of memory -> retry
+                    once with the plan's cheaper fallback
+    6. save         one record: the files and one history line, atomically
+    7. result       typed, with the report
+
+The Studio owns the model manager, the output store, the translator, the memory policy and the
+clients' session state (inversions, ad node caches); front ends own none of them.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from editor.ad.workflow import AdRequest, AdWorkflow
+from editor.digests import array_digest
+from editor.errors import InputError
+from editor.generate import GenerateRequest, resolve_settings, run_generation
+from editor.images import as_mask, load_image
+from editor.kv_edit import EditSession
+from editor.storage import JobFile, OutputStore, SavedJob, readable_name
+from editor.studio import catalog
+from editor.studio.context import JobContext
+from editor.studio.memory import MemoryPolicy, kv_cache_for, plan_report
+from editor.studio.requests import CutoutRequest, EditRequest, InvertRequest, edit_defaults
+from editor.studio.sessions import EditState, SessionStore
+from models.registry import ModelSpec, get_spec
+from models.vocabulary import AUTO, GENERATE, KV_EDIT, TEXT2IMG
+
+MIB = 2**20
+
+
+@dataclass(frozen=True)
+class StudioConfig:
+    output_dir: Path | None = None  # None: $INTACT_OUTPUT_DIR or outputs/
+    device: str | None = None  # None: cuda when present, else cpu
+    memory_mode: str = AUTO  # AUTO: the planner fits each job; or force an offload mode
+    kv_cache: str = AUTO  # the KV cache an edit gets when its request leaves it to AUTO
+    max_edit_sessions: int = 2  # clients that keep an inversion in memory (GBs each at real size)
+    max_ad_sessions: int = 32  # clients whose ad node cache (cut-outs, backgrounds) is kept
+
+
+# --- results ---------------------------------------------------------------------------------
+
+
+@dataclass
+class EditOutcome:
+    image: Image.Image  # the input's size; pixels outside the mask are the input's, bit for bit
+    before: Image.Image
+    mask: np.ndarray  # float32 H×W in [0, 1], as the edit used it
+    report: dict
+    saved: SavedJob | None = None
+
+
+@dataclass
+class InvertOutcome:
+    report: dict
+
+
+@dataclass
+class CutoutOutcome:
+    cutout: Any  # editor.ad.CutOut
+    report: dict
+    saved: SavedJob | None = None
+
+
+@dataclass
+class AdOutcome:
+    images: dict[str, Image.Image]  # format name -> picture
+    report: dict
+    cutout: Any = None
+    saved: SavedJob | None = None
+
+
+@dataclass
+class GenerateOutcome:
+    images: list[Image.Image]
+    report: dict
+    saved: SavedJob | None = None
+
+
+@dataclass(frozen=True)
+class SavedResult:
+    path: Path
+    task: str  # "edit", "ad", "generate", "cutout"
+    caption: str  # the words of the job (target prompt, headline, prompt)
+    job_id: str
+    role: str  # "result", "ad:story", ...
+    saved_at: str
+    own: bool  # saved by the asking session
+
+
+@dataclass
+class _Running:
+    contexts: dict[str, JobContext] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Studio:
+    def __init__(self, config: StudioConfig | None = None, *, manager=None, store: OutputStore | None = None):
+        self.config = config or StudioConfig()
+        self._lock = threading.Lock()
+        self._manager = manager
+        self._store = store
+        self._translator = None
+        self.memory = MemoryPolicy(self.config.memory_mode)
+        self.sessions = SessionStore(self.config.max_edit_sessions, self.config.max_ad_sessions,
+                                     lambda: AdWorkflow(manager=self.manager))
+        self._running = _Running()
+        self.last_plan: dict | None = None  # the `memory_plan` of the latest model job (Status tab)
+
+    # --- what the Studio owns, created on first use (the app starts without weights) -------
+
+    @property
+    def manager(self):
+        with self._lock:
+            if self._manager is None:
+                from models.manager import ModelManager
+
+                self._manager = ModelManager(device=self.config.device)
+            return self._manager
+
+    @property
+    def manager_started(self) -> bool:
+        return self._manager is not None
+
+    @property
+    def store(self) -> OutputStore:
+        with self._lock:
+            if self._store is None:
+                self._store = OutputStore(self.config.output_dir)
+            return self._store
+
+    @property
+    def translator(self):
+        """Korean→English for prompts; shares the manager's Marian model (loaded on first need)."""
+        marian = self.manager.marian
+        with self._lock:
+            if self._translator is None:
+                from editor.translate import Translator
+
+                self._translator = Translator(marian=marian)
+            return self._translator
+
+    # --- listings for front ends -----------------------------------------------------------
+
+    def models(self, task: str | None = None) -> list[catalog.ModelChoice]:
+        return catalog.model_choices(task)
+
+    def default_model(self, task: str | None = None, preferred: str | None = None) -> str:
+        return catalog.default_model(task, preferred)
+
+    def styles(self) -> dict:
+        from models.lora import load_styles
+
+        return load_styles()
+
+    def presets(self) -> dict:
+        from editor.presets import load_presets
+
+        return load_presets()
+
+    def plan_preview(self, model: str):
+        """The plan a 1024×1024 job on `model` would get here (an edit where the model can edit),
+        planned without the model manager, so asking loads and starts nothing."""
+        from models.memory.planner import plan_for_this_machine
+
+        spec = get_spec(model)
+        task = KV_EDIT if catalog.can_do(spec, KV_EDIT) else GENERATE
+        steps = edit_defaults(spec)["steps"] if task == KV_EDIT else spec.default_steps
+        from editor.studio.memory import forced
+
+        return forced(plan_for_this_machine(model, 1024, 1024, steps, 0.25, task=task), self.config.memory_mode)
+
+    def resident(self) -> tuple[str | None, list[str]]:
+        """The model loaded now (None when none is) and the notes of its memory placement."""
+        if not self.manager_started:
+            return None, []
+        return self.manager.loaded_name, list(self.manager.notes)
+
+    def saved_results(self, owner: str | None = None, only_owner: bool = False, limit: int = 200) -> list[SavedResult]:
+        """Saved pictures, newest first (one per result file whose file still exists): for a gallery.
+        With `only_owner` only the results `owner`'s session saved are listed."""
+        store, items = self.store, []
+        for record in reversed(store.history()):
+            if only_owner and (owner is None or record.get("owner") != owner):
+                continue
+            for listed in record["files"]:
+                if listed.get("role") in ("mask", "zip"):
+                    continue
+                path = store.path_of(listed)
+                if path.is_file():
+                    items.append(SavedResult(path, record.get("task", ""), record.get("caption", ""), record["id"],
+                                             listed.get("role", ""), record.get("saved_at", ""),
+                                             record.get("owner") == owner and owner is not None))
+                if len(items) >= limit:
+                    return items
+        return items
+
+    def delete_result(self, job_id: str, owner: str | None) -> bool:
+        """Delete a saved job's files when `owner` saved it."""
+        return owner is not None and self.store.delete_job(job_id, owner)
+
+    # --- jobs ---------------------------------------------------------------------------------
+
+    def invert(self, request: InvertRequest, context: JobContext | None = None) -> InvertOutcome:
+        """Invert a photo ahead of its edits; the session's next edits of it reuse the inversion."""
+        ctx = context or JobContext()
+        with self._job(ctx):
+            # 1-2. validate (the photo and the mask as the job uses them), model, source prompt
+            image, mask, notes, spec, source = self._edit_inputs(request, ctx)
+            # 3-5. plan, adapters, run
+            info, chosen, ran, state = self._on_edit_session(
+                request, spec, image, mask, ctx,
+                lambda session, opts: session.invert(source.text, opts, progress=ctx.report))
+            # 7. result (an inversion saves nothing: it lives in the session)
+            report = {**info, **_model_report(spec), "memory_plan": plan_report(chosen, ran),
+                      "inversion": _inversion_note(info, state), "notes": list(notes),
+                      "source_translation": source.to_report(), "style": _style_report(request)}
+            self.last_plan = report["memory_plan"]
+            return InvertOutcome(report)
+
+    def edit(self, request: EditRequest, context: JobContext | None = None) -> EditOutcome:
+        """KV-Edit: regenerate the painted region to match the target prompt; nothing else changes."""
+        ctx = context or JobContext()
+        with self._job(ctx):
+            # 1-2. validate (the photo and the mask as the job uses them), model, prompts as it reads them
+            image, mask, notes, spec, source = self._edit_inputs(request, ctx)
+            target = self.translator.translate(request.target_prompt, spec)
+            # 3-5. plan, adapters, run
+            result, chosen, ran, state = self._on_edit_session(
+                request, spec, image, mask, ctx,
+                lambda session, opts: session.edit(target.text, opts, progress=ctx.report, source_prompt=source.text))
+            report = {**result.report, **_model_report(spec), "memory_plan": plan_report(chosen, ran),
+                      "inversion": _inversion_note(result.report, state),
+                      "source_translation": source.to_report(), "target_translation": target.to_report(),
+                      "style": _style_report(request)}
+            report["notes"] = list(dict.fromkeys([*notes, *report.get("notes", [])]))
+            self.last_plan = report["memory_plan"]
+            # 6. save: the result and the mask it was made with, so the edit can be reviewed and redone
+            saved = self._save(ctx, "edit", request, report, caption=request.target_prompt, files=[
+                JobFile("result", readable_name("edit", request.target_prompt), image=result.image),
+                JobFile("mask", "mask.png", image=_mask_image(mask)),
+            ])
+            # 7. result
+            return EditOutcome(result.image, Image.fromarray(image), mask, report, saved)
+
+    def cutout(self, request: CutoutRequest, context: JobContext | None = None) -> CutoutOutcome:
+        """Cut the product out of a photo (no diffusion model: runs beside GPU jobs)."""
+        ctx = context or JobContext()
+        with self._job(ctx):
+            started = time.perf_counter()
+            # 1. validate (the photo is read by the workflow, through its node cache)
+            workflow = self.sessions.ad_workflow(ctx.session)
+            # 2-5. no diffusion model, plan or adapters: the cut-out models run on the CPU
+            cut = workflow.cutout(request.image, request.remover, request.add, request.remove, progress=ctx.report)
+            x0, y0, x1, y1 = cut.bbox()
+            report = {**cut.report(), "width": cut.size[0], "height": cut.size[1], "bbox": [x0, y0, x1, y1],
+                      "coverage": round(float(cut.alpha.mean()), 4), "needs_review": cut.needs_review,
+                      "seconds": round(time.perf_counter() - started, 3)}
+            # 6. save
+            saved = self._save(ctx, "cutout", request, report, caption=cut.method,
+                               files=[JobFile("result", readable_name("cutout", cut.method), image=cut.to_pil())])
+            # 7. result
+            return CutoutOutcome(cut, report, saved)
+
+    def make_ad(self, request: AdRequest, context: JobContext | None = None) -> AdOutcome:
+        """Product ads in every requested format; a generated background runs on the shared model."""
+        ctx = context or JobContext()
+        with self._job(ctx):
+            # 1. validate (the workflow checks texts, formats and the background choice first)
+            workflow = self.sessions.ad_workflow(ctx.session)
+            request = replace(request, out_dir=None)  # files are saved as the job's record (step 6)
+            task = _ad_model_task(request)
+            if task is None:
+                # 2-5. no diffusion model involved: uploaded or procedural background
+                result, memory_plan = workflow.run(request, progress=ctx.report), None
+            else:
+                # 2. model
+                spec = self._model_for(request.model, task)
+                request = replace(request, model=spec.name)
+                # 3-5. plan (backgrounds are generated at most 1024 px on the long side), adapters, run
+                result, chosen, ran = self._on_model(
+                    spec, lambda: self.memory.plan(self.manager, spec.name, 1024, 1024, spec.default_steps,
+                                                   task=task if task == KV_EDIT else GENERATE, mask_fraction=0.7),
+                    None, None, lambda _plan: workflow.run(request, progress=ctx.report))
+                memory_plan = plan_report(chosen, ran)
+                self.last_plan = memory_plan
+            report = dict(result.report, memory_plan=memory_plan, style=None,
+                          **(_model_report(get_spec(request.model)) if task else {}))
+            # 6. save: every format, and a zip of them all
+            names = list(dict.fromkeys(request.formats))
+            files = [JobFile(f"ad:{name}", readable_name(request.headline, name), image=result.images[name])
+                     for name in names if name in result.images]
+            files.append(JobFile("zip", readable_name(request.headline, "ads", suffix=".zip"),
+                                 data=_zip_of(files)))
+            saved = self._save(ctx, "ad", request, report, caption=request.headline, files=files)
+            # 7. result
+            return AdOutcome(result.images, report, result.cutout, saved)
+
+    def generate(self, request: GenerateRequest, context: JobContext | None = None) -> GenerateOutcome:
+        """Text-to-image or image-to-image, with a shop preset and a LoRA style."""
+        ctx = context or JobContext()
+        with self._job(ctx):
+            # 1. validate: the settings the pipeline gets (preset, translation, the init image read)
+            ctx.report("prepare", 0, 1)
+            spec = self._model_for(request.model, request.task)
+            request = replace(request, model=spec.name)
+            # 2. model and settings
+            settings = resolve_settings(request, spec, self.translator)
+            # 3-5. plan, adapters (the request's style, or none), run
+            result, chosen, ran = self._on_model(
+                spec, lambda: self.memory.plan(self.manager, spec.name, settings.width, settings.height,
+                                               settings.steps, task=GENERATE),
+                settings.style, request.style_weight,
+                lambda _plan: run_generation(self.manager, request, settings, progress=ctx.report))
+            report = {**result.report, **_model_report(spec), "memory_plan": plan_report(chosen, ran),
+                      "style": _style_report(request, settings.style)}
+            self.last_plan = report["memory_plan"]
+            # 6. save
+            caption = request.prompt or request.preset or ""
+            files = [JobFile("result" if i == 0 else f"result-{i + 1}",
+                             readable_name("generate", caption, *([str(i + 1)] if len(result.images) > 1 else [])),
+                             image=image) for i, image in enumerate(result.images)]
+            saved = self._save(ctx, "generate", request, report, caption=caption, files=files)
+            # 7. result
+            return GenerateOutcome(result.images, report, saved)
+
+    # --- session control ------------------------------------------------------------------
+
+    def cancel(self, session: str) -> bool:
+        """Stop the session's running job at its next step; False when none is running."""
+        with self._running.lock:
+            ctx = self._running.contexts.get(session)
+        if ctx is None:
+            return False
+        ctx.cancel.set()
+        return True
+
+    def forget(self, session: str) -> None:
+        """The client is gone: free its inversion and its ad cache now."""
+        self.sessions.forget(session)
+
+    # --- the shared steps -------------------------------------------------------------------
+
+    @contextmanager
+    def _job(self, ctx: JobContext) -> Iterator[JobContext]:
+        """While a job runs, `cancel(session)` can reach its context."""
+        running = self._running
+        if ctx.session is not None:
+            with running.lock:
+                running.contexts[ctx.session] = ctx
+        try:
+            yield ctx
+        finally:
+            if ctx.session is not None:
+                with running.lock:
+                    if running.contexts.get(ctx.session) is ctx:
+                        del running.contexts[ctx.session]
+
+    def _edit_inputs(self, request: InvertRequest, ctx: JobContext):
+        """Steps 1-2 of an inversion or an edit: (RGB uint8, mask float32, notes, model, source
+        prompt as the model reads it, Korean translated where it needs English)."""
+        ctx.report("prepare", 0, 1)
+        loaded = load_image(request.image)
+        mask, mask_notes = as_mask(request.mask, loaded.size)
+        notes = tuple(loaded.notes) + tuple(mask_notes)
+        if loaded.alpha is not None:
+            notes += ("the image's transparency is not used: editing works on its colours",)
+        spec = self._model_for(request.model, KV_EDIT)
+        return loaded.rgb, mask, notes, spec, self.translator.translate(request.source_prompt, spec)
+
+    def _model_for(self, name: str | None, task: str) -> ModelSpec:
+        """Step 2: the request's model (AUTO: the best one here for the task), checked to do `task`."""
+        spec = get_spec(catalog.resolve_model_name(name, task))
+        if not catalog.can_do(spec, task):
+            able = ", ".join(c.name for c in catalog.model_choices(task))
+            raise InputError(f"{spec.title} cannot do {task}. Models that can: {able}.", key="model_cannot",
+                             field="model", model=spec.title, task=task, able=able)
+        return spec
+
+    def _switch_model(self, name: str) -> None:
+        """Another family resident: drop every inversion made on it, then unload it, so its weights
+        are freed, not re-placed under this job's plan. A missing model keeps the resident one."""
+        manager = self.manager
+        if manager.loaded_name not in (None, name):
+            manager.require_available(name)
+            self.sessions.release_other_models(name)
+            manager.unload()
+
+    def _set_adapters(self, spec: ModelSpec, style, weight: float | None) -> None:
+        """Step 4: the LoRA state for this request: its style at its weight, or none at all. Every
+        job that runs the shared transformer calls this, so no user's style reaches another's job."""
+        self.manager.base(spec.name)
+        styles = self.manager.styles
+        if style is None:
+            styles.deactivate()
+        else:
+            if isinstance(style, str):
+                from models.lora import get_style
+
+                style = get_style(style)
+            styles.apply(style, weight)
+
+    def _on_model(self, spec: ModelSpec, make_plan, style, weight, run):
+        """Steps 3-5 for one job on the shared model: (result, plan chosen, plan it ran with)."""
+        manager = self.manager
+        with manager.lock:
+            self._switch_model(spec.name)
+            chosen = make_plan()
+
+            def attempt(plan):
+                self._set_adapters(spec, style, weight)
+                return run(plan)
+
+            result, ran = self.memory.run(manager, chosen, attempt)
+        return result, chosen, ran
+
+    def _on_edit_session(self, request: InvertRequest, spec: ModelSpec, image: np.ndarray, mask: np.ndarray,
+                         ctx: JobContext, run) -> tuple[Any, Any, Any, EditState]:
+        """Steps 3-5 for an inversion or an edit: the client's EditSession is reused for the same
+        model, photo and mask (its inversion kept), and so is the plan it inverted with."""
+        manager = self.manager
+        with manager.lock:
+            self._switch_model(spec.name)
+            state = self.sessions.edit_state(ctx.session)
+            key = (spec.name, array_digest(image), array_digest(mask))
+            if state.key != key:
+                state.drop()
+                state.key = key
+            draft = request.options(spec, "device")  # the step counts decide the plan
+            steps = (draft.steps, draft.skip_steps)
+            if state.plan is None or state.plan_steps != steps:
+                fraction = float((mask > 0.5).mean()) if mask.size else 1.0
+                ctx.report("load", 0, 1)
+                state.plan = self.memory.plan(manager, spec.name, image.shape[1], image.shape[0], draft.steps,
+                                              task=KV_EDIT, mask_fraction=fraction, skip_steps=draft.skip_steps)
+                state.plan_steps = steps
+            chosen = state.plan
+
+            def attempt(plan):
+                self._set_adapters(spec, request.style, request.style_weight)
+                options = request.options(spec, kv_cache_for(self._kv_choice(request), plan))
+                pipe = manager.pipeline(spec.name, KV_EDIT)
+                if state.session is None or state.session.pipe is not pipe:
+                    if state.session is not None:
+                        state.session.release()  # built on a pipeline that is gone
+                    state.session = EditSession(pipe, image, mask, model_name=spec.name, lock=manager.lock,
+                                                prompt_cache=manager.prompt_cache,
+                                                text_encoder_device=manager.text_encoder_device)
+                return run(state.session, options)
+
+            def drop_cache():
+                if state.session is not None:
+                    state.session.release()
+
+            result, ran = self.memory.run(manager, chosen, attempt, before_retry=drop_cache)
+            state.plan = ran  # after an out-of-memory retry: the fallback, which is what fits
+        return result, chosen, ran, state
+
+    def _kv_choice(self, request: InvertRequest) -> str:
+        return request.kv_cache if request.kv_cache != AUTO else self.config.kv_cache
+
+    def _save(self, ctx: JobContext, task: str, request, report: dict, caption: str,
+              files: list[JobFile]) -> SavedJob | None:
+        """Step 6: one record schema for every job (the gallery reads it as it is)."""
+        if not ctx.save:
+            return None
+        ctx.report("save", 0, 1)
+        record = {"task": task, "caption": caption or "", "owner": ctx.owner, "model": report.get("model"),
+                  "request": request_params(request), "report": report}
+        saved = self.store.save_job(record, files)
+        ctx.report("save", 1, 1)
+        return saved
+
+
+# --- helpers of the steps above --------------------------------------------------------------
+
+
+def _mask_image(mask: np.ndarray) -> Image.Image:
+    return Image.fromarray(np.clip(mask * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+
+
+def _model_report(spec: ModelSpec) -> dict:
+    """What every report says about its model: which, and under which licence."""
+    return {"model": spec.name, "model_label": spec.label, "model_title": spec.title, "license": spec.license,
+            "commercial_use": spec.commercial_use, "random_weights": spec.random_weights}
+
+
+def _style_report(request, style=None) -> dict | None:
+    name = getattr(request, "style", None)
+    if not name:
+        return None
+    weight = getattr(request, "style_weight", None)
+    if weight is None and style is not None:
+        weight = style.default_weight
+    return {"name": name, "weight": weight}
+
+
+def _inversion_note(info: dict, state: EditState) -> str:
+    """One line for the report: was the photo inverted for this job, and why."""
+    if info.get("reused_inversion"):
+        return "reused"
+    if info.get("mode") == "inversion-free" or info.get("kv_cache_mode") == "none":
+        return "not needed (inversion-free)"
+    if info.get("transformer_calls", 0) == 0 and info.get("mode", "").startswith("unchanged"):
+        return "not needed (empty mask)"
+    return "recomputed (evicted to make room)" if state.evicted else "computed"
+
+
+def _ad_model_task(request: AdRequest) -> str | None:
+    """The diffusion task an ad needs: KV-Edit around the product, text-to-image for a generated
+    background, None for uploaded and procedural ones."""
+    if request.around_product:
+        return KV_EDIT
+    if request.background is None and (request.background_prompt or request.preset):
+        return TEXT2IMG
+    return None
+
+
+def _zip_of(files: list[JobFile]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:  # PNGs are compressed already
+        for f in files:
+            png = io.BytesIO()
+            f.image.save(png, format="PNG")
+            archive.writestr(f.name, png.getvalue())
+    return buffer.getvalue()
+
+
+# Request fields that hold pictures (paths on the CLI, arrays in the app): never in the record,
+# which lists the job's own files instead, so the CLI and the app save the same record.
+PICTURE_FIELDS = frozenset({"image", "mask", "add", "remove", "product", "background", "mask_add", "mask_remove"})
+
+
+def request_params(request) -> dict:
+    """The request as plain data for the record: every field that is a plain value, except the
+    pictures."""
+    out = {}
+    for f in fields(request):
+        if f.name in PICTURE_FIELDS:
+            continue
+        value = getattr(request, f.name)
+        if value is None or isinstance(value, (bool, int, float, str)):
+            out[f.name] = value
+        elif isinstance(value, (list, tuple)) and all(isinstance(v, (bool, int, float, str)) for v in value):
+            out[f.name] = list(value)
+    return out

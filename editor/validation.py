@@ -1,0 +1,52 @@
+"""Checks shared by every request type: one message per kind of bad value, naming the field."""
+
+from __future__ import annotations
+
+import math
+
+from editor.errors import InputError
+
+
+def is_whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def whole(name: str, value, low: int, high: int, what: str | None = None) -> int:
+    """`value` when it is a whole number in [low, high], else an InputError naming the field."""
+    if not is_whole(value) or not low <= value <= high:
+        raise InputError(f"{what or name} must be a whole number from {low} to {high}; got {value!r}.",
+                         key="bad_whole", field=name, name=what or name, low=low, high=high, value=repr(value))
+    return value
+
+
+def number(name: str, value, low: float, high: float, what: str | None = None) -> float:
+    """`value` when it is a finite number in [low, high] (NaN and infinity refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not low <= value <= high:
+        raise InputError(f"{what or name} must be a number from {low:g} to {high:g}; got {value!r}.",
+                         key="bad_number", field=name, name=what or name, low=f"{low:g}", high=f"{high:g}",
+                         value=repr(value))
+    return float(value)
+
+
+def text(name: str, value, limit: int, what: str | None = None, required: bool = False) -> str:
+    """`value` when it is text of at most `limit` characters (and not blank, when required)."""
+    label = what or name
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise InputError(f"The {label} must be text.", key="not_text", field=name, name=label)
+    if len(value) > limit:
+        raise InputError(f"The {label} is too long ({len(value)} characters, at most {limit}).",
+                         key="text_too_long", field=name, name=label, length=len(value), limit=limit)
+    if required and not value.strip():
+        raise InputError(f"The {label} is empty.", key="text_empty", field=name, name=label)
+    return value
+
+
+def choice(name: str, value, allowed, what: str | None = None) -> str:
+    if value not in allowed:
+        raise InputError(f"Unknown {what or name} '{value}'. Choose one of: {', '.join(map(str, allowed))}.",
+                         key="bad_choice", field=name, name=what or name, value=str(value),
+                         allowed=", ".join(map(str, allowed)))
+    return value

@@ -1,0 +1,71 @@
+"""Error messages in the user's language: the domain's errors carry a catalogue key and values
+(`models.errors.IntactError`); here are the texts for languages other than English (English shows
+the domain's own message, which says the same with its details)."""
+
+from __future__ import annotations
+
+# Request field names as a shop owner reads them.
+FIELDS_KO = {
+    "steps": "단계 수", "skip_steps": "건너뛸 단계 수", "guidance": "가이던스", "inversion_guidance": "역변환 가이던스",
+    "attn_scale": "배경 주의 강도", "seed": "시드", "feather_px": "경계 부드럽게", "kv_cache": "KV 캐시 방식",
+    "style": "스타일", "style_weight": "스타일 강도", "strength": "변형 강도", "width": "너비", "height": "높이",
+    "num_images": "이미지 수", "number of images": "이미지 수", "prompt": "프롬프트", "source prompt": "원본 설명",
+    "target prompt": "바꿀 내용", "negative prompt": "제외할 내용", "model": "모델", "remover": "배경 제거 방식",
+    "cut-out method": "배경 제거 방식", "KV cache mode": "KV 캐시 방식", "style weight": "스타일 강도",
+    "headline": "제목", "subline": "부제", "price": "가격", "cta": "버튼 문구",
+    "skip_steps (at most steps - 1)": "건너뛸 단계 수(단계 수 - 1 이하)",
+}
+
+ERRORS_KO = {
+    "unknown_model": "알 수 없는 모델입니다: '{name}'.",
+    "model_missing": "'{name}' 모델({title})이 이 컴퓨터에 없습니다. 관리자에게 모델 설치를 요청하거나 다른 모델을 고르세요.",
+    "model_corrupt": "모델 파일을 읽을 수 없습니다(파일이 손상되었거나 덜 받아졌습니다). 관리자에게 모델을 다시 받도록 요청하세요.",
+    "model_cannot": "{model} 모델로는 이 작업을 할 수 없습니다. 가능한 모델: {able}.",
+    "out_of_memory": "메모리가 부족해 작업을 마치지 못했습니다. 더 작은 사진이나 더 적은 단계 수로 다시 시도하세요.",
+    "cancelled": "작업을 취소했습니다. 아무것도 저장되지 않았습니다.",
+    "bad_whole": "{name} 값은 {low}부터 {high} 사이의 정수여야 합니다(입력: {value}).",
+    "bad_number": "{name} 값은 {low}부터 {high} 사이의 숫자여야 합니다(입력: {value}).",
+    "not_text": "{name}에는 글자를 입력하세요.",
+    "not_bool": "{name} 값은 켜기/끄기 중 하나여야 합니다.",
+    "text_too_long": "{name}이(가) 너무 깁니다({length}자, 최대 {limit}자).",
+    "text_empty": "{name}을(를) 입력하세요.",
+    "bad_choice": "{name}에서 '{value}'은(는) 고를 수 없는 값입니다.",
+    "no_image": "먼저 사진을 올리세요.",
+    "no_product": "먼저 상품 사진을 올리세요.",
+    "no_mask": "바꿀 부분을 붓으로 먼저 칠하세요.",
+    "bad_mask": "마스크에 잘못된 값이 있습니다. 다시 칠해 주세요.",
+    "prompt_or_preset": "프롬프트를 쓰거나 프리셋을 고르세요.",
+    "prompt_only_ad_copy": "그릴 내용이 남지 않았습니다(따옴표 안의 광고 문구만 있나요?). 그림을 설명해 주세요.",
+    "bad_side": "{name}은(는) {low}~{high} 사이의 {multiple}의 배수여야 합니다(입력: {value}).",
+    "width_and_height": "너비와 높이를 둘 다 입력하거나 둘 다 비워 두세요.",
+    "one_background": "배경은 하나만 고르세요.",
+    "preset_with_upload": "프리셋은 생성 배경에만 쓸 수 있습니다. 올린 배경 사진과 함께 쓸 수 없습니다.",
+    "no_generation_model": "배경을 생성할 모델이 없습니다. 배경 사진을 올리거나 배경 스타일을 고르세요.",
+    "background_needs_prompt": "생성 배경에는 설명이나 프리셋이 필요합니다.",
+    "not_saveable": "결과를 저장하지 못했습니다.",
+    "cutout_empty": "누끼에 제품이 하나도 남지 않았습니다. 추가 브러시로 제품을 칠해 주세요.",
+    "unknown_remover": "알 수 없는 누끼 방식입니다: '{name}'. 다음 중에서 고르세요: {known}.",
+    "brush_mask_size": "'{brush}' 브러시 마스크 크기({width}×{height})가 사진 크기({photo_width}×{photo_height})와 다릅니다.",
+    "cutout_too_small": "오프라인 누끼에는 16×16 픽셀 이상의 컬러 사진이 필요합니다.",
+    "download_failed": "'{name}'을(를) 내려받지 못했습니다.",
+    "new_product": "새 상품 사진입니다. 먼저 누끼를 따 주세요.",
+    "no_formats": "광고 규격을 하나 이상 고르세요.",
+    "no_background_image": "배경 사진을 올리거나 다른 배경 종류를 고르세요.",
+    "unknown_style": "알 수 없는 스타일입니다: '{name}'. 사용할 수 있는 스타일: {known}.",
+}
+
+ERRORS = {"ko": ERRORS_KO}
+FIELDS = {"ko": FIELDS_KO}
+
+
+def error_text(exc: BaseException, lang: str) -> str:
+    """The error as the user should read it in `lang`; the domain's English message otherwise."""
+    template = ERRORS.get(lang, {}).get(getattr(exc, "key", None) or "")
+    if template is None:
+        return str(exc)
+    fields = FIELDS.get(lang, {})
+    values = {k: fields.get(v, v) if isinstance(v, str) else v for k, v in (getattr(exc, "values", None) or {}).items()}
+    try:
+        return template.format(**values)
+    except (KeyError, IndexError, ValueError):
+        return str(exc)
