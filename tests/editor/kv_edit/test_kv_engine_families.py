@@ -12,21 +12,9 @@ from editor.kv_edit.engine import RECORD_BOTH, Conditioning, KVEditEngine
 from editor.kv_edit.families import adapter_for
 from editor.kv_edit.kv_cache import DeviceKVStore
 from editor.kv_edit.masks import token_mask
+from tests.editor.kv_edit.test_session import _box, _photo
 
 FAST = dict(steps=4, skip_steps=1)
-
-
-def _photo(h: int, w: int, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:h, 0:w]
-    base = np.stack([xx * 255 / w, yy * 255 / h, (xx + yy) * 127 / (h + w)], axis=2)
-    return np.clip(base + rng.normal(0, 12, (h, w, 3)), 0, 255).astype(np.uint8)
-
-
-def _box(h: int, w: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
-    mask = np.zeros((h, w), np.float32)
-    mask[y0:y1, x0:x1] = 1.0
-    return mask
 
 
 class ModelPasses:
