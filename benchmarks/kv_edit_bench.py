@@ -27,30 +27,30 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from editor.atomic import atomic_write_text  # noqa: E402
 from editor.kv_edit.attention import KVContext, background_key_bias, recording, replaying  # noqa: E402
-from editor.kv_edit.engine import Canvas, Conditioning, KVEditEngine, Prompt  # noqa: E402
+from editor.kv_edit.engine import Canvas, Conditioning, KVEditEngine  # noqa: E402
 from editor.kv_edit.families import adapter_for  # noqa: E402
 from editor.kv_edit.kv_cache import make_kv_store  # noqa: E402
 from editor.kv_edit.masks import token_mask  # noqa: E402
 from editor.kv_edit.options import EditOptions  # noqa: E402
 from models.families import FAMILIES as FAMILIES_FACTS  # noqa: E402
 from models.memory import estimator as est  # noqa: E402
-from models.memory.model_configs import FLUX2_KLEIN_4B_TRANSFORMER, Z_IMAGE_TRANSFORMER  # noqa: E402
+from random_models import build, kv_pipe, kv_prompt  # noqa: E402
 
 FRACTIONS = (0.1, 0.25, 0.5, 1.0)
 FAMILIES = ("flux", "flux2", "z-image")
 REAL_MODELS = ("flux-dev", "flux-schnell", "flux2-klein-4b", "flux2-klein-base-4b", "z-image-turbo")
 
-# FLUX.1 presets (kv_cache_stores_bench.py reads these too).
+# FLUX.1 presets of kv_cache_stores_bench.py (this benchmark builds every family with random_models).
 PRESETS = {
     # The tiny test model's transformer (models/tiny/flux1.py).
     "tiny": dict(config=dict(num_layers=2, num_single_layers=2, attention_head_dim=16, num_attention_heads=2,
@@ -66,26 +66,9 @@ PRESETS = {
                  size=1024, text=512),
 }
 
-# Every family at the same three sizes: `mid` has six recorded attention layers of width 512.
-FAMILY_PRESETS = {
-    "flux": dict(cls="FluxTransformer2DModel", mlp_d2=8.0, presets=PRESETS, extra=dict(guidance_embeds=True)),
-    "flux2": dict(cls="Flux2Transformer2DModel", mlp_d2=9.0, extra={}, presets={
-        "tiny": dict(config=dict(num_layers=2, num_single_layers=2, attention_head_dim=16, num_attention_heads=2,
-                                 joint_attention_dim=48, in_channels=16, axes_dims_rope=(4, 4, 4, 4),
-                                 timestep_guidance_channels=32, guidance_embeds=False), size=256, text=32),
-        "mid": dict(config=dict(num_layers=2, num_single_layers=4, attention_head_dim=64, num_attention_heads=8,
-                                joint_attention_dim=512, in_channels=64, axes_dims_rope=(16, 16, 16, 16),
-                                guidance_embeds=False), size=512, text=128),
-        "full": dict(config=dict(FLUX2_KLEIN_4B_TRANSFORMER), size=1024, text=512),
-    }),
-    "z-image": dict(cls="ZImageTransformer2DModel", mlp_d2=8.0, extra={}, presets={
-        "tiny": dict(config=dict(in_channels=4, dim=32, n_layers=2, n_refiner_layers=1, n_heads=2, n_kv_heads=2,
-                                 cap_feat_dim=16, axes_dims=(8, 4, 4), axes_lens=(128, 64, 64)), size=256, text=32),
-        "mid": dict(config=dict(in_channels=16, dim=512, n_layers=5, n_refiner_layers=1, n_heads=8, n_kv_heads=8,
-                                cap_feat_dim=512, axes_dims=(16, 24, 24), axes_lens=(1024, 512, 512)), size=512, text=128),
-        "full": dict(config=dict(Z_IMAGE_TRANSFORMER), size=1024, text=512),
-    }),
-}
+# MLP matmul cost per token and layer in units of hidden² (FLUX.1: 4× GELU MLP; FLUX.2: 3× SwiGLU with
+# the gate fused; Z-Image: three 8/3× matrices), for the FLOP ratio.
+MLP_D2 = {"flux": 8.0, "flux2": 9.0, "z-image": 8.0}
 
 # Dense bf16 tensor-core peak, for the compute bound on known GPUs (TFLOP/s).
 PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L40S": 362.0, "RTX 4090": 165.0}
@@ -114,22 +97,6 @@ def build_model(cfg: dict, device: torch.device, dtype: torch.dtype, class_name:
             else:
                 p.normal_(0.0, 0.02)
     return model.eval()
-
-
-def random_prompt(family: str, model, text_len: int, device, dtype) -> Prompt:
-    """Text embeddings of the family's shape (the text encoder's output is not timed)."""
-    g = torch.Generator().manual_seed(1)
-    cfg = model.config
-    if family == "flux":
-        return Prompt("benchmark", torch.randn(1, text_len, cfg.joint_attention_dim, generator=g).to(device, dtype),
-                      torch.randn(1, cfg.pooled_projection_dim, generator=g).to(device, dtype),
-                      torch.zeros(text_len, 3, device=device))
-    if family == "flux2":
-        ids = torch.zeros(1, text_len, 4, dtype=torch.long)
-        ids[..., 3] = torch.arange(text_len)
-        return Prompt("benchmark", torch.randn(1, text_len, cfg.joint_attention_dim, generator=g).to(device, dtype),
-                      None, ids.to(device))
-    return Prompt("benchmark", torch.randn(text_len, cfg.cap_feat_dim, generator=g).to(device, dtype))
 
 
 def step_flops(d: int, layers: int, mlp_d2: float, text: int, image_queries: int, keys_image: int) -> float:
@@ -188,24 +155,20 @@ def peak_memory(device: torch.device) -> tuple[int, str]:
 
 
 def run_family(family: str, preset_name: str, args, device: torch.device, dtype: torch.dtype) -> dict:
-    spec = FAMILY_PRESETS[family]
-    preset = spec["presets"][preset_name]
-    size = args.size or preset["size"]
-    text_len = args.text_len or preset["text"]
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    model = build_model(preset["config"], device, dtype, spec["cls"], **spec["extra"])
-    # The adapter reads only the transformer (and, for FLUX.2, whether the model is distilled).
-    pipe = SimpleNamespace(transformer=model, config=SimpleNamespace(is_distilled=True))
+    random_model = build(family, preset_name, device, dtype)  # benchmarks/random_models.py: every family, seeded
+    model = random_model.transformer
+    size = args.size or (1024 if preset_name == "full" else 512 if preset_name == "mid" else 256)
+    text_len = random_model.text_tokens
+    pipe = kv_pipe(random_model)
     adapter = adapter_for(pipe)
     layers = len(adapter.kv_layers(model))
-    # FLUX packs / patchifies 2×2 latent pixels into its input channels; Z-Image's are the latent's.
-    channels = model.config.in_channels if family == "z-image" else model.config.in_channels // 4
+    channels = random_model.latent_channels
     canvas = Canvas(width=size, height=size, latent_h=size // 8, latent_w=size // 8, channels=channels)
     tokens = canvas.tokens
-    text = Conditioning(random_prompt(family, model, text_len, device, dtype))
+    text = Conditioning(kv_prompt(random_model, "benchmark"))
     latents = torch.randn(1, tokens, channels * 4, generator=torch.Generator().manual_seed(2)).to(device)
-    bytes_per = torch.finfo(dtype).bits // 8
     cached_steps = args.steps - args.skip_steps
     _, heads, head_dim = FAMILIES_FACTS[family].attention_shape(model.config)
     hidden = heads * head_dim
@@ -216,7 +179,7 @@ def run_family(family: str, preset_name: str, args, device: torch.device, dtype:
     full_step = lambda: full_engine.velocity(latents, full_engine.image_ids, text, 0.5, 3.5)  # noqa: E731
     timed(full_step, device, repeats=1, warmup=2)  # first passes pay for allocator growth and kernel selection
     t_full = timed(full_step, device, args.repeats)
-    flops = lambda queries, keys: step_flops(hidden, layers, spec["mlp_d2"], text_len, queries, keys)  # noqa: E731
+    flops = lambda queries, keys: step_flops(hidden, layers, MLP_D2[family], text_len, queries, keys)  # noqa: E731
     flops_full = flops(tokens, tokens)
 
     rows = []
@@ -264,9 +227,9 @@ def run_family(family: str, preset_name: str, args, device: torch.device, dtype:
     mem, mem_source = peak_memory(device)
     result = {
         "family": family,
-        "transformer": spec["cls"],
+        "transformer": type(model).__name__,
         "preset": preset_name,
-        "config": {k: v for k, v in preset["config"].items()},
+        "config": {k: list(v) if isinstance(v, tuple) else v for k, v in random_model.config.items()},
         "image_size": size,
         "image_tokens": tokens,
         "image_rows": engine.image_rows,
@@ -286,7 +249,7 @@ def run_family(family: str, preset_name: str, args, device: torch.device, dtype:
         "peak_memory_source": mem_source,
     }
     store.clear()
-    del model, pipe, engine, full_engine, inversion, store
+    del model, random_model, pipe, engine, full_engine, inversion, store
     gc.collect()
     if device.type == "cuda":
         torch.cuda.empty_cache()

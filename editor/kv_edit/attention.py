@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 from diffusers.models.attention_dispatch import dispatch_attention_fn
@@ -57,6 +57,9 @@ class KVContext:
     next_step: int | None = None  # the step after `step`, for prefetching across the step boundary
     foreground: Tensor | None = None  # recording with attn_mask: bool per image row (the separation)
     key_bias: Tensor | None = None  # replay: additive bias whose last n_background entries go to the cached keys
+    # Elastic refresh (editor.kv_edit.elastic): sees each layer's queries and keys; while recording
+    # it decides whether a layer's keys/values are kept (`keep`), while replaying it only looks.
+    observer: object | None = None
     _masks: dict = field(default_factory=dict, init=False, repr=False)
     _biases: dict = field(default_factory=dict, init=False, repr=False)
 
@@ -125,12 +128,10 @@ class KVProcessor:
         if ctx.store is not None:
             rows = ctx.background_rows(length)
             # Gathering makes fresh tensors, so the store may keep them as they are.
-            ctx.store.put(
-                ctx.step,
-                self.layer,
-                key.transpose(1, 2)[:, :, rows].contiguous(),
-                value.transpose(1, 2)[:, :, rows].contiguous(),
-            )
+            key_bg = key.transpose(1, 2)[:, :, rows].contiguous()
+            value_bg = value.transpose(1, 2)[:, :, rows].contiguous()
+            if ctx.observer is None or ctx.observer.keep(ctx, self.layer, query, key_bg, value_bg):
+                ctx.store.put(ctx.step, self.layer, key_bg, value_bg)
         mask = ctx.separation(length)
         return self._dispatch(query, key, value, mask if mask is not None else attention_mask)
 
@@ -142,15 +143,18 @@ class KVProcessor:
             ctx.store.prefetch(*following)
         live = key.shape[1]
         cached_key, cached_value = ctx.store.get(ctx.step, self.layer)
+        if ctx.observer is not None:
+            ctx.observer.replayed(ctx, self.layer, query, cached_key, cached_value)
         key = torch.cat([key, cached_key.transpose(1, 2).to(key.dtype)], dim=1)
         value = torch.cat([value, cached_value.transpose(1, 2).to(value.dtype)], dim=1)
         return self._dispatch(query, key, value, ctx.replay_bias(live))
 
 
 @contextmanager
-def kv_processors(transformer, ctx: KVContext, role: str) -> Iterator[None]:
+def kv_processors(transformer, ctx: KVContext, role: str | Callable[[int], str]) -> Iterator[None]:
     """Install the family's KV processor on every recorded attention module of `transformer`
-    (other modules keep theirs); restore the old processors on exit, always."""
+    (other modules keep theirs); restore the old processors on exit, always. `role` may depend on
+    the layer (an elastic refresh replays the shallow layers and records from a depth on)."""
     from editor.kv_edit.families import family_of_transformer
 
     modules = dict(transformer.named_modules())
@@ -158,7 +162,8 @@ def kv_processors(transformer, ctx: KVContext, role: str) -> Iterator[None]:
     replaced = {name: modules[name].processor for name in layers}
     try:
         for name, (layer, processor_class) in layers.items():
-            modules[name].set_processor(processor_class(layer, ctx, role, replaced[name]))
+            layer_role = role(layer) if callable(role) else role
+            modules[name].set_processor(processor_class(layer, ctx, layer_role, replaced[name]))
         yield
     finally:
         for name, processor in replaced.items():

@@ -34,6 +34,7 @@ import torch
 from torch import Tensor
 
 from editor.kv_edit.attention import KVContext, background_key_bias, recording, replaying
+from editor.kv_edit.elastic import ElasticPolicy, InversionFreeRefresh, KeyframeObserver, KeyframeStore, keyframed
 from editor.kv_edit.families import Canvas, FamilyAdapter, Prompt, adapter_for
 from editor.kv_edit.kv_cache import DeviceKVStore, KVStore
 from editor.kv_edit.masks import TokenMask
@@ -208,13 +209,16 @@ class KVEditEngine:
     # -- inversion ----------------------------------------------------------------------------
 
     def new_inversion(self, clean: Tensor, source: Conditioning, sigmas: list[float], guidance: float, attn_mask: bool,
-                      store: KVStore, unconditional_store: KVStore | None = None) -> Inversion:
+                      store: KVStore, unconditional_store: KVStore | None = None,
+                      policy: ElasticPolicy | None = None) -> Inversion:
         """An empty inversion. `unconditional_store` is used when `source` has an unconditional
-        pass and the engine records both branches."""
+        pass and the engine records both branches. With an elastic `policy` the stores keep
+        keyframes only (editor.kv_edit.elastic)."""
         if self.unconditional_kv != RECORD_BOTH or source.unconditional is None:
             unconditional_store = None
-        return Inversion(source, sigmas, guidance, attn_mask, store, {len(sigmas) - 1: clean},
-                         unconditional_store=unconditional_store)
+        policy = policy or ElasticPolicy()
+        return Inversion(source, sigmas, guidance, attn_mask, keyframed(store, policy), {len(sigmas) - 1: clean},
+                         unconditional_store=keyframed(unconditional_store, policy))
 
     def extend(self, inversion: Inversion, to_index: int, progress: Progress | None = None) -> EngineRun:
         """Invert from the current top down to schedule index `to_index`, recording as it goes."""
@@ -224,6 +228,11 @@ class KVEditEngine:
             return run
         start = time.perf_counter()
         ctx = self._separated(self._context(inversion.store), inversion.attn_mask)
+        if isinstance(inversion.store, KeyframeStore):
+            ctx.observer = KeyframeObserver(inversion.store.policy, self.fg_index)
+            for store in (inversion.store, inversion.unconditional_store):
+                if store is not None:
+                    store.plan(inversion.steps - to_index)
         stores = (inversion.store, inversion.unconditional_store)  # None: the pass records nothing
         sigmas = inversion.sigmas
         x = inversion.latents[inversion.top]
@@ -277,10 +286,14 @@ class KVEditEngine:
     # -- inversion-free (FlowEdit-style) ------------------------------------------------------
 
     def edit_without_inversion(self, clean: Tensor, source: Conditioning, target: Conditioning, sigmas: list[float], opts,
-                               progress: Progress | None = None) -> tuple[Tensor, EngineRun]:
+                               progress: Progress | None = None, policy: ElasticPolicy | None = None,
+                               ) -> tuple[Tensor, EngineRun]:
         """Per step: one full source pass on the noised source (recording a one-step cache) and one
         foreground-only target pass; the foreground moves by the difference of the two velocities.
-        Memory for the cache is one step, whatever the number of steps."""
+        Memory for the cache is one step, whatever the number of steps. With an elastic `policy`
+        (default: the one `opts.speed` stands for) source passes run only where the drift test
+        asks (editor.kv_edit.elastic)."""
+        policy = policy if policy is not None else ElasticPolicy.for_speed(opts.speed, stored=False)
         run = EngineRun()
         start = time.perf_counter()
         skip, steps = opts.skip_steps, len(sigmas) - 1
@@ -293,6 +306,7 @@ class KVEditEngine:
         target_ctx = self._biased(self._context(store), opts.attn_scale)
         source_stores = (store, unconditional_store)
         target_stores = (store, self._unconditional_store(store, unconditional_store))
+        refresh = InversionFreeRefresh(self, source, source_ctx, target_ctx, policy)
         clean_fg = clean[:, fg]
         z_fg = clean_fg.clone()
         peak_bytes = 0
@@ -300,23 +314,38 @@ class KVEditEngine:
             sigma = sigmas[k]
             z_source = (1 - sigma) * clean + sigma * noise
             z_target = z_source[:, fg] - clean_fg + z_fg
-            for one in (store, unconditional_store):
-                if one is not None:
-                    one.clear()
-            source_ctx.step = target_ctx.step = k
-            with recording(self.transformer, source_ctx):
-                v_source = self.velocity(z_source, self.image_ids, source, sigma, opts.inversion_guidance,
-                                         source_ctx, source_stores)
-            peak_bytes = max(peak_bytes, store.nbytes + (unconditional_store.nbytes if unconditional_store else 0))
+            source_ctx.step = target_ctx.step = refresh.key(k)
+            if not refresh.due:  # elastic: between source passes the source velocity is extrapolated
+                v_source_fg = refresh.extrapolated(sigma)
+            elif refresh.full:
+                for one in (store, unconditional_store):
+                    if one is not None:
+                        one.clear()
+                with recording(self.transformer, source_ctx), refresh.recording_states():
+                    v_source_fg = self.velocity(z_source, self.image_ids, source, sigma, opts.inversion_guidance,
+                                                source_ctx, source_stores)[:, fg]
+                run.transformer_calls += self._calls(source)
+            else:  # elastic, depth-aware: replay the shallow layers, recompute from the first drifted one
+                v_source_fg = refresh.partial_pass(store, z_source, sigma, opts.inversion_guidance)
+                run.transformer_calls += 1
+            if refresh.due:
+                refresh.refreshed(k, sigma, v_source_fg)
+            kv_bytes = store.nbytes + (unconditional_store.nbytes if unconditional_store else 0)
+            peak_bytes = max(peak_bytes, kv_bytes + refresh.extra_bytes)
             with replaying(self.transformer, target_ctx):
+                refresh.target_pass(sigma)
                 v_target = self.velocity(z_target, self.fg_ids, target, sigma, opts.guidance, target_ctx, target_stores)
-            z_fg = z_fg + (sigmas[k + 1] - sigma) * (v_target - v_source[:, fg]) * m
-            run.transformer_calls += self._calls(source) + self._calls(target)
+            z_fg = z_fg + (sigmas[k + 1] - sigma) * (v_target - v_source_fg) * m
+            run.transformer_calls += self._calls(target)
+            refresh.decide(sigmas[k + 1])
             if progress is not None:
                 progress("edit", k - skip + 1, steps - skip)
         for one in (store, unconditional_store):
             if one is not None:
                 one.clear()
+        report = refresh.close()
+        if report is not None:
+            run.extra["elastic"] = report
         out = clean.clone()
         out[:, fg] = z_fg
         run.seconds = time.perf_counter() - start

@@ -22,6 +22,7 @@ from PIL import Image
 from editor.digests import array_digest
 from editor.errors import InputError
 from editor.images import as_mask, load_image
+from editor.kv_edit.elastic import ElasticPolicy, KeyframeStore
 from editor.kv_edit.engine import (
     Conditioning,
     Inversion,
@@ -203,6 +204,7 @@ class EditSession:
             float(opts.inversion_guidance),
             bool(opts.attn_mask),
             opts.kv_cache,
+            opts.speed,  # keyframes kept by an elastic speed setting
             self._model_key(),
         )
 
@@ -220,6 +222,7 @@ class EditSession:
                 sigmas, opts.inversion_guidance, opts.attn_mask,
                 make_kv_store(opts.kv_cache, engine.device, engine.dtype),
                 make_kv_store(opts.kv_cache, engine.device, engine.dtype),
+                policy=ElasticPolicy.for_speed(opts.speed, stored=True),
             )
             self._inversion = (key, inversion)
         inversion = self._inversion[1]
@@ -252,6 +255,8 @@ class EditSession:
             report.update(mode="inversion-free", kv_cache_mode=INVERSION_FREE_MODE, reused_inversion=False,
                           inversion_seconds=0.0,
                           transformer_calls=run.transformer_calls, cached_steps=1 if run.kv_cache_bytes else 0)
+            if "elastic" in run.extra:
+                report["elastic_refresh"] = run.extra["elastic"]
         else:
             info = self._ensure_inversion(source_prompt, opts, progress)
             latent, run = engine.denoise(self.inversion, target, opts, progress)
@@ -261,6 +266,9 @@ class EditSession:
                           inversion_seconds=info["inversion_seconds"],
                           transformer_calls=info["transformer_calls"] + run.transformer_calls,
                           cached_steps=len(self.inversion.store.steps()))
+            if isinstance(self.inversion.store, KeyframeStore):
+                report["elastic_keyframes"] = {"keyframes": self.inversion.store.keyframes(),
+                                               "kept_share": self.inversion.store.kept_share()}
         report.update(denoise_seconds=run.seconds, kv_cache_bytes=run.kv_cache_bytes)
 
         decode_start = time.perf_counter()
@@ -310,6 +318,7 @@ class EditSession:
             "seed": opts.seed,
             "feather_px": opts.feather_px,
             "kv_cache_requested": opts.kv_cache,
+            "speed": opts.speed,
             "kv_cache_mode": opts.kv_cache,  # replaced by the store's real mode once one is made
             "device": str(self._get_engine().device),
             "dtype": str(self._get_engine().dtype).replace("torch.", ""),

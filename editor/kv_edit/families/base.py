@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 import numpy as np
 import torch
@@ -67,6 +67,19 @@ class Prompt:
     @property
     def length(self) -> int:
         return int(self.embeds.shape[-2])
+
+
+@dataclass(frozen=True)
+class BlockInputs:
+    """How a pass can switch from the foreground's rows to all image rows at a given layer (the
+    elastic refresh's depth-aware recomputation): the blocks in run order, block i holding KV layer
+    i; the keyword carrying a block's image rows; the keyword carrying the rotary embedding, and
+    that embedding for the text plus a given set of image-row ids."""
+
+    blocks: tuple[torch.nn.Module, ...]
+    image_kwarg: str
+    rotary_kwarg: str
+    rotary: Callable[[Tensor], object]
 
 
 class FamilyAdapter(ABC):
@@ -218,6 +231,11 @@ class FamilyAdapter(ABC):
     def predict(self, latents: Tensor, ids: Tensor, prompt: Prompt, sigma: float, guidance: float) -> Tensor:
         """One transformer pass on the rows `ids` (all of them, or the foreground's): the flow
         velocity dx/dsigma for `latents` [1, n, C * 4], in float32. No gradients."""
+
+    def block_inputs(self, prompt: Prompt) -> BlockInputs | None:
+        """What a pass needs to start recomputing all image rows mid-way (see BlockInputs), or None
+        when the family's blocks do not allow it (an elastic refresh then recomputes every layer)."""
+        return None
 
     @classmethod
     @abstractmethod

@@ -13,13 +13,13 @@ from __future__ import annotations
 import re
 
 import torch
-from diffusers.models.transformers.transformer_flux import _get_qkv_projections
 from diffusers.models.embeddings import apply_rotary_emb
+from diffusers.models.transformers.transformer_flux import _get_qkv_projections
 from diffusers.pipelines.flux.pipeline_flux import FluxPipeline, calculate_shift
 from torch import Tensor
 
 from editor.kv_edit.attention import KVProcessor, attention_modules
-from editor.kv_edit.families.base import Canvas, FamilyAdapter, Prompt
+from editor.kv_edit.families.base import BlockInputs, Canvas, FamilyAdapter, Prompt
 from models.vocabulary import EMBEDDED, NO_GUIDANCE, GuidanceKind
 
 # The T5 encoder FLUX uses was trained with at most 512 tokens; FluxPipeline refuses more.
@@ -161,6 +161,17 @@ class Flux1Adapter(FamilyAdapter):
 
     def predict(self, latents: Tensor, ids: Tensor, prompt: Prompt, sigma: float, guidance: float) -> Tensor:
         return mmdit_velocity(self, latents, ids, prompt, sigma, guidance, pooled_projections=prompt.pooled)
+
+    def block_inputs(self, prompt: Prompt) -> BlockInputs:
+        # Every block, double or single stream, takes the image rows and the text rows as separate
+        # keywords and one rotary table for text + image (diffusers 0.42), and holds one KV layer.
+        transformer = self.pipe.transformer
+        return BlockInputs(
+            blocks=(*transformer.transformer_blocks, *transformer.single_transformer_blocks),
+            image_kwarg="hidden_states",
+            rotary_kwarg="image_rotary_emb",
+            rotary=lambda ids: transformer.pos_embed(torch.cat((prompt.text_ids, ids), dim=0)),
+        )
 
     @classmethod
     def kv_layers(cls, transformer) -> dict[str, tuple[int, type]]:
