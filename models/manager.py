@@ -20,12 +20,12 @@ from typing import Any
 import torch
 
 from models.errors import IntactError
+from models.families import FAMILIES, cfg_active, family_of, task_inputs
 from models.loading import default_dtype, load_pipeline, pipeline_class, resolve
 from models.memory.offload import place_pipeline, require_quantized_weights
-from models.families import FAMILIES, cfg_active, family_of, task_inputs
 from models.memory.prompt_cache import PromptEmbeddingCache, encode_cached
 from models.registry import ModelSpec, get_spec
-from models.vocabulary import IMG2IMG, INPAINT, KV_EDIT, OFFLOAD_MODES, TASKS, TEXT2IMG, Task
+from models.vocabulary import OFFLOAD_MODES, TASKS, TEXT2IMG, Task
 
 log = logging.getLogger(__name__)
 

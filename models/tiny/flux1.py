@@ -10,6 +10,7 @@ import torch
 from models.tiny.parts import VAE_LAYOUT
 from models.tiny.text import build_tokenizers
 
+
 def build_components(seed: int = 0) -> dict:
     """Every FluxPipeline component, tiny and seeded. Same seed → identical weights."""
     from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxTransformer2DModel
