@@ -285,7 +285,6 @@ def _abs(g: Geometry, box) -> tuple[int, int, int, int] | None:
 
 
 def _report(canvas: np.ndarray, product_alpha: np.ndarray, plan: TextPlan, per_element: dict) -> list[dict]:
-    g = plan.geometry
     grad = gradient_magnitude(canvas)
     saliency = busy_map(canvas)
     c = plan.colours

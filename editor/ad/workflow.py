@@ -36,7 +36,7 @@ from editor.ad.composition import Geometry, auto_layout
 from editor.ad.cutout import AUTO, CutOut, RembgSessions, correct_alpha, cut_out, resolve_remover
 from editor.ad.design import AdLayout, TextSettings
 from editor.ad.fonts import FontBook, FontCatalogue
-from editor.ad.formats import AdFormat, POSITIONS, get_format, scaled, unique_formats
+from editor.ad.formats import POSITIONS, AdFormat, get_format, scaled, unique_formats
 from editor.ad.layout import plan_text, render_text
 from editor.ad.nodes import Graph, Node
 from editor.ad.palette import Palette, product_palette, suggest_colours

@@ -17,8 +17,8 @@ from editor.ad.design import AdLayout, TextSettings
 from editor.ad.fonts import FontCatalogue
 from editor.ad.layout import TextPlan, plan_text, render_text
 from editor.ad.palette import Palette, product_palette
-from editor.ad.samples import coffee_cutout, product_shot
 from editor.ad.saliency import busy_map
+from editor.ad.samples import coffee_cutout, product_shot
 from editor.ad.typography import Copy
 
 
