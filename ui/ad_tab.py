@@ -21,8 +21,9 @@ from ui.app_state import ClientState, Services, forget_client, session_owner
 from ui.feedback import progress_reporter, user_errors
 from ui.gpu import gpu
 from ui.i18n import lang_of, t, tr
-from ui.imaging import checkerboard_preview, dimmed_outside, strokes_by_colour
+from ui.imaging import checkerboard_preview, dimmed_outside, read_upload, strokes_by_colour
 from ui.model_choice import default_model, model_choices
+from ui.uploads import ImageEditorFiles, ImageFile
 
 GPU = "gpu"
 ADD_COLOUR, REMOVE_COLOUR = "#22c55e", "#ef4444"  # green paints product in, red paints it out
@@ -132,8 +133,8 @@ def build_request(inputs: AdInputs) -> AdRequest:
         mask_add=add,
         mask_remove=remove,
         model=inputs.model,
-        seed=int(inputs.seed or 0),
-        scale=float(inputs.scale),
+        seed=_whole(inputs.seed),
+        scale=inputs.scale,  # refused by the request when it is not a number (NaN included)
     )
 
 
@@ -156,15 +157,15 @@ def build_ad_tab(services: Services) -> dict:
         with gr.Column(scale=1):
             gr.Markdown(f"### 1. {t('ad.product')}")
             with gr.Row():
-                product = gr.Image(type="pil", image_mode=None, format="png", label=t("ad.product"),
+                product = ImageFile(image_mode=None, format="png", label=t("ad.product"),
                                    sources=("upload", "clipboard"), height=260, elem_id="ad-product")
                 cut_preview = gr.Image(type="pil", format="png", label=t("ad.cutout_preview"), interactive=False,
                                        height=260, elem_id="ad-cut-preview")
             with gr.Row():
                 remover = gr.Dropdown(_remover_choices(), value="auto", label=t("ad.remover"), scale=2)
                 cut_btn = gr.Button(t("ad.cutout"), elem_id="ad-cutout", scale=1)
-            mask_editor = gr.ImageEditor(
-                type="pil", format="png", image_mode="RGBA", brush=MASK_BRUSH, eraser=gr.Eraser(), transforms=(),
+            mask_editor = ImageEditorFiles(
+                format="png", image_mode="RGBA", brush=MASK_BRUSH, eraser=gr.Eraser(), transforms=(),
                 layers=False, sources=(), label=t("ad.cutout_editor"), height=360, elem_id="ad-mask-editor",
             )
             fix_btn = gr.Button(t("ad.fix_preview"), size="sm", elem_id="ad-fix")
@@ -172,7 +173,7 @@ def build_ad_tab(services: Services) -> dict:
             bg_mode = gr.Radio([(t(f"ad.bg_{m.replace('-', '_')}"), m) for m in BACKGROUND_KINDS], value="style",
                                label=t("ad.bg_mode"), elem_id="ad-bg-mode")
             bg_style = gr.Dropdown(style_choices(), value="studio-white", label=t("ad.bg_style_pick"))
-            bg_image = gr.Image(type="pil", image_mode="RGB", format="png", label=t("ad.bg_image"), height=200,
+            bg_image = ImageFile(image_mode="RGB", format="png", label=t("ad.bg_image"), height=200,
                                 sources=("upload", "clipboard"), visible=False)
             with gr.Group(visible=False) as generated:
                 bg_preset = gr.Dropdown(preset_choices(services.studio, "en"), value=None, label=t("ad.bg_preset_pick"))
@@ -206,20 +207,22 @@ def build_ad_tab(services: Services) -> dict:
         lang = lang_of(request)
         progress(0, desc=tr(lang, "progress.cutout"))
         with user_errors(lang):
-            value, preview, method = run_cutout(services, state, product, remover, request)
+            value, preview, method = run_cutout(services, state, read_upload(product, "product"), remover, request)
         return state, value, preview, tr(lang, "ad.cutout_done", method=method)
 
     def fix(state, product, mask_value, request: gr.Request):
         with user_errors(lang_of(request)):
-            return preview_fix(state, product, mask_value)
+            return preview_fix(state, read_upload(product, "product"), mask_value)
 
     @gpu
     def build_ad(state, product, mask_value, remover, bg_mode, bg_image, bg_style, bg_preset, bg_prompt, model,
                  seed, headline, subline, price, cta, formats, scale, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - gradio injects it
         lang = lang_of(request)
-        inputs = AdInputs(product, mask_value, remover, bg_mode, bg_image, bg_style, bg_preset, bg_prompt, model,
-                          seed, headline, subline, price, cta, list(formats or []), scale)
         with user_errors(lang):
+            background = read_upload(bg_image, "background") if bg_mode == "upload" else None
+            inputs = AdInputs(read_upload(product, "product"), mask_value, remover, bg_mode, background, bg_style,
+                              bg_preset, bg_prompt, model, seed, headline, subline, price, cta, list(formats or []),
+                              scale)
             shown, paths, report = run_ad(services, state, inputs, progress_reporter(progress, lang), request)
         ran = ", ".join(sorted({key.split("[")[0] for key in report["nodes"]["ran"]})) or "—"
         message = tr(lang, "ad.done", count=len(shown), seconds=f"{report['seconds']:.1f}", nodes=ran)
@@ -252,6 +255,13 @@ def build_ad_tab(services: Services) -> dict:
         return gr.Dropdown(choices=preset_choices(services.studio, lang_of(request)))
 
     return {"product": product, "localise": (localise, [], [bg_preset])}
+
+
+def _whole(value):
+    """The seed widget's float as an int; empty as 0; anything else as it is, for the request to refuse."""
+    if value in (None, ""):
+        return 0
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _remover_choices() -> list[str]:

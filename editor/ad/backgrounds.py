@@ -9,6 +9,7 @@ product", where the product is the preserved region and only the scene is regene
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,10 @@ import numpy as np
 from PIL import Image
 
 from editor.errors import InputError, IntactError
+from models.data_files import DataProblem, skipped
 from models.vocabulary import KV_EDIT
+
+log = logging.getLogger(__name__)
 
 STYLE_DIR = Path(__file__).resolve().parents[2] / "assets" / "ad_styles"
 DEFAULT_STYLE = "studio-white"
@@ -50,14 +54,33 @@ def parse_hex(value: str) -> tuple[int, int, int]:
     return int(v[0:2], 16), int(v[2:4], 16), int(v[4:6], 16)
 
 
-def list_styles(folder: Path = STYLE_DIR) -> list[str]:
-    return sorted(p.stem for p in folder.glob("*.json"))
+def scan_styles(folder: Path | None = None) -> tuple[list[str], list[DataProblem]]:
+    """The styles that load, and the style files skipped because they cannot be read (logged)."""
+    folder = folder or STYLE_DIR  # read at call time, so a test (or a deployment) can point it elsewhere
+    names, problems = [], []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            load_style(path.stem, folder)
+        except IntactError as exc:
+            detail = str(exc).removeprefix(f"Background style file {path.name} is invalid: ")
+            problems.append(skipped("background style", path, detail, log))
+        else:
+            names.append(path.stem)
+    return names, problems
 
 
-def load_style(name: str, folder: Path = STYLE_DIR) -> Style:
-    path = folder / f"{name}.json"
-    if not path.is_file():
-        raise InputError(f"Unknown background style '{name}'. Choose from: {', '.join(list_styles(folder))}.")
+def list_styles(folder: Path | None = None) -> list[str]:
+    """The styles that load (a broken file is skipped with a warning, never stops the app)."""
+    return scan_styles(folder)[0]
+
+
+def load_style(name: str, folder: Path | None = None) -> Style:
+    files = {p.stem: p for p in (folder or STYLE_DIR).glob("*.json")}
+    path = files.get(name)  # a name, never a path: "../x" is just unknown
+    if path is None:
+        known = ", ".join(sorted(files))
+        raise InputError(f"Unknown background style '{name}'. Choose from: {known}.", key="unknown_background_style",
+                         field="background_style", name=name, known=known)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         kind = data["kind"]
@@ -77,8 +100,10 @@ def load_style(name: str, folder: Path = STYLE_DIR) -> Style:
             drop_shadow=float(shadow.get("drop", 0.2)),
             accent=parse_hex(data.get("accent", "#222222")),
         )
-    except (KeyError, ValueError, TypeError, json.JSONDecodeError, InputError) as exc:
-        raise IntactError(f"Background style file {path.name} is invalid: {exc}") from None
+    except (KeyError, ValueError, TypeError, AttributeError, json.JSONDecodeError, InputError, OSError) as exc:
+        detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise IntactError(f"Background style file {path.name} is invalid: {detail}", key="background_style_broken",
+                          field="background_style", name=name) from None
 
 
 def _mix(a, b, t: np.ndarray) -> np.ndarray:

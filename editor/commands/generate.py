@@ -84,7 +84,7 @@ def run(args) -> int:
         print(f"wrote {path}")
     print(f"model: {report['model_label']} · licence: {report['license']}")
     print(f"memory plan: {report['memory_plan']['explanation']}")
-    if report.get("prompt_truncated"):
-        job_io.print_notes([f"the prompt is {report['prompt_tokens']} tokens; {report['model']} reads the first "
-                     f"{report['max_sequence_length']}, the rest was left out"])
+    truncated = [f"the prompt is {report['prompt_tokens']} tokens; {report['model']} reads the first "
+                 f"{report['max_sequence_length']}, the rest was left out"] if report.get("prompt_truncated") else []
+    job_io.print_notes(truncated, report.get("notes", []))  # e.g. pictures left out because they came out blank
     return 0
