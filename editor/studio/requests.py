@@ -24,7 +24,7 @@ from editor.kv_edit.options import EditOptions
 from editor.limits import MAX_NAME_CHARS, MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS
 from editor.validation import choice, flag, number, text, whole
 from models.registry import ModelSpec
-from models.vocabulary import AUTO, KV_CACHE_MODES
+from models.vocabulary import AUTO, EXACT, KV_CACHE_MODES, SPEED_SETTINGS
 
 __all__ = ["AdRequest", "CutoutRequest", "EditRequest", "GenerateRequest", "InvertRequest", "edit_defaults"]
 
@@ -63,6 +63,7 @@ class InvertRequest:
     feather_px: int = 8
     style: str | None = None  # a LoRA style; None means none is active for this job
     style_weight: float | None = None
+    speed: str = EXACT  # fast / fastest: elastic refresh of the background keys/values (models/speed.py)
 
     def __post_init__(self):
         if self.image is None:
@@ -82,6 +83,7 @@ class InvertRequest:
         whole("seed", self.seed, 0, MAX_SEED)
         whole("feather_px", self.feather_px, 0, 256)
         choice("kv_cache", self.kv_cache, KV_CACHE_CHOICES, "KV cache mode")
+        choice("speed", self.speed, SPEED_SETTINGS, "speed setting")
         if self.style is not None:
             text("style", self.style, 64, "style")
         if self.style_weight is not None:
@@ -103,6 +105,7 @@ class InvertRequest:
             seed=self.seed,
             kv_cache=kv_cache,
             feather_px=self.feather_px,
+            speed=self.speed,
         )
 
 

@@ -341,7 +341,7 @@ class Studio:
             # 3-5. plan, adapters (the request's style, or none), run
             result, chosen, ran = self._on_model(
                 spec, lambda: self.memory.plan(self.manager, spec.name, settings.width, settings.height,
-                                               settings.steps, task=GENERATE),
+                                               settings.steps, task=GENERATE, images=request.num_images),
                 settings.style, request.style_weight,
                 lambda _plan: run_generation(self.manager, request, settings, progress=ctx.report))
             report = {**result.report, **_model_report(spec), "memory_plan": plan_report(chosen, ran),
@@ -459,13 +459,14 @@ class Studio:
             if state.key != key:
                 state.drop()
                 state.key = key
-            draft = request.options(spec, "device")  # the step counts decide the plan
-            steps = (draft.steps, draft.skip_steps)
+            draft = request.options(spec, "device")  # the step counts (and the speed's keyframes) decide the plan
+            steps = (draft.steps, draft.skip_steps, request.speed)
             if state.plan is None or state.plan_steps != steps:
                 fraction = float((mask > 0.5).mean()) if mask.size else 1.0
                 ctx.report("load", 0, 1)
                 state.plan = self.memory.plan(manager, spec.name, image.shape[1], image.shape[0], draft.steps,
-                                              task=KV_EDIT, mask_fraction=fraction, skip_steps=draft.skip_steps)
+                                              task=KV_EDIT, mask_fraction=fraction, skip_steps=draft.skip_steps,
+                                              speed=request.speed)
                 state.plan_steps = steps
             chosen = state.plan
 
