@@ -227,6 +227,7 @@ def test_gallery_and_status_answer_at_once_while_gpu_jobs_fill_the_queue(app):
     checked_at = time.perf_counter()
     for api_name in ("gallery", "status"):  # ...and the cheap endpoints still answer, without waiting
         status, seconds = browser_call(app, api_name)
+        print(f"\n/{api_name} with the queue full: HTTP {status} in {seconds:.2f} s")
         assert status == 200 and seconds < 5.0, (api_name, status, seconds)
     assert not finished or min(finished) > checked_at, "the GPU jobs were over before the check: nothing was proven"
     for job in (running, *waiting):
