@@ -157,7 +157,7 @@ def build_ad_tab(services: Services) -> dict:
         with gr.Column(scale=1):
             gr.Markdown(f"### 1. {t('ad.product')}")
             with gr.Row():
-                product = ImageFile(image_mode=None, format="png", label=t("ad.product"),
+                product = ImageFile(type="filepath", image_mode=None, format="png", label=t("ad.product"),
                                    sources=("upload", "clipboard"), height=260, elem_id="ad-product")
                 cut_preview = gr.Image(type="pil", format="png", label=t("ad.cutout_preview"), interactive=False,
                                        height=260, elem_id="ad-cut-preview")
@@ -165,7 +165,7 @@ def build_ad_tab(services: Services) -> dict:
                 remover = gr.Dropdown(_remover_choices(), value="auto", label=t("ad.remover"), scale=2)
                 cut_btn = gr.Button(t("ad.cutout"), elem_id="ad-cutout", scale=1)
             mask_editor = ImageEditorFiles(
-                format="png", image_mode="RGBA", brush=MASK_BRUSH, eraser=gr.Eraser(), transforms=(),
+                type="filepath", format="png", image_mode="RGBA", brush=MASK_BRUSH, eraser=gr.Eraser(), transforms=(),
                 layers=False, sources=(), label=t("ad.cutout_editor"), height=360, elem_id="ad-mask-editor",
             )
             fix_btn = gr.Button(t("ad.fix_preview"), size="sm", elem_id="ad-fix")
@@ -173,7 +173,7 @@ def build_ad_tab(services: Services) -> dict:
             bg_mode = gr.Radio([(t(f"ad.bg_{m.replace('-', '_')}"), m) for m in BACKGROUND_KINDS], value="style",
                                label=t("ad.bg_mode"), elem_id="ad-bg-mode")
             bg_style = gr.Dropdown(style_choices(), value="studio-white", label=t("ad.bg_style_pick"))
-            bg_image = ImageFile(image_mode="RGB", format="png", label=t("ad.bg_image"), height=200,
+            bg_image = ImageFile(type="filepath", image_mode="RGB", format="png", label=t("ad.bg_image"), height=200,
                                 sources=("upload", "clipboard"), visible=False)
             with gr.Group(visible=False) as generated:
                 bg_preset = gr.Dropdown(preset_choices(services.studio, "en"), value=None, label=t("ad.bg_preset_pick"))

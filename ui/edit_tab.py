@@ -144,7 +144,7 @@ def build_edit_tab(services: Services) -> dict:
             model = gr.Dropdown(model_choices(KV_EDIT), value=model0, label=t("common.model"), elem_id="edit-model")
             note = gr.Markdown(model_note(model0), elem_id="edit-model-note")
             editor = ImageEditorFiles(  # files, read by our loader: bad uploads get our message
-                format="png", image_mode="RGBA", brush=BRUSH, eraser=gr.Eraser(),
+                type="filepath", format="png", image_mode="RGBA", brush=BRUSH, eraser=gr.Eraser(),
                 transforms=(), layers=False, sources=("upload", "clipboard"),
                 label=t("edit.image"), elem_id="edit-editor", height=520,
             )

@@ -40,10 +40,8 @@ class ImageFile(gr.Image):
     """`gr.Image` whose event value is the uploaded file (path or bytes), read by our loader."""
 
     is_template = True  # the page uses gr.Image's front end
-
-    def __init__(self, *args, **kwargs):
-        kwargs["type"] = "filepath"
-        super().__init__(*args, **kwargs)
+    # No __init__ of its own: Gradio builds the page's config from gr.Image.__init__'s parameters.
+    # Make it with type="filepath" (what the API documents; the value is a file whatever the type).
 
     def preprocess(self, payload) -> Source | None:
         return upload_source(payload)
@@ -53,11 +51,7 @@ class ImageEditorFiles(gr.ImageEditor):
     """`gr.ImageEditor` whose event value is {"background": file, "layers": [file, ...], "composite":
     None}, each file a path or bytes read by our loader (the composite is never used, so never read)."""
 
-    is_template = True  # the page uses gr.ImageEditor's front end
-
-    def __init__(self, *args, **kwargs):
-        kwargs["type"] = "filepath"
-        super().__init__(*args, **kwargs)
+    is_template = True  # the page uses gr.ImageEditor's front end (make it with type="filepath", as above)
 
     def preprocess(self, payload) -> dict | None:
         if payload is None:

@@ -41,6 +41,7 @@ def file_data(path):
 
 
 def test_the_upload_widgets_hand_over_the_file_untouched(tmp_path):
+    import gradio as gr
     from gradio.components.image_editor import EditorData, EditorDataBlobs
 
     from ui.uploads import ImageEditorFiles, ImageFile
@@ -56,8 +57,12 @@ def test_the_upload_widgets_hand_over_the_file_untouched(tmp_path):
     editor.blob_storage["abc"] = EditorDataBlobs(background=b"bg", layers=[None, b"layer"], composite=b"c")
     assert editor.preprocess(EditorData(id="abc")) == {"background": b"bg", "layers": [b"layer"], "composite": None}
     assert "abc" not in editor.blob_storage
-    # The page still uses Gradio's own widgets.
+    # The page still uses Gradio's own widgets, configured exactly as they would be.
     assert ImageFile().get_block_name() == "image" and editor.get_block_name() == "imageeditor"
+    for ours, theirs in ((ImageFile, gr.Image), (ImageEditorFiles, gr.ImageEditor)):
+        mine = ours(type="filepath", elem_id="x", label="Photo").get_config()
+        original = theirs(type="filepath", elem_id="x", label="Photo").get_config()
+        assert mine.keys() == original.keys() and mine["elem_id"] == "x"
 
 
 @pytest.mark.parametrize("name", sorted(BAD_FILES))
