@@ -29,13 +29,13 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
 import platform
 import re
 import sys
 import time
 import traceback
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -46,8 +46,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from peak_memory import PeakMemory  # noqa: E402
-from random_models import (  # noqa: E402
-    SCALED, RandomModel, build, families_with_full_config, generate, kv_edit_setup, shifted_sigmas)
+from random_models import SCALED, RandomModel, build, families_with_full_config, generate, kv_edit_setup, shifted_sigmas  # noqa: E402
 
 from editor.atomic import atomic_write_text  # noqa: E402
 from models.memory import estimator as est  # noqa: E402
@@ -368,14 +367,14 @@ def run_suite(s: Settings, out: Path) -> Suite:
             continue
         built.append(family)
         if family in KV_EDIT_FAMILIES:
-            suite.run(family, "kv-edit", lambda: kv_edit_section(model, s))
-        suite.run(family, "generate", lambda: generation_section(model, s))
-        suite.run(family, "memory", lambda: memory_section(model, s))
+            suite.run(family, "kv-edit", partial(kv_edit_section, model, s))
+        suite.run(family, "generate", partial(generation_section, model, s))
+        suite.run(family, "memory", partial(memory_section, model, s))
         del model  # one real-size model on the device at a time; building one again takes seconds
         _free(s.device)
     for family in built[: s.compile_families]:  # compilation last: the slowest and least certain section
         model = build(family, s.scale, s.device, s.dtype)
-        suite.run(family, "compile", lambda: compile_section(model, s))
+        suite.run(family, "compile", partial(compile_section, model, s))
         del model
         _free(s.device)
     return suite

@@ -21,11 +21,13 @@ MACHINE_REMBG_MODELS = {name: rembg_model_dir(name) / f"{name}.onnx" for name in
 def _private_dirs(tmp_path_factory):
     """Each test session gets its own models folder, log and output folder."""
     root = tmp_path_factory.mktemp("intact-home")
-    saved = {k: os.environ.get(k) for k in ("INTACT_MODELS_DIR", "INTACT_LOG", "INTACT_OUTPUT_DIR", "U2NET_HOME")}
+    saved = {k: os.environ.get(k) for k in ("INTACT_MODELS_DIR", "INTACT_LOG", "INTACT_OUTPUT_DIR", "U2NET_HOME",
+                                            "INTACT_BRAND_DIR")}
     os.environ["INTACT_MODELS_DIR"] = str(root / "models")
     os.environ["INTACT_LOG"] = str(root / "intact.log")
     os.environ["INTACT_OUTPUT_DIR"] = str(root / "outputs")
     os.environ["U2NET_HOME"] = str(root / "u2net")
+    os.environ["INTACT_BRAND_DIR"] = str(root / "brands")
     yield root
     for k, v in saved.items():
         if v is None:

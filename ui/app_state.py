@@ -77,6 +77,8 @@ class ClientState:
     last_result: object | None = None  # PIL image of the latest edit, for "continue editing"
     cut: object | None = None  # the latest cut-out (editor.ad.CutOut), for previews of brush fixes
     product_key: str | None = None  # digest of the photo that cut-out was made from
+    ad_layouts: dict = field(default_factory=dict)  # format -> editor.ad.AdLayout of the latest build
+    ad_report: dict | None = None  # the latest build's report (colour suggestions per format)
 
     def session_id(self, request) -> str:
         if self.session is None:

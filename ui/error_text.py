@@ -15,7 +15,7 @@ FIELDS_KO = {
     "headline": "제목", "subline": "부제", "price": "가격", "cta": "버튼 문구",
     "skip_steps (at most steps - 1)": "건너뛸 단계 수(단계 수 - 1 이하)",
     "old_price": "이전 가격", "background prompt": "배경 설명", "ad format": "광고 규격", "scale": "크기 비율",
-    "preset": "프리셋", "background_style": "배경 스타일", "backdrop": "배경 스타일", "accent": "강조 색",
+    "preset": "프리셋", "backdrop": "배경", "accent": "강조 색",
     # how the image loader names a picture that has no file name
     "the uploaded file": "올린 파일", "the image": "이미지",
 }
@@ -44,7 +44,7 @@ ERRORS_KO = {
     "width_and_height": "너비와 높이를 둘 다 입력하거나 둘 다 비워 두세요.",
     "one_background": "배경은 하나만 고르세요.",
     "preset_with_upload": "프리셋은 생성 배경에만 쓸 수 있습니다. 올린 배경 사진과 함께 쓸 수 없습니다.",
-    "no_generation_model": "배경을 생성할 모델이 없습니다. 배경 사진을 올리거나 배경 스타일을 고르세요.",
+    "no_generation_model": "배경을 생성할 모델이 없습니다. 배경 사진을 올리거나 준비된 배경을 고르세요.",
     "background_needs_prompt": "생성 배경에는 설명이나 프리셋이 필요합니다.",
     "not_saveable": "결과를 저장하지 못했습니다.",
     "cutout_empty": "누끼에 제품이 하나도 남지 않았습니다. 추가 브러시로 제품을 칠해 주세요.",
@@ -76,8 +76,7 @@ ERRORS_KO = {
     # ad requests
     "bad_formats": "광고 규격은 규격 이름의 목록이어야 합니다.",
     "too_many_formats": "광고 규격이 너무 많습니다({count}개, 최대 {limit}개).",
-    "unknown_background_style": "알 수 없는 배경 스타일입니다: '{name}'.",
-    "background_style_broken": "배경 스타일 '{name}'의 파일이 손상되어 쓸 수 없습니다. 다른 스타일을 고르세요.",
+    "backdrop_broken": "배경 '{name}'의 파일이 손상되어 쓸 수 없습니다. 다른 배경을 고르세요.",
     # data files and styles
     "unknown_preset": "알 수 없는 프리셋입니다: '{name}'. 사용할 수 있는 프리셋: {known}.",
     "preset_broken": "프리셋 '{name}'의 파일이 손상되어 쓸 수 없습니다. 관리자에게 알려 주세요.",
@@ -92,6 +91,35 @@ ERRORS_KO = {
     "blank_output": "모델이 빈(검은) 그림을 만들었습니다(계산이 넘쳤습니다). 저장하지 않았습니다. 다른 시드나 더 낮은 스타일 강도로, 또는 스타일 없이 다시 시도하세요.",
     "disk_full": "디스크가 가득 차서 결과를 저장하지 못했습니다(반쯤 쓰인 파일은 남지 않았습니다). 공간을 확보한 뒤 다시 시도하세요.",
     "output_not_writable": "저장 폴더에 쓸 수 없어 결과를 저장하지 못했습니다. 관리자에게 알려 주세요.",
+    # ads: backdrops, layouts, brand kits, batches
+    "ad_unknown_backdrop": "알 수 없는 배경입니다: '{name}'.",
+    "ad_unknown_font": "이 컴퓨터에 없는 글꼴입니다: '{font}'.",
+    "ad_unknown_format": "알 수 없는 광고 규격입니다: '{name}'.",
+    "ad_bad_layout": "레이아웃이 올바르지 않습니다. 레이아웃 파일을 확인하세요.",
+    "ad_layout_unreadable": "레이아웃 파일을 읽을 수 없습니다.",
+    "ad_bad_placement": "제품 위치와 크기는 0과 1 사이의 값이어야 합니다.",
+    "ad_bad_position": "{format} 규격에서는 글을 그 위치에 놓을 수 없습니다.",
+    "ad_no_room_for_text": "{format} 규격에 글이 들어갈 자리가 없습니다. 제품을 줄이거나 옮기거나, 문구를 줄이세요.",
+    "ad_no_format": "광고 규격을 하나 이상 고르세요.",
+    "ad_bad_scale": "크기는 0.05부터 1 사이여야 합니다.",
+    "ad_needs_text": "광고에는 최소한 제목이 필요합니다.",
+    "bad_colour": "'{value}'은(는) #1a2b3c 같은 색이 아닙니다.",
+    "brand_needs_name": "가게 이름을 입력하세요(글자나 숫자가 있어야 합니다).",
+    "brand_name_too_long": "가게 이름은 {limit}자까지입니다.",
+    "brand_bad_logo_position": "로고 위치를 목록에서 고르세요.",
+    "brand_logo_empty": "로고가 완전히 투명합니다. 다른 로고를 올리세요.",
+    "brand_not_found": "'{name}' 브랜드 키트가 저장되어 있지 않습니다.",
+    "brand_damaged": "'{name}' 브랜드 키트가 손상되었습니다. 다시 저장하세요.",
+    "batch_too_many": "한 번에 상품 사진은 {limit}장까지입니다.",
+    "batch_bad_zip": "zip 파일이 손상되었거나 zip 파일이 아닙니다.",
+    "batch_zip_too_large": "zip 안의 사진이 너무 큽니다(압축을 풀면 1GB가 넘습니다).",
+    "batch_unreadable": "{name} 파일을 읽을 수 없습니다.",
+    "batch_no_products": "상품 사진(또는 사진 zip)을 먼저 올리세요.",
+    "batch_csv_encoding": "CSV 파일은 UTF-8이나 CP949로 저장해야 합니다.",
+    "batch_csv_unreadable": "CSV 파일을 읽을 수 없습니다.",
+    "batch_csv_empty": "CSV 파일이 비어 있습니다.",
+    "batch_csv_columns": "CSV에는 'file'(파일) 열과 'headline'(제목) 열이 있어야 합니다.",
+    "batch_no_items": "문구가 정해진 상품 사진이 없습니다. 공통 문구를 쓰거나 CSV에 사진을 적으세요.",
 }
 
 ERRORS = {"ko": ERRORS_KO}

@@ -36,7 +36,7 @@ def _check_formats(formats) -> None:
     if not isinstance(formats, (tuple, list)) or not all(isinstance(f, str) for f in formats):
         raise InputError("The ad formats must be a list of format names.", key="bad_formats", field="formats")
     if not formats:
-        raise InputError("Choose at least one format.", key="no_formats", field="formats")
+        raise InputError("Pick at least one ad format.", key="ad_no_format", field="formats")
     if len(formats) > MAX_AD_FORMATS:
         raise InputError(f"Too many ad formats ({len(formats)}, at most {MAX_AD_FORMATS}).", key="too_many_formats",
                          field="formats", count=len(formats), limit=MAX_AD_FORMATS)

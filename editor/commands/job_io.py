@@ -33,8 +33,10 @@ def make_studio(args):
         if not torch.cuda.is_available():
             raise InputError("No CUDA GPU is available on this machine.", key="no_cuda", field="device")
     output = Path(args.output_dir).expanduser() if args.output_dir else None
+    brand_dir = getattr(args, "brand_dir", None)  # commands that use brand kits let the user point elsewhere
     # The command draws its own progress line; the libraries' tqdm bars would garble stderr.
-    return Studio(StudioConfig(output_dir=output, device=args.device, progress_bars=False))
+    return Studio(StudioConfig(output_dir=output, device=args.device, progress_bars=False,
+                               brand_dir=Path(brand_dir).expanduser() if brand_dir else None))
 
 
 def check_output_file(path: str | None, field: str, suffixes: tuple[str, ...] = ()) -> Path | None:

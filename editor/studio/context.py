@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from editor.errors import IntactError
 
 # progress(stage, step, total): stages are "prepare", "load", "invert", "edit", "generate",
-# "cutout", "background", "format", "decode", "save". Raising inside it cancels the run.
+# "cutout", "background", "format", "product" (one per product of a batch), "decode", "save".
+# Raising inside it cancels the run.
 Progress = Callable[[str, int, int], None]
 
 

@@ -26,7 +26,8 @@ from editor.validation import choice, flag, number, text, whole
 from models.registry import ModelSpec
 from models.vocabulary import AUTO, EXACT, KV_CACHE_MODES, SPEED_SETTINGS
 
-__all__ = ["AdRequest", "CutoutRequest", "EditRequest", "GenerateRequest", "InvertRequest", "edit_defaults"]
+__all__ = ["AdBatchRequest", "AdRequest", "CutoutRequest", "EditRequest", "GenerateRequest", "InvertRequest",
+           "edit_defaults"]
 
 KV_CACHE_CHOICES = (AUTO, *KV_CACHE_MODES)
 
@@ -136,3 +137,28 @@ class CutoutRequest:
             raise InputError("Upload a product photo first.", key="no_product", field="image")
         text("remover", self.remover, MAX_NAME_CHARS, "cut-out method")
         choice("remover", self.remover, remover_names(), "cut-out method")
+
+
+@dataclass(frozen=True)
+class AdBatchRequest:
+    """Ads for many products at once: every format of `template` for every product photo.
+
+    products: photo files, zips of photos, or (file name, bytes) pairs. The copy is the template's
+    (headline, sub-line, price, ...) for every product, or a CSV (path, bytes or text) with a row
+    per product: a `file` column naming the photo and the copy columns (English or Korean headers).
+    template: an AdRequest without a product: formats, background, brand, layouts, scale, ...
+    """
+
+    products: tuple
+    template: AdRequest
+    copy_csv: Any = None
+
+    def __post_init__(self):
+        from editor.errors import InputError
+
+        if not self.products:
+            raise InputError("Upload product photos (or a zip of them) first.", key="batch_no_products",
+                             field="products")
+        if not isinstance(self.template, AdRequest):
+            raise InputError("A batch needs the ad settings it applies to every product.", key="batch_no_template",
+                             field="template")

@@ -31,6 +31,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from editor.ad.brand import BrandStore
+from editor.ad.design import layouts_to_json
+from editor.ad.formats import unique_formats
 from editor.ad.workflow import AdRequest, AdWorkflow
 from editor.digests import array_digest
 from editor.errors import InputError, IntactError
@@ -41,12 +44,13 @@ from editor.storage import JobFile, OutputStore, SavedJob, readable_name
 from editor.studio import catalog
 from editor.studio.context import JobContext
 from editor.studio.memory import MemoryPolicy, kv_cache_for, plan_report
-from editor.studio.requests import CutoutRequest, EditRequest, InvertRequest, edit_defaults
+from editor.studio.requests import AdBatchRequest, CutoutRequest, EditRequest, InvertRequest, edit_defaults
 from editor.studio.sessions import EditState, SessionStore
 from models.registry import ModelSpec, get_spec
 from models.vocabulary import AUTO, GENERATE, KV_EDIT, TEXT2IMG
 
 MIB = 2**20
+NOT_PICTURES = ("mask", "zip", "layout")  # saved files a gallery does not show
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,7 @@ class StudioConfig:
     max_edit_sessions: int = 2  # clients that keep an inversion in memory (GBs each at real size)
     max_ad_sessions: int = 32  # clients whose ad node cache (cut-outs, backgrounds) is kept
     progress_bars: bool = True  # the libraries' own progress bars on stderr (the CLI draws its own line)
+    brand_dir: Path | None = None  # saved brand kits; None: $INTACT_BRAND_DIR or brands/
 
 
 # --- results ---------------------------------------------------------------------------------
@@ -89,6 +94,14 @@ class AdOutcome:
     images: dict[str, Image.Image]  # format name -> picture
     report: dict
     cutout: Any = None
+    saved: SavedJob | None = None
+    layouts: dict = field(default_factory=dict)  # format name -> editor.ad.AdLayout, every field set
+
+
+@dataclass
+class AdBatchOutcome:
+    items: list[dict]  # per product: name, status ("done" / "failed"), files in the zip, error
+    report: dict
     saved: SavedJob | None = None
 
 
@@ -122,6 +135,7 @@ class Studio:
         self._lock = threading.Lock()
         self._manager = manager
         self._store = store
+        self._brands: BrandStore | None = None
         self._translator = None
         self.memory = MemoryPolicy(self.config.memory_mode)
         self.sessions = SessionStore(self.config.max_edit_sessions, self.config.max_ad_sessions,
@@ -150,6 +164,14 @@ class Studio:
             if self._store is None:
                 self._store = OutputStore(self.config.output_dir)
             return self._store
+
+    @property
+    def brands(self) -> BrandStore:
+        """The shops' saved brand kits (name, logo, colours, font), applied to ads that name them."""
+        with self._lock:
+            if self._brands is None:
+                self._brands = BrandStore(self.config.brand_dir)
+            return self._brands
 
     @property
     def translator(self):
@@ -182,13 +204,13 @@ class Studio:
 
     def data_problems(self) -> list:
         """The data files skipped because they cannot be read (LoRA styles, shop presets, ad
-        background styles), each a `models.data_files.DataProblem`: the file's name and one line,
+        backdrops), each a `models.data_files.DataProblem`: the file's name and one line,
         no folder. Each is also in the log with its full path. For the Status tab."""
-        from editor.ad.backgrounds import scan_styles as scan_background_styles
+        from editor.ad.backgrounds import scan_backdrops
         from editor.presets import scan_presets
         from models.lora import scan_styles
 
-        return [*scan_styles()[1], *scan_presets()[1], *scan_background_styles()[1]]
+        return [*scan_styles()[1], *scan_presets()[1], *scan_backdrops()[1]]
 
     def plan_preview(self, model: str):
         """The plan a 1024×1024 job on `model` would get here (an edit where the model can edit),
@@ -216,7 +238,7 @@ class Studio:
             if only_owner and (owner is None or record.get("owner") != owner):
                 continue
             for listed in record["files"]:
-                if listed.get("role") in ("mask", "zip"):
+                if listed.get("role") in NOT_PICTURES:
                     continue
                 path = store.path_of(listed)
                 if path.is_file():
@@ -301,32 +323,82 @@ class Studio:
             # 1. validate (the workflow checks texts, formats and the background choice first)
             workflow = self.sessions.ad_workflow(ctx.session)
             request = replace(request, out_dir=None)  # files are saved as the job's record (step 6)
-            task = _ad_model_task(request)
-            if task is None:
-                # 2-5. no diffusion model involved: uploaded or procedural background
-                result, memory_plan = workflow.run(request, progress=ctx.report), None
-            else:
-                # 2. model
-                spec = self._model_for(request.model, task)
-                request = replace(request, model=spec.name)
-                # 3-5. plan (backgrounds are generated at most 1024 px on the long side), adapters, run
-                result, chosen, ran = self._on_model(
-                    spec, lambda: self.memory.plan(self.manager, spec.name, 1024, 1024, spec.default_steps,
-                                                   task=task if task == KV_EDIT else GENERATE, mask_fraction=0.7),
-                    None, None, lambda _plan: workflow.run(request, progress=ctx.report))
-                memory_plan = plan_report(chosen, ran)
-                self.last_plan = memory_plan
-            report = dict(result.report, memory_plan=memory_plan, style=None,
-                          **(_model_report(get_spec(request.model)) if task else {}))
-            # 6. save: every format, and a zip of them all
-            names = list(dict.fromkeys(request.formats))
+            # 2-5. model, plan, adapters, run
+            result, report = self._ad_steps(workflow, request, ctx)
+            # 6. save: every format (a format listed twice once), the layouts to adjust, a zip of the pictures
             files = [JobFile(f"ad:{name}", readable_name(request.headline, name), image=result.images[name])
-                     for name in names if name in result.images]
-            files.append(JobFile("zip", readable_name(request.headline, "ads", suffix=".zip"),
-                                 data=_zip_of(files)))
+                     for name in unique_formats(request.formats)]
+            files.append(JobFile("zip", readable_name(request.headline, "ads", suffix=".zip"), data=_zip_of(files)))
+            files.append(JobFile("layout", readable_name(request.headline, "layout", suffix=".json"),
+                                 data=layouts_to_json(result.layouts).encode("utf-8")))
             saved = self._save(ctx, "ad", request, report, caption=request.headline, files=files)
             # 7. result
-            return AdOutcome(result.images, report, result.cutout, saved)
+            return AdOutcome(result.images, report, result.cutout, saved, result.layouts)
+
+    def make_ads_batch(self, request: AdBatchRequest, context: JobContext | None = None) -> AdBatchOutcome:
+        """Every format for every product photo (one copy, or a CSV of copy per product): one zip.
+        Progress reports stage "product" once per product; a product that fails is listed with its
+        reason and the others go on."""
+        from editor.ad import batch
+
+        ctx = context or JobContext()
+        with self._job(ctx):
+            started = time.perf_counter()
+            # 1. validate: the photos (zips opened) and their copy, before any ad is built
+            ctx.report("prepare", 0, 1)
+            products = batch.read_products(request.products)
+            rows = batch.read_copy_csv(request.copy_csv) if request.copy_csv is not None else None
+            t = request.template
+            shared = {k: getattr(t, k) for k in batch.COPY_FIELDS} if t.headline or t.subline or t.price or t.cta else None
+            items, notes = batch.batch_items(products, copy=shared, csv_rows=rows)
+            workflow = self.sessions.ad_workflow(ctx.session)
+            reports: list[dict] = []
+
+            class _Runner:  # each product runs steps 2-5 of an ad job (a generated background: on the model)
+                def run(_, ad_request):
+                    result, report = self._ad_steps(workflow, ad_request, ctx, quiet=True)
+                    reports.append(report)
+                    return result
+
+            def progress(event: batch.BatchEvent) -> None:
+                if event.state != "started":
+                    ctx.report("product", event.index + 1, event.total)
+
+            result = batch.run_batch(_Runner(), items, replace(t, out_dir=None), progress, notes)
+            done = result.done
+            report = {"products": len(items), "done": done, "failed": len(items) - done, "formats": list(result.formats),
+                      "items": result.items, "notes": result.notes, "seconds": round(time.perf_counter() - started, 3),
+                      "memory_plan": next((r["memory_plan"] for r in reversed(reports) if r.get("memory_plan")), None)}
+            # 6. save: the zip of every product's formats and layouts
+            caption = t.headline or f"{len(items)} products"
+            saved = self._save(ctx, "ad-batch", t, report, caption=caption,
+                               files=[JobFile("zip", readable_name(caption, "batch", suffix=".zip"), data=result.data)])
+            # 7. result
+            return AdBatchOutcome(result.items, report, saved)
+
+    def _ad_steps(self, workflow: AdWorkflow, request: AdRequest, ctx: JobContext, quiet: bool = False):
+        """Steps 2-5 of an ad: the model when the background is generated, its plan, no style, the
+        run; (workflow result, report). `quiet` leaves the per-stage progress out (a batch reports
+        per product)."""
+        progress = None if quiet else ctx.report
+        task = _ad_model_task(request)
+        if task is None:
+            # 2-5. no diffusion model involved: uploaded or procedural background
+            result, memory_plan = workflow.run(request, progress=progress or _cancel_check(ctx)), None
+        else:
+            # 2. model
+            spec = self._model_for(request.model, task)
+            request = replace(request, model=spec.name)
+            # 3-5. plan (backgrounds are generated at most 1024 px on the long side), adapters, run
+            result, chosen, ran = self._on_model(
+                spec, lambda: self.memory.plan(self.manager, spec.name, 1024, 1024, spec.default_steps,
+                                               task=task if task == KV_EDIT else GENERATE, mask_fraction=0.7),
+                None, None, lambda _plan: workflow.run(request, progress=progress or _cancel_check(ctx)))
+            memory_plan = plan_report(chosen, ran)
+            self.last_plan = memory_plan
+        report = dict(result.report, memory_plan=memory_plan, style=None,
+                      **(_model_report(get_spec(request.model)) if task else {}))
+        return result, report
 
     def generate(self, request: GenerateRequest, context: JobContext | None = None) -> GenerateOutcome:
         """Text-to-image or image-to-image, with a shop preset and a LoRA style."""
@@ -585,6 +657,14 @@ def _ad_model_task(request: AdRequest) -> str | None:
     if request.background is None and (request.background_prompt or request.preset):
         return TEXT2IMG
     return None
+
+
+def _cancel_check(ctx: JobContext):
+    """A progress callback that only checks for cancellation (no stage is shown)."""
+    def check(_stage: str, _step: int, _total: int) -> None:
+        if ctx.cancel.is_set():
+            ctx.report("cancel", 0, 1)  # raises JobCancelled
+    return check
 
 
 def _zip_of(files: list[JobFile]) -> bytes:

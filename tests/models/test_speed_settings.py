@@ -9,7 +9,15 @@ import torch
 
 from benchmarks.random_models import build, generate, shifted_sigmas
 from models import speed
-from models.speed import SPEED_TABLE, SpeedPlan, StepCache, active_step_caches, compiled_blocks, plan_speed, speed_applied
+from models.speed import (
+    SPEED_TABLE,
+    SpeedPlan,
+    StepCache,
+    active_step_caches,
+    compiled_blocks,
+    plan_speed,
+    speed_applied,
+)
 from models.vocabulary import EXACT, FAST, FASTEST, KV_EDIT, SPEED_SETTINGS, TEXT2IMG
 
 

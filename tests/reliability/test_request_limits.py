@@ -46,7 +46,7 @@ def test_a_pasted_page_of_ad_copy_is_refused_when_the_request_is_made(field):
     (lambda: ad(background_prompt="a" * (MAX_PROMPT_CHARS + 1)), "background_prompt"),
     (lambda: ad(model="m" * 10_000), "model"),
     (lambda: ad(preset="p" * 10_000), "preset"),
-    (lambda: ad(background_style="s" * 10_000), "background_style"),
+    (lambda: ad(backdrop="s" * 10_000), "backdrop"),
     (lambda: ad(accent="#" * 10_000), "accent"),
     (lambda: ad(remover="r" * 10_000), "remover"),
     (lambda: ad(formats=("x" * 10_000,)), "formats"),

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 
 import torch
-from diffusers.models.transformers.transformer_flux import _get_qkv_projections
 from diffusers.models.embeddings import apply_rotary_emb
+from diffusers.models.transformers.transformer_flux import _get_qkv_projections
 from diffusers.pipelines.flux.pipeline_flux import FluxPipeline, calculate_shift
 from torch import Tensor
 
