@@ -105,7 +105,7 @@ def test_the_ad_tabs_nan_seed_is_refused_with_the_requests_message():
 
     from ui.ad_tab import AdInputs, build_request
 
-    inputs = AdInputs(Image.new("RGB", (8, 8)), None, "offline", "style", None, "studio-white", "", "", "tiny",
+    inputs = AdInputs(Image.new("RGB", (8, 8)), None, "offline", "backdrop", None, "studio-white", "", "", "tiny",
                       math.nan, "New", "", "", "", ["instagram-square"], 1.0)
     error = refused(lambda: build_request(inputs))
     assert error.field == "seed" and error.key == "bad_whole"
