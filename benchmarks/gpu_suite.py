@@ -54,7 +54,7 @@ from models.memory.chunking import set_feature_chunking  # noqa: E402
 from models.speed import compiled_blocks, plan_speed, speed_applied  # noqa: E402
 from models.vocabulary import SPEED_SETTINGS, TEXT2IMG  # noqa: E402
 
-KV_EDIT_FAMILIES = ("flux",)  # families the KV-Edit engine runs today
+KV_EDIT_FAMILIES = ("flux", "flux2", "z-image")  # families the KV-Edit engine runs (one adapter each)
 KV_STORES = ("device", "cpu", "fp8")
 
 
@@ -158,7 +158,7 @@ def _relative_rms(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def kv_edit_section(model: RandomModel, s: Settings) -> dict:
-    """Inversion and edit per store, the same-edit check, and the inversion-free mode (FLUX.1 engine)."""
+    """Inversion and edit per store, the same-edit check, and the inversion-free mode (any family)."""
     from editor.kv_edit.elastic import ElasticPolicy
     from editor.kv_edit.kv_cache import make_kv_store
     from editor.kv_edit.kv_stores import CpuKVStore

@@ -94,8 +94,9 @@ class RandomModel:
 
     @property
     def latent_channels(self) -> int:
+        """VAE latent channels: FLUX.1 and FLUX.2 take 2×2 latent pixels per input token, Z-Image the latent."""
         c = self.config["in_channels"]
-        return c // 4 if self.family == "flux" else c
+        return c // 4 if self.family in ("flux", "flux2") else c
 
     def noise(self, size: int, seed: int) -> torch.Tensor:
         """Starting latents for a size² image, float32, in the layout the loop uses."""
@@ -173,25 +174,48 @@ def build(family: str, scale: str, device: torch.device, dtype: torch.dtype, see
     return model
 
 
+def kv_prompt(model: RandomModel, name: str = "source", embeds: torch.Tensor | None = None):
+    """The model's drawn prompt as the KV-Edit engine reads it (`editor.kv_edit.families.Prompt`),
+    optionally with other text embeddings of the same shape."""
+    from editor.kv_edit.engine import Prompt
+
+    embeds = model.prompt[0] if embeds is None else embeds
+    if model.family == "flux":
+        return Prompt(name, embeds, model.prompt[1], model.prompt[2])
+    if model.family == "flux2":
+        return Prompt(name, embeds, None, model.prompt[1])
+    return Prompt(name, embeds)
+
+
+def kv_pipe(model: RandomModel):
+    """What a family adapter reads of a pipeline: the transformer (and, for FLUX.2, that the model
+    is step-distilled, so no CFG pass is ever implied)."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(transformer=model.transformer, config=SimpleNamespace(is_distilled=True))
+
+
 def kv_edit_setup(model: RandomModel, size: int, mask=0.25):
-    """A KV-Edit engine on a FLUX.1 random model for a size² image: `mask` is a latent-resolution
-    array, or the fraction a centred rectangle covers. Also a source and a target conditioning (the
-    target's text drawn from another seed) and a clean latent."""
+    """A KV-Edit engine on a random model of any family for a size² image: `mask` is a
+    latent-resolution array, or the fraction a centred rectangle covers. Also a source and a
+    target conditioning (the target's text drawn from another seed) and a clean latent (packed)."""
     from types import SimpleNamespace
 
     from benchmarks.kv_edit_bench import fraction_mask
-    from editor.kv_edit.engine import Canvas, Conditioning, KVEditEngine, Prompt
+    from editor.kv_edit.engine import Canvas, Conditioning, KVEditEngine
     from editor.kv_edit.masks import token_mask
 
     latent = size // LATENT_FACTOR
     canvas = Canvas(size, size, latent, latent, model.latent_channels)
     grid = fraction_mask(canvas, mask) if isinstance(mask, float) else mask
-    engine = KVEditEngine(SimpleNamespace(transformer=model.transformer), canvas, token_mask(grid, latent, latent),
-                          model.device)
-    emb, pooled, ids = model.prompt
+    engine = KVEditEngine(kv_pipe(model), canvas, token_mask(grid, latent, latent), model.device)
+    emb = model.prompt[0]
     other = torch.randn(emb.shape, generator=torch.Generator().manual_seed(5)).to(emb.device, emb.dtype)
-    return SimpleNamespace(engine=engine, source=Conditioning(Prompt("source", emb, pooled, ids)),
-                           target=Conditioning(Prompt("target", other, pooled, ids)), clean=model.noise(size, seed=3))
+    clean = model.noise(size, seed=3)
+    if clean.ndim != 3:  # Z-Image's loop layout [C, 1, h, w]: the engine reads packed tokens
+        clean = engine.family.pack(clean[:, 0][None])
+    return SimpleNamespace(engine=engine, source=Conditioning(kv_prompt(model, "source")),
+                           target=Conditioning(kv_prompt(model, "target", other)), clean=clean)
 
 
 def shifted_sigmas(steps: int, shift: float = 3.0) -> list[float]:

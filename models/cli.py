@@ -33,16 +33,17 @@ def cmd_list(args) -> int:
                 status += " (random weights, for testing)"
         else:
             status = "missing; looked in " + "; ".join(loc.looked_in)
-        rows.append((name, spec.kind, _human_bytes(spec.size_bytes), spec.license, status))
+        rows.append((name, spec.kind, _human_bytes(spec.size_bytes), spec.license, spec.licence_note, status))
     if args.json:
         import json
 
-        keys = ("name", "kind", "size", "license", "status")
+        keys = ("name", "kind", "size", "license", "licence_note", "status")
         print(json.dumps([dict(zip(keys, r)) for r in rows], ensure_ascii=False, indent=2))
         return 0
     width = max(len(r[0]) for r in rows)
-    for name, kind, size, licence, status in rows:
-        print(f"{name:<{width}}  {kind:<11}  {size:>8}  {licence}\n{'':<{width}}  {status}")
+    for name, kind, size, licence, note, status in rows:
+        mark = f"  [{note}]" if note else ""
+        print(f"{name:<{width}}  {kind:<11}  {size:>8}  {licence}{mark}\n{'':<{width}}  {status}")
     return 0
 
 

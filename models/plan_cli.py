@@ -14,6 +14,7 @@ import re
 import sys
 
 from models.errors import IntactError
+from models.families import supports
 from models.memory import estimator as est
 from models.memory import planner
 from models.registry import get_spec
@@ -56,7 +57,7 @@ def register(subparsers) -> None:
     p.add_argument("--images", type=int, default=1, help="pictures generated in one batch")
     p.add_argument("--speed", choices=SPEED_SETTINGS, default=EXACT,
                    help="speed setting; for KV-Edit fast/fastest keep keyframes only (a share of the steps)")
-    p.add_argument("--task", choices=planner.TASKS, default=None, help="default: kv-edit for FLUX.1, else generate")
+    p.add_argument("--task", choices=planner.TASKS, default=None, help="default: kv-edit (every image model runs it)")
     p.add_argument("--dtype", choices=sorted(est.DTYPE_BYTES), default=None, help="compute dtype (default bf16 on GPU)")
     p.add_argument("--gpu-gb", type=float, default=None, help="free accelerator memory in GB (0 = CPU only)")
     p.add_argument("--ram-gb", type=float, default=None, help="free RAM in GB")
@@ -212,7 +213,7 @@ def run(args) -> int:
         spec = get_spec(args.model)
         if spec.kind != "diffusion":
             raise IntactError(f"'{args.model}' is a {spec.kind} model; plans are for image generators.")
-        task = args.task or ("kv-edit" if spec.family == "flux" else "generate")
+        task = args.task or ("kv-edit" if supports(spec, "kv-edit") else "generate")
         width, height = args.size
         quantizers = _quantizers(args.quantizers)
         budgets = _budgets(args)

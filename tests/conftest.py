@@ -87,3 +87,21 @@ def studio(tiny_pipe, tmp_path):
         manager.apply_memory_plan(SimpleNamespace(offload="none", vae_tiling=False, text_encoders="device"))
         manager.styles.unload()
     assert not tiny_pipe.vae.use_tiling
+
+
+TINY_MODELS = ("tiny", "tiny-flux2", "tiny-zimage")  # one tiny backend per model family
+
+
+@pytest.fixture(scope="session")
+def tiny_pipes():
+    """Every family's tiny pipeline (random weights), fp32 on CPU, built once per session from the
+    seed; keyed by registry name. Tests must not leave them modified."""
+    from models.tiny import build_tiny_pipeline
+
+    return {name: build_tiny_pipeline(name, seed=0) for name in TINY_MODELS}
+
+
+@pytest.fixture(params=TINY_MODELS)
+def family_pipe(request, tiny_pipes):
+    """(model name, pipeline) for each family's tiny model in turn."""
+    return request.param, tiny_pipes[request.param]

@@ -25,6 +25,7 @@ from editor.ad import surfaces
 from editor.ad.colour import RGB, parse_hex
 from editor.errors import InputError, IntactError
 from models.data_files import DataProblem, skipped
+from models.families import supports
 from models.vocabulary import KV_EDIT
 
 log = logging.getLogger(__name__)
@@ -219,11 +220,9 @@ def generate_from_prompt(manager, model_name: str, prompt: str, size: tuple[int,
     gw, gh = _generation_size(size, longest)
     pipe = manager.pipeline(model_name, "text2img")
     n = int(steps or spec.default_steps)
-    # The manager gives the prompt as the pipeline should get it (FLUX: cached embeddings).
-    kwargs = dict(**manager.prompt_inputs(model_name, pipe, prompt), width=gw, height=gh, num_inference_steps=n,
-                  guidance_scale=spec.default_guidance, generator=torch.Generator("cpu").manual_seed(int(seed)))
-    if spec.family == "flux":
-        kwargs["max_sequence_length"] = spec.max_sequence_length
+    # The model layer gives prompt and guidance as the family's pipeline reads them (cached embeddings).
+    kwargs = dict(**manager.generation_inputs(model_name, pipe, "text2img", prompt, guidance=spec.default_guidance),
+                  width=gw, height=gh, num_inference_steps=n, generator=torch.Generator("cpu").manual_seed(int(seed)))
     if progress is not None:
         kwargs["callback_on_step_end"] = lambda _p, i, _t, _k: (progress("background", i + 1, n), _k)[1]
     with manager.lock:
@@ -244,8 +243,8 @@ def generate_around_product(manager, model_name: str, canvas: np.ndarray, produc
 
     _require_manager(manager, "generated-around-the-product")
     spec = get_spec(model_name)
-    if spec.family != "flux":
-        raise IntactError(f"Generating around the product uses KV-Edit, which needs a FLUX.1 model; '{model_name}' is not one.")
+    if not supports(spec, KV_EDIT):
+        raise IntactError(f"Generating around the product uses KV-Edit, which '{model_name}' cannot run.")
     h, w = canvas.shape[:2]
     gw, gh = _generation_size((w, h), min(longest, max(w, h)) if max(w, h) >= 16 else 16)
     small = cv2.resize(canvas, (gw, gh), interpolation=cv2.INTER_AREA)
@@ -256,7 +255,7 @@ def generate_around_product(manager, model_name: str, canvas: np.ndarray, produc
     n = int(steps or spec.default_steps)
     # re_init: the whole backdrop is replaced, so it restarts from noise; skipping the noisiest
     # step or two keeps the source's overall lighting, which helps the product sit in the scene.
-    options = EditOptions(steps=n, skip_steps=min(2, n - 1), re_init=True, seed=int(seed))
+    options = EditOptions.for_model(model_name, steps=n, skip_steps=min(2, n - 1), re_init=True, seed=int(seed))
     session = EditSession(pipe, Image.fromarray(small), mask, model_name=model_name, lock=manager.lock,
                           prompt_cache=manager.prompt_cache, text_encoder_device=manager.text_encoder_device)
     result = session.edit(prompt, options, progress=progress, source_prompt=NEUTRAL_SOURCE_PROMPT)

@@ -22,6 +22,7 @@ of the replaced processor are kept.
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -151,22 +152,33 @@ class KVProcessor:
 
 @contextmanager
 def kv_processors(transformer, ctx: KVContext, role: str | Callable[[int], str]) -> Iterator[None]:
-    """Install the family's KV processor on every recorded attention layer of `transformer`
-    (other layers keep theirs); restore the old processors on exit, always. `role` may depend on
+    """Install the family's KV processor on every recorded attention module of `transformer`
+    (other modules keep theirs); restore the old processors on exit, always. `role` may depend on
     the layer (an elastic refresh replays the shallow layers and records from a depth on)."""
     from editor.kv_edit.families import family_of_transformer
 
-    family = family_of_transformer(transformer)
-    original = transformer.attn_processors
-    installed = dict(original)
-    for name, (layer, processor_class) in family.kv_layers(transformer).items():
-        installed[name] = processor_class(layer, ctx, role(layer) if callable(role) else role, original[name])
-    transformer.set_attn_processor(installed)
+    modules = dict(transformer.named_modules())
+    layers = family_of_transformer(transformer).kv_layers(transformer)
+    replaced = {name: modules[name].processor for name in layers}
     try:
+        for name, (layer, processor_class) in layers.items():
+            layer_role = role(layer) if callable(role) else role
+            modules[name].set_processor(processor_class(layer, ctx, layer_role, replaced[name]))
         yield
     finally:
-        # set_attn_processor consumes the dict it is given, so hand it a copy.
-        transformer.set_attn_processor(dict(original))
+        for name, processor in replaced.items():
+            modules[name].set_processor(processor)
+
+
+def attention_modules(transformer, pattern: re.Pattern) -> dict[str, re.Match]:
+    """The attention modules (those with a swappable processor) whose names match `pattern`."""
+    found = {}
+    for name, module in transformer.named_modules():
+        if hasattr(module, "set_processor") and hasattr(module, "processor"):
+            match = pattern.match(name)
+            if match is not None:
+                found[name] = match
+    return found
 
 
 def recording(transformer, ctx: KVContext):

@@ -202,7 +202,7 @@ class KVEditEngine:
         ctx.key_bias = background_key_bias(0, 0, len(self.bg_index), attn_scale, self.dtype, self.device)
         return ctx
 
-    def _unconditional_stores(self, conditional: KVStore, unconditional: KVStore | None) -> KVStore:
+    def _unconditional_store(self, conditional: KVStore, unconditional: KVStore | None) -> KVStore:
         """Where the unconditional pass reads its background keys/values."""
         return unconditional if self.unconditional_kv == RECORD_BOTH and unconditional is not None else conditional
 
@@ -265,7 +265,7 @@ class KVEditEngine:
         else:
             x = inversion.latents[skip][:, fg]
         ctx = self._biased(self._context(inversion.store), opts.attn_scale)
-        stores = (inversion.store, self._unconditional_stores(inversion.store, inversion.unconditional_store))
+        stores = (inversion.store, self._unconditional_store(inversion.store, inversion.unconditional_store))
         inversion.store.prefetch(skip, 0)
         with replaying(self.transformer, ctx):
             for k in range(skip, steps):
@@ -305,7 +305,7 @@ class KVEditEngine:
         source_ctx = self._separated(self._context(store), opts.attn_mask)
         target_ctx = self._biased(self._context(store), opts.attn_scale)
         source_stores = (store, unconditional_store)
-        target_stores = (store, self._unconditional_stores(store, unconditional_store))
+        target_stores = (store, self._unconditional_store(store, unconditional_store))
         refresh = InversionFreeRefresh(self, source, source_ctx, target_ctx, policy)
         clean_fg = clean[:, fg]
         z_fg = clean_fg.clone()

@@ -293,7 +293,11 @@ class EditSession:
         tm = self.token_mask
         return {
             "model": spec.label if spec is not None else self.model_name,
+            "family": self.family.family,
+            "licence": spec.license if spec is not None else "",
+            "licence_note": spec.licence_note if spec is not None else "",
             "random_weights": bool(spec.random_weights) if spec is not None else False,
+            "guidance_kind": self.family.guidance_kind,
             "width": self.width,
             "height": self.height,
             "working_width": self.canvas.width,

@@ -33,14 +33,11 @@ KV_CACHE_CHOICES = (AUTO, *KV_CACHE_MODES)
 
 
 def edit_defaults(spec: ModelSpec) -> dict[str, Any]:
-    """Starting values for a KV-Edit on `spec`: the paper's 28 steps for models that invert well,
-    the model's own step count for distilled ones; guidance as the model reads it."""
-    steps = 28 if spec.guidance_distilled and not spec.random_weights else spec.default_steps
-    return {
-        "steps": steps,
-        "inversion_guidance": 1.5,
-        "guidance": 5.5 if spec.guidance_distilled else spec.default_guidance,
-    }
+    """Starting values for a KV-Edit on `spec` (`EditOptions.for_model`): the model's own step
+    count (the paper's 28 for FLUX.1 [dev] and klein Base); guidance as the model reads it, and
+    true-CFG models invert without CFG."""
+    options = EditOptions.for_model(spec.name)
+    return {"steps": options.steps, "inversion_guidance": options.inversion_guidance, "guidance": options.guidance}
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,11 @@ from __future__ import annotations
 from models.errors import IntactError
 from models.families.base import Family, task_inputs
 from models.families.flux1 import FLUX1
+from models.families.flux2 import FLUX2
+from models.families.z_image import Z_IMAGE
 from models.vocabulary import CFG
 
-FAMILIES: dict[str, Family] = {family.name: family for family in (FLUX1,)}
+FAMILIES: dict[str, Family] = {family.name: family for family in (FLUX1, FLUX2, Z_IMAGE)}
 
 
 def family_of(spec) -> Family:
@@ -28,6 +30,12 @@ def family_of(spec) -> Family:
         raise IntactError(f"'{spec.name}' is not an image generation model.") from None
 
 
+def supports(spec, task) -> bool:
+    """Whether the model `spec` can run `task` (its family has a pipeline for it)."""
+    family = FAMILIES.get(spec.family)
+    return spec.kind == "diffusion" and family is not None and task in family.pipelines
+
+
 def cfg_active(spec, guidance: float) -> bool:
     """Whether `guidance` runs true classifier-free guidance (a second, negative-prompt pass) on `spec`."""
     family = FAMILIES.get(spec.family)
@@ -36,4 +44,4 @@ def cfg_active(spec, guidance: float) -> bool:
     return float(guidance) > family.cfg_above
 
 
-__all__ = ["FAMILIES", "Family", "cfg_active", "family_of", "task_inputs"]
+__all__ = ["FAMILIES", "Family", "cfg_active", "family_of", "supports", "task_inputs"]

@@ -11,6 +11,8 @@ from models.vocabulary import IMG2IMG, INPAINT, Task
 Encode = Callable[[Any, str, int, Any], tuple]
 # (embeddings, number of pictures) -> keyword arguments of the family's pipelines
 EmbeddingKwargs = Callable[[tuple, int], dict]
+# transformer config -> (attention layers that see the image rows, heads, head dim): what KV-Edit records
+AttentionShape = Callable[[Any], tuple[int, int, int]]
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,7 @@ class Family:
     pipelines: Mapping[Task, str]  # diffusers class per task (KV-Edit drives the text-to-image one's modules)
     encode: Encode
     prompt_kwargs: EmbeddingKwargs
+    attention_shape: AttentionShape
     negative_kwargs: EmbeddingKwargs | None = None  # families with true classifier-free guidance
     # True CFG runs when the guidance value is above this (None: the family has none). The value's
     # meaning is the family's own, as its pipelines read it (klein: > 1, Z-Image: > 0).

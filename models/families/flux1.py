@@ -19,6 +19,11 @@ def prompt_kwargs(encoded: tuple, num_images: int) -> dict:
             "num_images_per_prompt": 1}
 
 
+def attention_shape(config) -> tuple[int, int, int]:
+    """Double- and single-stream blocks all attend over text + image rows."""
+    return config.num_layers + config.num_single_layers, config.num_attention_heads, config.attention_head_dim
+
+
 FLUX1 = Family(
     name="flux",
     title="FLUX.1",
@@ -30,4 +35,5 @@ FLUX1 = Family(
     },
     encode=encode,
     prompt_kwargs=prompt_kwargs,
+    attention_shape=attention_shape,
 )

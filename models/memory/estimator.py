@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from models.families import family_of
 from models.registry import get_spec
 
 GB = 1_000_000_000
@@ -206,14 +207,8 @@ def footprint_from_components(model: str, components: dict[str, object]) -> Mode
     text_names = [k for k in modules if k.startswith("text_encoder")]
     biggest_text = max(text_names, key=lambda k: sum(p.numel() for p in modules[k].parameters()), default=None)
     sizes = tuple(count_component(k, modules[k], k in ("transformer", biggest_text)) for k in sorted(modules))
-    transformer = modules["transformer"]
-    cfg = transformer.config
-    if spec.family == "flux":
-        layers = cfg.num_layers + cfg.num_single_layers
-        heads, head_dim, patch = cfg.num_attention_heads, cfg.attention_head_dim, 2  # latents packed 2x2
-    else:  # z-image: main layers + noise refiner + context refiner
-        layers = cfg.n_layers + 2 * cfg.n_refiner_layers
-        heads, head_dim, patch = cfg.n_heads, cfg.dim // cfg.n_heads, cfg.all_patch_size[0]
+    layers, heads, head_dim = family_of(spec).attention_shape(modules["transformer"].config)
+    patch = 2  # every family makes a token of 2x2 latent pixels (packed, patchified)
     vae = modules["vae"]
     vae_factor = 2 ** (len(vae.config.block_out_channels) - 1)
     text = tuple(
@@ -249,11 +244,11 @@ def model_footprint(model: str) -> ModelFootprint:
         components = {
             name: _build_on_meta(*architecture) for name, architecture in ARCHITECTURES[model].items()
         }
-    elif model == "tiny":
-        from models.tiny import build_tiny_flux_components
+    elif spec.random_weights:
+        from models.tiny import tiny_components
 
         with torch.device("meta"):
-            components = build_tiny_flux_components()
+            components = tiny_components(model)
     else:
         raise ValueError(f"No architecture known for '{model}'.")
     return footprint_from_components(model, components)

@@ -29,6 +29,7 @@ from types import MappingProxyType
 
 import torch
 
+from models.families import supports
 from models.memory import estimator as est
 from models.registry import get_spec
 from models.speed import kv_refresh as speed_refresh
@@ -338,10 +339,10 @@ def evaluate_plans(
     if isinstance(images, bool) or not isinstance(images, int) or images < 1:
         raise ValueError(f"images must be a whole number of at least 1; got {images!r}")
     spec = get_spec(model)
-    if task == KV_EDIT and spec.family != "flux":
+    if task == KV_EDIT and not supports(spec, KV_EDIT):
         from models.errors import IntactError
 
-        raise IntactError(f"KV-Edit needs a FLUX.1 model; '{model}' is {spec.title}.")
+        raise IntactError(f"'{model}' ({spec.title}) cannot run KV-Edit.")
     accelerator = budget.has_accelerator
     dtype_name = est.dtype_name(dtype) if dtype is not None else ("bf16" if accelerator else "fp32")
     if weight_quantizers is None:

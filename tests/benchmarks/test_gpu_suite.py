@@ -29,6 +29,9 @@ def test_dry_run_measures_every_section_for_every_family(tmp_path):
         assert {(p["offload"], p["feature_chunks"]) for p in memory["plans"]} == {
             ("none", 1), ("none", 4), ("group", 1), ("group", 4)}
         assert all(p["peak_bytes_above_resident"] > 0 for p in memory["plans"])
+    for family in ("flux2", "z-image"):  # KV-Edit runs on every family's adapter, stores exact alike
+        rows = {row["mode"]: row for row in sections[(family, "kv-edit")]["stores"]}
+        assert rows["cpu"]["identical_to_device"] and rows["device"]["cache_bytes"] > 0
     stores = {row["mode"]: row for row in sections[("flux", "kv-edit")]["stores"]}
     assert stores["cpu"]["identical_to_device"]  # the pinned-memory store is exact
     assert stores["fp8"]["relative_rms_vs_device"] < 0.05

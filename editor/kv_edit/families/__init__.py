@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from editor.kv_edit.families.base import Canvas, FamilyAdapter, Prompt
 from editor.kv_edit.families.flux1 import Flux1Adapter
+from editor.kv_edit.families.flux2 import Flux2Adapter
+from editor.kv_edit.families.z_image import ZImageAdapter
 from models.errors import IntactError
 
-ADAPTERS: tuple[type[FamilyAdapter], ...] = (Flux1Adapter,)
+ADAPTERS: tuple[type[FamilyAdapter], ...] = (Flux1Adapter, Flux2Adapter, ZImageAdapter)
 
 
 class UnsupportedFamilyError(IntactError):

@@ -117,13 +117,16 @@ class FamilyAdapter(ABC):
     def unpack(self, packed: Tensor, canvas: Canvas) -> Tensor:
         """The inverse of `pack`."""
 
-    @abstractmethod
     def normalise(self, latent: Tensor) -> Tensor:
-        """The VAE's latent distribution mode [1, C, h, w] -> packed, normalised model latent."""
+        """The VAE's latent distribution mode [1, C, h, w] -> packed, normalised model latent.
+        By default `(z - shift_factor) * scaling_factor` (FLUX.1's VAE, which Z-Image shares)."""
+        config = self.pipe.vae.config
+        return self.pack((latent - config.shift_factor) * config.scaling_factor)
 
-    @abstractmethod
     def denormalise(self, packed: Tensor, canvas: Canvas) -> Tensor:
         """Packed model latent -> what the VAE decoder reads, [1, C, h, w]."""
+        config = self.pipe.vae.config
+        return self.unpack(packed, canvas) / config.scaling_factor + config.shift_factor
 
     @abstractmethod
     def image_ids(self, canvas: Canvas, device) -> Tensor:

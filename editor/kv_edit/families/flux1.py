@@ -18,7 +18,7 @@ from diffusers.models.transformers.transformer_flux import _get_qkv_projections
 from diffusers.pipelines.flux.pipeline_flux import FluxPipeline, calculate_shift
 from torch import Tensor
 
-from editor.kv_edit.attention import KVProcessor
+from editor.kv_edit.attention import KVProcessor, attention_modules
 from editor.kv_edit.families.base import BlockInputs, Canvas, FamilyAdapter, Prompt
 from models.vocabulary import EMBEDDED, NO_GUIDANCE, GuidanceKind
 
@@ -28,18 +28,22 @@ T5_LIMIT = 512
 
 class Flux1KVProcessor(KVProcessor):
     """FluxAttnProcessor, step for step, with the KV-Edit attention in the middle. Double-stream
-    blocks give (image, text) streams and get both back; single-stream blocks give the joint sequence."""
+    blocks give (image, text) streams and get both back; single-stream blocks give the joint sequence.
+    (FLUX.2's double-stream processor is the same computation on its own projections.)"""
+
+    projections = staticmethod(_get_qkv_projections)
 
     def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, image_rotary_emb=None):
-        query, key, value = joint_qkv(attn, hidden_states, encoder_hidden_states, image_rotary_emb)
+        query, key, value = joint_qkv(attn, hidden_states, encoder_hidden_states, image_rotary_emb, self.projections)
         out = self.attend(query, key, value, attention_mask)
         return attention_output(attn, out, query.dtype, encoder_hidden_states)
 
 
-def joint_qkv(attn, hidden_states: Tensor, encoder_hidden_states: Tensor | None, image_rotary_emb):
+def joint_qkv(attn, hidden_states: Tensor, encoder_hidden_states: Tensor | None, image_rotary_emb,
+              projections=_get_qkv_projections):
     """Query, key, value for the joint sequence [B, L, heads, head_dim], after QK norm and RoPE,
     exactly as FluxAttnProcessor computes them."""
-    query, key, value, encoder_query, encoder_key, encoder_value = _get_qkv_projections(
+    query, key, value, encoder_query, encoder_key, encoder_value = projections(
         attn, hidden_states, encoder_hidden_states
     )
     query = attn.norm_q(query.unflatten(-1, (-1, attn.head_dim)))
@@ -72,21 +76,53 @@ def attention_output(attn, out: Tensor, query_dtype, encoder_hidden_states: Tens
     return image_out, text_out
 
 
-_LAYER_NAME = re.compile(r"^(transformer_blocks|single_transformer_blocks)\.(\d+)\.")
+_BLOCK_ATTENTION = re.compile(r"^(transformer_blocks|single_transformer_blocks)\.(\d+)\.attn$")
 
 
-def double_then_single(transformer, processor_class: type) -> dict[str, tuple[int, type]]:
+def double_then_single(transformer, double: type, single: type) -> dict[str, tuple[int, type]]:
     """Layer numbers of an MM-DiT with double-stream blocks followed by single-stream blocks
-    (FLUX.1 and FLUX.2): 'single_transformer_blocks.3.attn.processor' -> n_double + 3."""
+    (FLUX.1 and FLUX.2): 'single_transformer_blocks.3.attn' -> n_double + 3."""
     n_double = len(transformer.transformer_blocks)
     layers = {}
-    for name in transformer.attn_processors:
-        match = _LAYER_NAME.match(name)
-        if match is None:
-            raise ValueError(f"not a FLUX block attention processor: {name}")
+    for name, match in attention_modules(transformer, _BLOCK_ATTENTION).items():
         index = int(match.group(2))
-        layers[name] = (index if match.group(1) == "transformer_blocks" else n_double + index, processor_class)
+        if match.group(1) == "transformer_blocks":
+            layers[name] = (index, double)
+        else:
+            layers[name] = (n_double + index, single)
     return layers
+
+
+def mmdit_velocity(adapter: FamilyAdapter, latents: Tensor, ids: Tensor, prompt: Prompt, sigma: float, guidance: float,
+                   **extra) -> Tensor:
+    """One pass of a FLUX-style MM-DiT (FLUX.1, FLUX.2): packed latents and position ids in, the
+    flow velocity out (float32). The timestep is sigma; `extra` adds family inputs (FLUX.1's pooled text)."""
+    transformer = adapter.pipe.transformer
+    device, dtype = latents.device, transformer.dtype
+    with torch.no_grad():
+        out = transformer(
+            hidden_states=latents.to(dtype),
+            encoder_hidden_states=prompt.embeds,
+            timestep=torch.full((1,), sigma, device=device, dtype=dtype),
+            img_ids=ids,
+            txt_ids=prompt.text_ids,
+            guidance=adapter.embedded_guidance(guidance, device),
+            return_dict=False,
+            **extra,
+        )[0]
+    return out.float()
+
+
+def resolution_shift(config, image_tokens: int) -> float:
+    """FluxPipeline's `mu`: linear in the image tokens between the scheduler's base and max shift
+    (Z-Image's pipelines use the same)."""
+    return calculate_shift(
+        image_tokens,
+        config.get("base_image_seq_len", 256),
+        config.get("max_image_seq_len", 4096),
+        config.get("base_shift", 0.5),
+        config.get("max_shift", 1.15),
+    )
 
 
 def image_ids(canvas: Canvas, device) -> Tensor:
@@ -106,14 +142,6 @@ class Flux1Adapter(FamilyAdapter):
     def unpack(self, packed: Tensor, canvas: Canvas) -> Tensor:
         return FluxPipeline._unpack_latents(packed, canvas.height, canvas.width, self.pipe.vae_scale_factor)
 
-    def normalise(self, latent: Tensor) -> Tensor:
-        config = self.pipe.vae.config
-        return self.pack((latent - config.shift_factor) * config.scaling_factor)
-
-    def denormalise(self, packed: Tensor, canvas: Canvas) -> Tensor:
-        config = self.pipe.vae.config
-        return self.unpack(packed, canvas) / config.scaling_factor + config.shift_factor
-
     def image_ids(self, canvas: Canvas, device) -> Tensor:
         return image_ids(canvas, device)
 
@@ -126,33 +154,13 @@ class Flux1Adapter(FamilyAdapter):
         return Prompt(text, embeds.to(dtype=dtype), pooled.to(dtype=dtype), text_ids)
 
     def shift(self, image_tokens: int, steps: int) -> float:
-        config = self.pipe.scheduler.config
-        return calculate_shift(
-            image_tokens,
-            config.get("base_image_seq_len", 256),
-            config.get("max_image_seq_len", 4096),
-            config.get("base_shift", 0.5),
-            config.get("max_shift", 1.15),
-        )
+        return resolution_shift(self.pipe.scheduler.config, image_tokens)
 
     def default_guidance_kind(self) -> GuidanceKind:
         return EMBEDDED if self.pipe.transformer.config.guidance_embeds else NO_GUIDANCE
 
     def predict(self, latents: Tensor, ids: Tensor, prompt: Prompt, sigma: float, guidance: float) -> Tensor:
-        transformer = self.pipe.transformer
-        device, dtype = latents.device, transformer.dtype
-        with torch.no_grad():
-            out = transformer(
-                hidden_states=latents.to(dtype),
-                encoder_hidden_states=prompt.embeds,
-                pooled_projections=prompt.pooled,
-                timestep=torch.full((1,), sigma, device=device, dtype=dtype),
-                img_ids=ids,
-                txt_ids=prompt.text_ids,
-                guidance=self.embedded_guidance(guidance, device),
-                return_dict=False,
-            )[0]
-        return out.float()
+        return mmdit_velocity(self, latents, ids, prompt, sigma, guidance, pooled_projections=prompt.pooled)
 
     def block_inputs(self, prompt: Prompt) -> BlockInputs:
         # Every block, double or single stream, takes the image rows and the text rows as separate
@@ -167,4 +175,4 @@ class Flux1Adapter(FamilyAdapter):
 
     @classmethod
     def kv_layers(cls, transformer) -> dict[str, tuple[int, type]]:
-        return double_then_single(transformer, Flux1KVProcessor)
+        return double_then_single(transformer, Flux1KVProcessor, Flux1KVProcessor)

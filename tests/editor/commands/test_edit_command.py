@@ -57,7 +57,7 @@ def test_cli_edit_rejects_bad_input_with_one_line_and_writes_nothing(tmp_path, c
                       "--out", str(tmp_path / "out.png"), "--kv-cache", "floppy", *common])
     assert code_mode == 2
     code_model = main(["edit", "--image", str(tmp_path / "in.png"), "--mask", str(tmp_path / "mask.png"),
-                       "--out", str(tmp_path / "out.png"), "--source", "a", "--target", "b", "--model", "z-image-turbo"])
+                       "--out", str(tmp_path / "out.png"), "--source", "a", "--target", "b", "--model", "opus-mt-ko-en"])
     assert code_model == 2
     err = capsys.readouterr().err
     assert "File not found" in err and "floppy" in err and "cannot do kv-edit" in err
