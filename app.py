@@ -117,13 +117,33 @@ def serving_client(args: argparse.Namespace, config):
 
 
 def limit_decoded_pixels() -> None:
-    """Gradio decodes uploads with PIL before our code sees them: make PIL itself refuse
-    decompression bombs beyond the configured megapixel limit, so they never fill memory."""
+    """Make Pillow itself refuse, from the header, any picture above the configured megapixel limit,
+    wherever in this process one is opened. Uploads are read by our loader (which checks the header
+    against the same limit first); this is the backstop. Pillow raises only above twice its limit
+    (between 1× and 2× it merely warns), hence `pillow_pixel_guard`. Pictures between half the
+    limit and the limit make Pillow warn; those warnings are ours to ignore, not the log's."""
+    import warnings
+
     from PIL import Image
 
-    from editor.images import max_megapixels_from_env
+    from editor.images import pillow_pixel_guard
 
-    Image.MAX_IMAGE_PIXELS = int(max_megapixels_from_env() * 1_000_000)
+    Image.MAX_IMAGE_PIXELS = pillow_pixel_guard()
+    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+
+
+# Events that wait in Gradio's queue: those on the accelerator (one at a time) and the CPU cut-out.
+QUEUED_EVENTS = ("gpu", "cutout")
+
+
+def answer_cheap_events_directly(demo) -> None:
+    """Every other event (status, gallery, brush previews, continue editing, cancel, model pickers,
+    page load) is answered off the queue: it never waits behind a GPU job, and is never refused
+    "Queue is full" because GPU jobs filled the queue (Gradio's `max_size` counts every queued event,
+    whatever its concurrency id). The browser calls such events with a direct HTTP request."""
+    for fn in demo.fns.values():
+        if fn.concurrency_id not in QUEUED_EVENTS:
+            fn.queue = False
 
 
 def create_demo(config, studio=None):
@@ -132,12 +152,22 @@ def create_demo(config, studio=None):
     from ui.app_state import Services
     from ui.layout import build_app
 
-    demo = build_app(Services(config, studio=studio))
+    services = Services(config, studio=studio)
+    demo = build_app(services)
     # Accelerator events share one concurrency id, limited to what the Studio runs at once (one
-    # job in this process; a few per replica when serving); the rest (status, gallery, small UI
-    # updates) may run side by side.
+    # job in this process; a few per replica when serving); the cut-out has its own.
     demo.queue(max_size=config.queue_size, default_concurrency_limit=4)
+    answer_cheap_events_directly(demo)
+    report_data_problems(services.studio)
     return demo
+
+
+def report_data_problems(studio) -> None:
+    """Say at start-up which data files were skipped (each was logged with its path as it was read)."""
+    problems = studio.data_problems()
+    if problems:
+        logging.getLogger("intact.app").warning("%d data file(s) skipped (listed on the Status tab): %s",
+                                                len(problems), "; ".join(p.line() for p in problems))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from editor.errors import InputError
-from editor.limits import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS
+from editor.limits import MAX_IMAGES, MAX_NAME_CHARS, MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS
 from editor.presets import MAX_SIDE, MIN_SIDE, SIDE_MULTIPLE, get_preset
 from editor.translate import Translation, Translator
 from editor.validation import choice, number, text, whole
@@ -54,6 +54,8 @@ class GenerateRequest:
     def __post_init__(self):
         text("prompt", self.prompt, MAX_PROMPT_CHARS, "prompt")
         text("negative_prompt", self.negative_prompt, MAX_PROMPT_CHARS, "negative prompt")
+        for name in ("model", "preset", "style"):
+            text(name, getattr(self, name), MAX_NAME_CHARS)
         if not self.prompt.strip() and not self.preset:
             raise InputError("Write a prompt or choose a preset.", key="prompt_or_preset", field="prompt")
         spec = MODELS.get(self.model)

@@ -53,8 +53,16 @@ def cmd_download(args) -> int:
     return 0
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line on stderr and exit 2, as every other error here."""
+
+    def error(self, message: str):
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m models", description="Intact model backends")
+    parser = OneLineParser(prog="python -m models", description="Intact model backends")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("list", help="every known model, whether it is on this machine, size and licence")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -69,9 +77,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a bad flag (already said in one line)
+        return int(exc.code or 0)
     try:
         return args.func(args)
     except (IntactError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        hint = getattr(exc, "operator_hint", "")  # this is the operator's own terminal
+        print(f"error: {exc}" + (f" {hint}" if hint else ""), file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("cancelled", file=sys.stderr)
+        return 130

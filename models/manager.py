@@ -37,8 +37,10 @@ PIPELINE_CLASSES: MappingProxyType[str, MappingProxyType[Task, str]] = MappingPr
 
 
 class ModelManager:
-    def __init__(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None, loader=None):
+    def __init__(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None, loader=None,
+                 progress_bars: bool = True):
         self.device = torch.device(device) if device is not None else _best_device()
+        self.progress_bars = progress_bars  # False: the pipelines' own tqdm bars stay off stderr
         self.dtype = dtype or default_dtype(self.device)
         self._loader = loader or load_pipeline  # (name, dtype) -> pipeline
         self.lock = threading.RLock()
@@ -118,6 +120,8 @@ class ModelManager:
                 # which would silently turn a bf16 base into fp32 for every task.
                 pipe = pipeline_class(class_name).from_pipe(base, dtype=self.dtype)
                 self._pipes[class_name] = pipe
+            if not self.progress_bars:
+                pipe.set_progress_bar_config(disable=True)
             self._prepare_offload(pipe)
             return pipe
 

@@ -135,6 +135,9 @@ class StudioClient:
     def plan_preview(self, model: str):
         return self._ask("plan_preview", model)
 
+    def data_problems(self) -> list:
+        return self._ask("data_problems")
+
     def resident(self) -> tuple[str | None, list[str]]:
         """The model resident on the replica that ran the latest job (None before any job)."""
         if self._served is None:

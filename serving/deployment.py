@@ -30,8 +30,8 @@ from editor.studio import Studio, StudioConfig
 from serving.wire import Failed, Finished, Job, Served, Step
 
 # What a front end may ask any replica (cheap, loads nothing): its machine's view of models,
-# styles, presets and memory plans.
-LISTINGS = frozenset({"models", "default_model", "styles", "presets", "plan_preview"})
+# styles, presets, memory plans and the data files it skipped.
+LISTINGS = frozenset({"models", "default_model", "styles", "presets", "plan_preview", "data_problems"})
 
 
 class SessionSlot:

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import gradio as gr
-import numpy as np
 
 from editor.ad.design import LOGO_POSITIONS
 from ui.feedback import user_errors
 from ui.i18n import lang_of, t, tr
+from ui.uploads import ImageFile
 
 NO_BRAND = ""
 
@@ -40,8 +40,8 @@ def save_brand(studio, name: str, logo, accent: str | None, text_colour: str | N
     from editor.ad.brand import BrandKit
 
     colours = tuple(c for c in (accent, text_colour) if c)
-    pixels = None if logo is None else np.asarray(logo.convert("RGBA"))
-    kit = BrandKit(name, colours, font or None, pixels, logo_position or "stack")
+    # The uploaded file as it is: the kit reads it with our loader (header first, one-line errors).
+    kit = BrandKit(name, colours, font or None, logo, logo_position or "stack")
     studio.brands.save(kit)
     return kit
 
@@ -57,7 +57,7 @@ def build_brand_panel(studio) -> BrandPanel:
         with gr.Group():
             gr.Markdown(f"**{t('ad.brand_edit')}**")
             name = gr.Textbox(label=t("ad.brand_name"), elem_id="ad-brand-name")
-            logo = gr.Image(type="pil", image_mode="RGBA", format="png", label=t("ad.brand_logo"), height=140,
+            logo = ImageFile(type="filepath", image_mode="RGBA", format="png", label=t("ad.brand_logo"), height=140,
                             sources=("upload", "clipboard"), elem_id="ad-brand-logo")
             with gr.Row():
                 accent = gr.ColorPicker(value="#b3261e", label=t("ad.brand_accent"))

@@ -31,8 +31,9 @@ from ui.app_state import ClientState, Services, forget_client, session_owner
 from ui.feedback import progress_reporter, user_errors
 from ui.gpu import gpu
 from ui.i18n import lang_of, t, tr
-from ui.imaging import checkerboard_preview, dimmed_outside, strokes_by_colour
+from ui.imaging import checkerboard_preview, dimmed_outside, read_upload, strokes_by_colour
 from ui.model_choice import default_model, model_choices
+from ui.uploads import ImageEditorFiles, ImageFile
 
 GPU = "gpu"
 ADD_COLOUR, REMOVE_COLOUR = "#22c55e", "#ef4444"  # green paints product in, red paints it out
@@ -137,8 +138,8 @@ def ad_template(inputs: AdInputs, studio) -> AdRequest:
     return AdRequest(product=None, headline=inputs.headline or "", subline=inputs.subline or "",
                      price=inputs.price or "", old_price=inputs.old_price or "", cta=inputs.cta or "",
                      formats=tuple(inputs.formats), **_background_fields(inputs), remover=inputs.remover,
-                     brand=chosen_brand(studio, inputs.brand), model=inputs.model, seed=int(inputs.seed or 0),
-                     scale=float(inputs.scale))
+                     brand=chosen_brand(studio, inputs.brand), model=inputs.model, seed=_whole(inputs.seed),
+                     scale=inputs.scale)  # refused by the request when not numbers (NaN included)
 
 
 def build_request(inputs: AdInputs, studio=None, layouts: dict | None = None) -> AdRequest:
@@ -215,15 +216,15 @@ def build_ad_tab(services: Services) -> dict:
         with gr.Column(scale=1):
             gr.Markdown(f"### 1. {t('ad.product')}")
             with gr.Row():
-                product = gr.Image(type="pil", image_mode=None, format="png", label=t("ad.product"),
+                product = ImageFile(type="filepath", image_mode=None, format="png", label=t("ad.product"),
                                    sources=("upload", "clipboard"), height=260, elem_id="ad-product")
                 cut_preview = gr.Image(type="pil", format="png", label=t("ad.cutout_preview"), interactive=False,
                                        height=260, elem_id="ad-cut-preview")
             with gr.Row():
                 remover = gr.Dropdown(_remover_choices(), value="auto", label=t("ad.remover"), scale=2)
                 cut_btn = gr.Button(t("ad.cutout"), elem_id="ad-cutout", scale=1)
-            mask_editor = gr.ImageEditor(
-                type="pil", format="png", image_mode="RGBA", brush=MASK_BRUSH, eraser=gr.Eraser(), transforms=(),
+            mask_editor = ImageEditorFiles(
+                type="filepath", format="png", image_mode="RGBA", brush=MASK_BRUSH, eraser=gr.Eraser(), transforms=(),
                 layers=False, sources=(), label=t("ad.cutout_editor"), height=360, elem_id="ad-mask-editor",
             )
             fix_btn = gr.Button(t("ad.fix_preview"), size="sm", elem_id="ad-fix")
@@ -232,7 +233,7 @@ def build_ad_tab(services: Services) -> dict:
                                label=t("ad.bg_mode"), elem_id="ad-bg-mode")
             backdrop = gr.Dropdown(backdrop_choices(), value=DEFAULT_BACKDROP, label=t("ad.bg_backdrop_pick"),
                                    elem_id="ad-backdrop")
-            bg_image = gr.Image(type="pil", image_mode="RGB", format="png", label=t("ad.bg_image"), height=200,
+            bg_image = ImageFile(type="filepath", image_mode="RGB", format="png", label=t("ad.bg_image"), height=200,
                                 sources=("upload", "clipboard"), visible=False)
             with gr.Group(visible=False) as generated:
                 bg_preset = gr.Dropdown(preset_choices(services.studio, "en"), value=None, label=t("ad.bg_preset_pick"))
@@ -305,12 +306,12 @@ def build_ad_tab(services: Services) -> dict:
         lang = lang_of(request)
         progress(0, desc=tr(lang, "progress.cutout"))
         with user_errors(lang):
-            value, preview, method = run_cutout(services, state, product, remover, request)
+            value, preview, method = run_cutout(services, state, read_upload(product, "product"), remover, request)
         return state, value, preview, tr(lang, "ad.cutout_done", method=method)
 
     def fix(state, product, mask_value, request: gr.Request):
         with user_errors(lang_of(request)):
-            return preview_fix(state, product, mask_value)
+            return preview_fix(state, read_upload(product, "product"), mask_value)
 
     def _finish(state, lang, shown, paths, report):
         ran = ", ".join(sorted({key.split("[")[0] for key in report["nodes"]["ran"]})) or "—"
@@ -324,9 +325,10 @@ def build_ad_tab(services: Services) -> dict:
                  seed, headline, subline, price, cta, formats, scale, old_price, brand, request: gr.Request,
                  progress=gr.Progress()):  # noqa: B008 - gradio injects it
         lang = lang_of(request)
-        inputs = AdInputs(product, mask_value, remover, bg_mode, bg_image, backdrop, bg_preset, bg_prompt, model,
-                          seed, headline, subline, price, cta, list(formats or []), scale, old_price, brand or "")
         with user_errors(lang):  # a new build starts from the automatic layout
+            inputs = AdInputs(read_upload(product, "product"), mask_value, remover, bg_mode,
+                              _background_upload(bg_mode, bg_image), backdrop, bg_preset, bg_prompt, model, seed,
+                              headline, subline, price, cta, list(formats or []), scale, old_price, brand or "")
             shown, paths, report = run_ad(services, state, inputs, progress_reporter(progress, lang), request)
         return _finish(state, lang, shown, paths, report)
 
@@ -338,12 +340,13 @@ def build_ad_tab(services: Services) -> dict:
         lang = lang_of(request)
         if not name or name not in state.ad_layouts:
             raise gr.Error(tr(lang, "ad.build_first"), print_exception=False)
-        inputs = AdInputs(product, mask_value, remover, bg_mode, bg_image, backdrop, bg_preset, bg_prompt, model,
-                          seed, headline, subline, price, cta, list(formats or []), scale, old_price, brand or "")
         layouts = dict(state.ad_layouts)
         layouts[name] = layout_from_controls(layouts[name], position, align, text_size, font, text_colour, accent,
                                              emphasis, product_size, product_x, product_y)
         with user_errors(lang):
+            inputs = AdInputs(read_upload(product, "product"), mask_value, remover, bg_mode,
+                              _background_upload(bg_mode, bg_image), backdrop, bg_preset, bg_prompt, model, seed,
+                              headline, subline, price, cta, list(formats or []), scale, old_price, brand or "")
             shown, paths, report = run_ad(services, state, inputs, progress_reporter(progress, lang), request, layouts)
         finished = _finish(state, lang, shown, paths, report)
         return (*finished[:-1], gr.Dropdown(choices=list(state.ad_layouts), value=name))
@@ -365,9 +368,10 @@ def build_ad_tab(services: Services) -> dict:
                     seed, headline, subline, price, cta, formats, scale, old_price, brand, products, csv_file,
                     request: gr.Request, progress=gr.Progress()):  # noqa: B008 - gradio injects it
         lang = lang_of(request)
-        inputs = AdInputs(None, None, remover, bg_mode, bg_image, backdrop, bg_preset, bg_prompt, model, seed,
-                          headline, subline, price, cta, list(formats or []), scale, old_price, brand or "")
         with user_errors(lang):
+            inputs = AdInputs(None, None, remover, bg_mode, _background_upload(bg_mode, bg_image), backdrop, bg_preset,
+                              bg_prompt, model, seed, headline, subline, price, cta, list(formats or []), scale,
+                              old_price, brand or "")
             job = batch_request(products, csv_file, ad_template(inputs, services.studio))
             zip_path, outcome = run_batch(services, state, job, progress_reporter(progress, lang), request)
         return state, batch_summary(lang, outcome), zip_path
@@ -409,3 +413,15 @@ def _remover_choices() -> list[str]:
     from editor.ad import remover_names
 
     return remover_names()
+
+
+def _background_upload(mode: str, source):
+    """The uploaded background, read (header first) only when the ad uses it."""
+    return read_upload(source, "background") if mode == "upload" else None
+
+
+def _whole(value):
+    """The seed widget's float as an int; empty as 0; anything else as it is, for the request to refuse."""
+    if value in (None, ""):
+        return 0
+    return int(value) if isinstance(value, float) and value.is_integer() else value

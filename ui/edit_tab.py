@@ -25,6 +25,7 @@ from ui.i18n import lang_of, t, tr
 from ui.imaging import editor_image_and_mask, overlay_mask
 from ui.memory import plan_line
 from ui.model_choice import default_model, model_choices, model_note
+from ui.uploads import ImageEditorFiles
 
 EXAMPLE_PROMPTS = [
     ["a cup of coffee on a wooden table", "a cup of green tea on a wooden table"],
@@ -142,8 +143,8 @@ def build_edit_tab(services: Services) -> dict:
         with gr.Column(scale=1):
             model = gr.Dropdown(model_choices(KV_EDIT), value=model0, label=t("common.model"), elem_id="edit-model")
             note = gr.Markdown(model_note(model0), elem_id="edit-model-note")
-            editor = gr.ImageEditor(
-                type="pil", format="png", image_mode="RGBA", brush=BRUSH, eraser=gr.Eraser(),
+            editor = ImageEditorFiles(  # files, read by our loader: bad uploads get our message
+                type="filepath", format="png", image_mode="RGBA", brush=BRUSH, eraser=gr.Eraser(),
                 transforms=(), layers=False, sources=("upload", "clipboard"),
                 label=t("edit.image"), elem_id="edit-editor", height=520,
             )

@@ -14,6 +14,10 @@ FIELDS_KO = {
     "cut-out method": "배경 제거 방식", "KV cache mode": "KV 캐시 방식", "style weight": "스타일 강도",
     "headline": "제목", "subline": "부제", "price": "가격", "cta": "버튼 문구",
     "skip_steps (at most steps - 1)": "건너뛸 단계 수(단계 수 - 1 이하)",
+    "old_price": "이전 가격", "background prompt": "배경 설명", "ad format": "광고 규격", "scale": "크기 비율",
+    "preset": "프리셋", "backdrop": "배경", "accent": "강조 색",
+    # how the image loader names a picture that has no file name
+    "the uploaded file": "올린 파일", "the image": "이미지",
 }
 
 ERRORS_KO = {
@@ -52,6 +56,41 @@ ERRORS_KO = {
     "no_formats": "광고 규격을 하나 이상 고르세요.",
     "no_background_image": "배경 사진을 올리거나 다른 배경 종류를 고르세요.",
     "unknown_style": "알 수 없는 스타일입니다: '{name}'. 사용할 수 있는 스타일: {known}.",
+    # pictures: every upload is read by editor.images (name: the file's name, or "the uploaded file")
+    "image_missing": "이미지가 없습니다. 먼저 사진을 올리세요.",
+    "image_unreadable": "{name}은(는) 읽을 수 있는 이미지가 아닙니다(PNG, JPEG, WebP, BMP, TIFF 등을 올리세요).",
+    "image_damaged": "{name} 파일이 손상되었거나 끝까지 받아지지 않아 읽을 수 없습니다.",
+    "image_too_large": "{name} 이미지가 너무 큽니다({megapixels}메가픽셀, 최대 {limit}메가픽셀). 더 작은 이미지를 올리세요.",
+    "image_empty": "{name}에 픽셀이 없습니다(빈 이미지).",
+    "image_memory": "{name}을(를) 읽기에는 이 컴퓨터의 남은 메모리가 부족합니다.",
+    "image_mode": "이 색 형식({mode})의 이미지는 쓸 수 없습니다. RGB PNG나 JPEG로 저장해 올리세요.",
+    "image_invalid_values": "{name}에 잘못된 값(NaN 또는 무한대)이 있습니다.",
+    "image_array_shape": "이미지 배열의 모양이 잘못되었습니다({shape}).",
+    "image_array_dtype": "이미지 배열은 숫자여야 합니다({dtype}).",
+    "image_bad_source": "이미지로 쓸 수 없는 값입니다({kind}).",
+    "image_is_folder": "{name}은(는) 폴더입니다. 이미지 파일을 고르세요.",
+    "image_permission": "{name}을(를) 읽을 권한이 없습니다.",
+    "image_cannot_open": "{name}을(를) 열 수 없습니다.",
+    "file_not_found": "파일을 찾을 수 없습니다: {name}.",
+    "mask_size": "마스크를 적용할 이미지가 너무 작습니다({width}×{height}).",
+    # ad requests
+    "bad_formats": "광고 규격은 규격 이름의 목록이어야 합니다.",
+    "too_many_formats": "광고 규격이 너무 많습니다({count}개, 최대 {limit}개).",
+    "backdrop_broken": "배경 '{name}'의 파일이 손상되어 쓸 수 없습니다. 다른 배경을 고르세요.",
+    # data files and styles
+    "unknown_preset": "알 수 없는 프리셋입니다: '{name}'. 사용할 수 있는 프리셋: {known}.",
+    "preset_broken": "프리셋 '{name}'의 파일이 손상되어 쓸 수 없습니다. 관리자에게 알려 주세요.",
+    "preset_file": "프리셋 파일 {name}의 {line}번째 줄에 문제가 있습니다: {detail}",
+    "style_broken": "스타일 '{name}'의 파일이 손상되어 쓸 수 없습니다. 관리자에게 알려 주세요.",
+    "style_not_installed": "스타일 '{name}'이(가) 이 컴퓨터에 설치되어 있지 않습니다. 관리자에게 설치를 요청하세요.",
+    "lora_not_safetensors": "스타일 파일 {name}은(는) .safetensors 형식이 아니어서 쓸 수 없습니다.",
+    "lora_unreadable": "스타일 파일 {name}을(를) 읽을 수 없습니다(손상되었거나 형식이 다릅니다).",
+    "lora_empty": "스타일 파일 {name}에 LoRA 가중치가 없습니다.",
+    "lora_invalid_values": "스타일 파일 {name}에 잘못된 숫자(NaN 또는 무한대)가 있어 적용하지 않았습니다. 적용하면 검은 그림이 나옵니다.",
+    # results
+    "blank_output": "모델이 빈(검은) 그림을 만들었습니다(계산이 넘쳤습니다). 저장하지 않았습니다. 다른 시드나 더 낮은 스타일 강도로, 또는 스타일 없이 다시 시도하세요.",
+    "disk_full": "디스크가 가득 차서 결과를 저장하지 못했습니다(반쯤 쓰인 파일은 남지 않았습니다). 공간을 확보한 뒤 다시 시도하세요.",
+    "output_not_writable": "저장 폴더에 쓸 수 없어 결과를 저장하지 못했습니다. 관리자에게 알려 주세요.",
     # ads: backdrops, layouts, brand kits, batches
     "ad_unknown_backdrop": "알 수 없는 배경입니다: '{name}'.",
     "ad_unknown_font": "이 컴퓨터에 없는 글꼴입니다: '{font}'.",

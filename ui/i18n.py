@@ -175,6 +175,7 @@ EN: dict[str, str] = {
     "plan.line": "Memory plan: {why}",
     "plan.fallback_used": "(fallback used: the first plan ran out of memory)",
     "status.settings": "Settings",
+    "status.data_problems": "Data files skipped (fix or remove them; the log names their folders)",
     "status.settings_line": "Default model `{model}` · KV cache `{kv}` · memory mode `{memory}` · outputs in `{output}`",
     # ad layout, brand kit, batch
     "progress.product": "Building each product's ads",
@@ -391,6 +392,7 @@ KO: dict[str, str] = {
     "plan.line": "메모리 계획: {why}",
     "plan.fallback_used": "(첫 계획에서 메모리가 부족해 대체 계획으로 실행했습니다)",
     "status.settings": "설정",
+    "status.data_problems": "건너뛴 데이터 파일 (고치거나 지우세요. 폴더 위치는 로그에 있습니다)",
     "status.settings_line": "기본 모델 `{model}` · KV 캐시 `{kv}` · 메모리 방식 `{memory}` · 저장 폴더 `{output}`",
     # ad layout, brand kit, batch
     "progress.product": "상품별 광고 만드는 중",

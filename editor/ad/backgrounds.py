@@ -12,6 +12,7 @@ region and only the scene is regenerated.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +24,11 @@ from PIL import Image
 from editor.ad import surfaces
 from editor.ad.colour import RGB, parse_hex
 from editor.errors import InputError, IntactError
+from models.data_files import DataProblem, skipped
 from models.families import supports
 from models.vocabulary import KV_EDIT
+
+log = logging.getLogger(__name__)
 
 BACKDROP_DIR = Path(__file__).resolve().parents[2] / "assets" / "backdrops"
 DEFAULT_BACKDROP = "product-tint"
@@ -59,14 +63,31 @@ class Backdrop:
         return None
 
 
-def list_backdrops(folder: Path = BACKDROP_DIR) -> list[str]:
-    return sorted(p.stem for p in folder.glob("*.json"))
+def scan_backdrops(folder: Path | None = None) -> tuple[list[str], list[DataProblem]]:
+    """The backdrops that load, and the backdrop files skipped because they cannot be read (logged)."""
+    folder = folder or BACKDROP_DIR  # read at call time, so a test (or a deployment) can point it elsewhere
+    names, problems = [], []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            load_backdrop(path.stem, folder)
+        except IntactError as exc:
+            problems.append(skipped("backdrop", path, str(exc).removeprefix(f"Backdrop file {path.name} is invalid: "),
+                                    log))
+        else:
+            names.append(path.stem)
+    return names, problems
 
 
-def load_backdrop(name: str, folder: Path = BACKDROP_DIR) -> Backdrop:
-    path = folder / f"{name}.json"
-    if not path.is_file():
-        raise InputError(f"Unknown backdrop '{name}'. Choose from: {', '.join(list_backdrops(folder))}.",
+def list_backdrops(folder: Path | None = None) -> list[str]:
+    """The backdrops that load (a broken file is skipped with a warning, never stops the app)."""
+    return scan_backdrops(folder)[0]
+
+
+def load_backdrop(name: str, folder: Path | None = None) -> Backdrop:
+    files = {p.stem: p for p in (folder or BACKDROP_DIR).glob("*.json")}
+    path = files.get(name)  # a name, never a path: "../x" is just unknown
+    if path is None:
+        raise InputError(f"Unknown backdrop '{name}'. Choose from: {', '.join(sorted(files))}.",
                          key="ad_unknown_backdrop", field="backdrop", name=name)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -97,8 +118,10 @@ def load_backdrop(name: str, folder: Path = BACKDROP_DIR) -> Backdrop:
             light_strength=float(light.get("strength", 0.0)),
             seed=int(data.get("seed", 0)),
         )
-    except (KeyError, ValueError, TypeError, json.JSONDecodeError, InputError) as exc:
-        raise IntactError(f"Backdrop file {path.name} is invalid: {exc}") from None
+    except (KeyError, ValueError, TypeError, AttributeError, json.JSONDecodeError, InputError, OSError) as exc:
+        detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise IntactError(f"Backdrop file {path.name} is invalid: {detail}", key="backdrop_broken", field="backdrop",
+                          name=name) from None
 
 
 def _mix(a, b, t: np.ndarray) -> np.ndarray:

@@ -78,6 +78,11 @@ class AdRequest:
     scale: float = 1.0  # render every format at this fraction of its size (previews, tests)
     out_dir: str | None = None  # where the PNGs go; None keeps them in memory only
 
+    def __post_init__(self):
+        from editor.ad.request_checks import check_ad_request
+
+        check_ad_request(self)  # refused when made, like every Studio request
+
 
 @dataclass
 class AdResult:

@@ -95,7 +95,7 @@ def run(args) -> int:
               f"{', compiled' if speed.get('compiled') else ''})")
         job_io.print_notes(speed.get("not_applied", []))
     print(f"memory plan: {report['memory_plan']['explanation']}")
-    if report.get("prompt_truncated"):
-        job_io.print_notes([f"the prompt is {report['prompt_tokens']} tokens; {report['model']} reads the first "
-                     f"{report['max_sequence_length']}, the rest was left out"])
+    truncated = [f"the prompt is {report['prompt_tokens']} tokens; {report['model']} reads the first "
+                 f"{report['max_sequence_length']}, the rest was left out"] if report.get("prompt_truncated") else []
+    job_io.print_notes(truncated, report.get("notes", []))  # e.g. pictures left out because they came out blank
     return 0

@@ -34,7 +34,8 @@ def make_studio(args):
             raise InputError("No CUDA GPU is available on this machine.", key="no_cuda", field="device")
     output = Path(args.output_dir).expanduser() if args.output_dir else None
     brand_dir = getattr(args, "brand_dir", None)  # commands that use brand kits let the user point elsewhere
-    return Studio(StudioConfig(output_dir=output, device=args.device,
+    # The command draws its own progress line; the libraries' tqdm bars would garble stderr.
+    return Studio(StudioConfig(output_dir=output, device=args.device, progress_bars=False,
                                brand_dir=Path(brand_dir).expanduser() if brand_dir else None))
 
 
@@ -44,11 +45,11 @@ def check_output_file(path: str | None, field: str, suffixes: tuple[str, ...] = 
     if path is None:
         return None
     out = Path(path).expanduser()
+    if out.is_dir():
+        raise InputError(f"The output '{out}' is a folder; give a file name.", key="output_is_folder", field=field)
     if suffixes and out.suffix.lower() not in suffixes:
         raise InputError(f"The output must be a {' or '.join(suffixes)} file; got '{out.name}'.", key="bad_output_kind",
                          field=field, name=out.name, kinds=" or ".join(suffixes))
-    if out.is_dir():
-        raise InputError(f"The output '{out}' is a folder; give a file name.", key="output_is_folder", field=field)
     _check_writable_folder(out.parent, field)
     return out
 

@@ -21,8 +21,8 @@ from editor.ad.cutout import remover_names
 from editor.ad.workflow import AdRequest
 from editor.generate import GenerateRequest
 from editor.kv_edit.options import EditOptions
-from editor.limits import MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS
-from editor.validation import choice, number, text, whole
+from editor.limits import MAX_NAME_CHARS, MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS
+from editor.validation import choice, flag, number, text, whole
 from models.registry import ModelSpec
 from models.vocabulary import AUTO, EXACT, KV_CACHE_MODES, SPEED_SETTINGS
 
@@ -69,7 +69,7 @@ class InvertRequest:
 
             raise InputError("Upload a photo first.", key="no_image", field="image")
         text("source_prompt", self.source_prompt, MAX_PROMPT_CHARS, "source prompt")
-        text("model", self.model, 100, "model")
+        text("model", self.model, MAX_NAME_CHARS, "model")
         if self.steps is not None:
             whole("steps", self.steps, 1, MAX_STEPS)
         if self.skip_steps is not None:
@@ -86,11 +86,8 @@ class InvertRequest:
             text("style", self.style, 64, "style")
         if self.style_weight is not None:
             number("style_weight", self.style_weight, -2.0, 2.0, "style weight")
-        for flag in ("re_init", "attn_mask"):
-            if not isinstance(getattr(self, flag), bool):
-                from editor.errors import InputError
-
-                raise InputError(f"{flag} must be true or false.", key="not_bool", field=flag, name=flag)
+        for name in ("re_init", "attn_mask"):
+            flag(name, getattr(self, name))
 
     def options(self, spec: ModelSpec, kv_cache: str) -> EditOptions:
         """The engine's options for `spec`: what the request gives, the model's defaults for the rest."""
@@ -135,6 +132,7 @@ class CutoutRequest:
             from editor.errors import InputError
 
             raise InputError("Upload a product photo first.", key="no_product", field="image")
+        text("remover", self.remover, MAX_NAME_CHARS, "cut-out method")
         choice("remover", self.remover, remover_names(), "cut-out method")
 
 

@@ -36,7 +36,7 @@ from editor.ad.design import layouts_to_json
 from editor.ad.formats import unique_formats
 from editor.ad.workflow import AdRequest, AdWorkflow
 from editor.digests import array_digest
-from editor.errors import InputError
+from editor.errors import InputError, IntactError
 from editor.generate import GenerateRequest, resolve_settings, run_generation
 from editor.images import as_mask, load_image
 from editor.kv_edit import EditSession
@@ -61,6 +61,7 @@ class StudioConfig:
     kv_cache: str = AUTO  # the KV cache an edit gets when its request leaves it to AUTO
     max_edit_sessions: int = 2  # clients that keep an inversion in memory (GBs each at real size)
     max_ad_sessions: int = 32  # clients whose ad node cache (cut-outs, backgrounds) is kept
+    progress_bars: bool = True  # the libraries' own progress bars on stderr (the CLI draws its own line)
     brand_dir: Path | None = None  # saved brand kits; None: $INTACT_BRAND_DIR or brands/
 
 
@@ -150,7 +151,7 @@ class Studio:
             if self._manager is None:
                 from models.manager import ModelManager
 
-                self._manager = ModelManager(device=self.config.device)
+                self._manager = ModelManager(device=self.config.device, progress_bars=self.config.progress_bars)
             return self._manager
 
     @property
@@ -200,6 +201,16 @@ class Studio:
         from editor.presets import load_presets
 
         return load_presets()
+
+    def data_problems(self) -> list:
+        """The data files skipped because they cannot be read (LoRA styles, shop presets, ad
+        backdrops), each a `models.data_files.DataProblem`: the file's name and one line,
+        no folder. Each is also in the log with its full path. For the Status tab."""
+        from editor.ad.backgrounds import scan_backdrops
+        from editor.presets import scan_presets
+        from models.lora import scan_styles
+
+        return [*scan_styles()[1], *scan_presets()[1], *scan_backdrops()[1]]
 
     def plan_preview(self, model: str):
         """The plan a 1024×1024 job on `model` would get here (an edit where the model can edit),
@@ -408,14 +419,15 @@ class Studio:
             report = {**result.report, **_model_report(spec), "memory_plan": plan_report(chosen, ran),
                       "style": _style_report(request, settings.style)}
             self.last_plan = report["memory_plan"]
+            images = _without_blank_pictures(result.images, report)
             # 6. save
             caption = request.prompt or request.preset or ""
             files = [JobFile("result" if i == 0 else f"result-{i + 1}",
-                             readable_name("generate", caption, *([str(i + 1)] if len(result.images) > 1 else [])),
-                             image=image) for i, image in enumerate(result.images)]
+                             readable_name("generate", caption, *([str(i + 1)] if len(images) > 1 else [])),
+                             image=image) for i, image in enumerate(images)]
             saved = self._save(ctx, "generate", request, report, caption=caption, files=files)
             # 7. result
-            return GenerateOutcome(result.images, report, saved)
+            return GenerateOutcome(images, report, saved)
 
     # --- session control ------------------------------------------------------------------
 
@@ -462,7 +474,7 @@ class Studio:
         """Steps 1-2 of an inversion or an edit: (RGB uint8, mask float32, notes, model, source
         prompt as the model reads it, Korean translated where it needs English)."""
         ctx.report("prepare", 0, 1)
-        loaded = load_image(request.image)
+        loaded = load_image(request.image, field="image")
         mask, mask_notes = as_mask(request.mask, loaded.size)
         notes = tuple(loaded.notes) + tuple(mask_notes)
         if loaded.alpha is not None:
@@ -572,12 +584,49 @@ class Studio:
         ctx.report("save", 0, 1)
         record = {"task": task, "caption": caption or "", "owner": ctx.owner, "model": report.get("model"),
                   "request": request_params(request), "report": report}
-        saved = self.store.save_job(record, files)
+        try:
+            saved = self.store.save_job(record, files)
+        except OSError as exc:
+            problem = _save_failure(exc)
+            if problem is None:
+                raise
+            raise problem from exc
         ctx.report("save", 1, 1)
         return saved
 
 
 # --- helpers of the steps above --------------------------------------------------------------
+
+
+def _save_failure(exc: OSError) -> IntactError | None:
+    """A full disk or an output folder that cannot be written, said as the user can act on it (the
+    store writes atomically: nothing half-written was left). The folder is the operator's."""
+    import errno
+
+    where = f"({exc.filename})" if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return IntactError("The disk is full: the result could not be saved (nothing half-written is left). "
+                           "Free some space and try again.", key="disk_full", operator_hint=where)
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return IntactError("The output folder cannot be written: the result could not be saved.",
+                           key="output_not_writable", operator_hint=where)
+    return None
+
+
+def _without_blank_pictures(images: list[Image.Image], report: dict) -> list[Image.Image]:
+    """The pictures that are not blank. A model whose numbers overflowed (NaN) decodes to pure black:
+    never saved as if it were a result. All blank: an error; some: left out, and the report says so."""
+    kept = [image for image in images if np.asarray(image).any()]
+    if not kept:
+        raise IntactError("The model produced a blank (black) picture: its computation overflowed. Nothing was "
+                          "saved. Try another seed, a lower style weight or no style.", key="blank_output")
+    if len(kept) < len(images):
+        blank = len(images) - len(kept)
+        report["blank_images"] = blank
+        report["notes"] = [*report.get("notes", []), f"{blank} of {len(images)} pictures came out blank (the "
+                           "model's computation overflowed) and were left out"]
+        report["num_images"] = len(kept)
+    return kept
 
 
 def _mask_image(mask: np.ndarray) -> Image.Image:
