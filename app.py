@@ -64,6 +64,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--queue-size", type=int, default=16,
                         help="most requests waiting in the queue (default: %(default)s); more are refused with "
                         "'queue full'")
+    serving = parser.add_argument_group(
+        "serving many users (Ray Serve; needs requirements-serve.txt)",
+        "Run the jobs on Studio replicas of a Ray cluster instead of in this process. A session's edits go to "
+        "the replica holding its inversion. Results are written by the replicas: --output-dir must be a folder "
+        "every replica and this app reach at the same path.")
+    serving.add_argument("--ray", metavar="ADDRESS", default=None,
+                         help="the Ray cluster to serve from: 'auto' (the one `ray start --head` started on this "
+                         "machine) or its address host:port (default: none, everything runs in this process)")
+    serving.add_argument("--ray-replicas", type=int, default=1,
+                         help="Studio replicas to deploy when the cluster does not run them yet, one GPU each where "
+                         "the cluster has GPUs (default: %(default)s)")
+    serving.add_argument("--ray-cpu-replicas", type=int, default=0,
+                         help="extra replicas without a GPU for cut-outs and ads without a generated background "
+                         "(default: %(default)s: the Studio replicas do them)")
     return parser
 
 
@@ -91,26 +105,69 @@ def gallery_is_private(args: argparse.Namespace) -> bool:
     return bool(os.environ.get("SPACE_ID")) or args.share or not loopback
 
 
+def serving_client(args: argparse.Namespace, config):
+    """With --ray: the client of the Studio replicas on that cluster (deployed if not running yet)."""
+    if not args.ray:
+        return None
+    from serving import ServingOptions, studio_client
+
+    options = ServingOptions(replicas=args.ray_replicas, cpu_replicas=args.ray_cpu_replicas,
+                             max_sessions=args.max_edit_sessions)
+    return studio_client(args.ray, config.studio_config(), options)
+
+
 def limit_decoded_pixels() -> None:
-    """Gradio decodes uploads with PIL before our code sees them: make PIL itself refuse
-    decompression bombs beyond the configured megapixel limit, so they never fill memory."""
+    """Make Pillow itself refuse, from the header, any picture above the configured megapixel limit,
+    wherever in this process one is opened. Uploads are read by our loader (which checks the header
+    against the same limit first); this is the backstop. Pillow raises only above twice its limit
+    (between 1× and 2× it merely warns), hence `pillow_pixel_guard`. Pictures between half the
+    limit and the limit make Pillow warn; those warnings are ours to ignore, not the log's."""
+    import warnings
+
     from PIL import Image
 
-    from editor.images import max_megapixels_from_env
+    from editor.images import pillow_pixel_guard
 
-    Image.MAX_IMAGE_PIXELS = int(max_megapixels_from_env() * 1_000_000)
+    Image.MAX_IMAGE_PIXELS = pillow_pixel_guard()
+    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
 
 
-def create_demo(config):
-    """The queued Blocks for `config` (also what a Space's runner or a test can launch)."""
+# Events that wait in Gradio's queue: those on the accelerator (one at a time) and the CPU cut-out.
+QUEUED_EVENTS = ("gpu", "cutout")
+
+
+def answer_cheap_events_directly(demo) -> None:
+    """Every other event (status, gallery, brush previews, continue editing, cancel, model pickers,
+    page load) is answered off the queue: it never waits behind a GPU job, and is never refused
+    "Queue is full" because GPU jobs filled the queue (Gradio's `max_size` counts every queued event,
+    whatever its concurrency id). The browser calls such events with a direct HTTP request."""
+    for fn in demo.fns.values():
+        if fn.concurrency_id not in QUEUED_EVENTS:
+            fn.queue = False
+
+
+def create_demo(config, studio=None):
+    """The queued Blocks for `config` (also what a Space's runner or a test can launch). `studio`:
+    a StudioClient when the jobs run on serving replicas; None runs them in this process."""
     from ui.app_state import Services
     from ui.layout import build_app
 
-    demo = build_app(Services(config))
-    # Accelerator events share one concurrency id with limit 1 (set per event); the rest
-    # (status, gallery, small UI updates) may run side by side.
+    services = Services(config, studio=studio)
+    demo = build_app(services)
+    # Accelerator events share one concurrency id, limited to what the Studio runs at once (one
+    # job in this process; a few per replica when serving); the cut-out has its own.
     demo.queue(max_size=config.queue_size, default_concurrency_limit=4)
+    answer_cheap_events_directly(demo)
+    report_data_problems(services.studio)
     return demo
+
+
+def report_data_problems(studio) -> None:
+    """Say at start-up which data files were skipped (each was logged with its path as it was read)."""
+    problems = studio.data_problems()
+    if problems:
+        logging.getLogger("intact.app").warning("%d data file(s) skipped (listed on the Status tab): %s",
+                                                len(problems), "; ".join(p.line() for p in problems))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     config = config_from_args(args)
     config.output_dir.mkdir(parents=True, exist_ok=True)
     limit_decoded_pixels()  # process-wide Pillow setting: done by the server process only, not by importers
-    demo = create_demo(config)
+    demo = create_demo(config, studio=serving_client(args, config))
     from ui.layout import launch_options
 
     demo.launch(

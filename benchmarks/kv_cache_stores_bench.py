@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from kv_edit_bench import PRESETS, build_model, fraction_mask, sync, write_results  # noqa: E402
 
 from editor.kv_edit.attention import KVContext, recording  # noqa: E402
-from editor.kv_edit.engine import Canvas, KVEditEngine, Prompt  # noqa: E402
+from editor.kv_edit.engine import Canvas, Conditioning, KVEditEngine, Prompt  # noqa: E402
 from editor.kv_edit.kv_cache import make_kv_store  # noqa: E402
 from editor.kv_edit.kv_stores import CpuKVStore, roundtrip_error  # noqa: E402
 from editor.kv_edit.masks import token_mask  # noqa: E402
@@ -78,8 +78,8 @@ def run_size(model, cfg: dict, size: int, text_len: int, args, device: torch.dev
     canvas = Canvas(width=size, height=size, latent_h=size // 8, latent_w=size // 8, channels=cfg["in_channels"] // 4)
     tm = token_mask(fraction_mask(canvas, 0.25), canvas.latent_h, canvas.latent_w)
     engine = KVEditEngine(SimpleNamespace(transformer=model), canvas, tm, device)
-    source = _prompt(cfg, text_len, device, dtype, 1)
-    target = _prompt(cfg, text_len, device, dtype, 2)
+    source = Conditioning(_prompt(cfg, text_len, device, dtype, 1))
+    target = Conditioning(_prompt(cfg, text_len, device, dtype, 2))
     latents = torch.randn(1, canvas.tokens, cfg["in_channels"], generator=torch.Generator().manual_seed(3)).to(device)
     sigmas = [float(s) for s in np.linspace(1.0, 0.0, args.steps + 1)]
     steps = args.steps - args.skip_steps
@@ -153,7 +153,7 @@ def run_size(model, cfg: dict, size: int, text_len: int, args, device: torch.dev
     # 8-bit round trip of real recorded keys/values (one inversion step, every layer).
     _free(device)
     store = make_kv_store("device", device, dtype)
-    ctx = KVContext(store=store, text_len=text_len, background_index=engine.bg_index, n_layers=n_layers)
+    ctx = KVContext(store=store, background_index=engine.bg_index, image_rows=engine.image_rows, n_layers=n_layers)
     with recording(model, ctx):
         engine.velocity(latents, engine.image_ids, source, 0.5, 1.5)
     errors = {}

@@ -10,7 +10,9 @@ session's photo, the report's target prompt this session's, and the session's hi
 
 Prints requests / completed / rejected (queue full) / errors / isolation violations, p50 and p95
 latency of completed edits, and the server's RSS (after warm-up, peak, after each round), and writes
-them to benchmarks/results/load_test.json and .md. Used by tests/test_load_app.py with small numbers.
+them to benchmarks/results/load_test.json and .md. Used by tests/app/test_load.py with small numbers.
+Before the rounds it also uploads a 79-megapixel PNG once and reports how much the server's memory
+rose while it was refused (from its header, before decoding).
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ class Outcome:
     status: str  # "completed" | "rejected" | "error" | "mismatch"
     seconds: float
     message: str = ""
+    inversion: str = ""  # the report's inversion note ("computed", "reused", ...)
+    served_by: str = ""  # the serving replica that ran it (served app only)
 
 
 @dataclass
@@ -112,9 +116,13 @@ def is_queue_full(message: str) -> bool:
     return "queue" in text and "full" in text
 
 
-def check_result(outputs, inputs: SessionInputs, target: str, expected_history: int) -> str:
+def report_of(outputs) -> dict | None:
+    return next((o for o in outputs if isinstance(o, dict) and "target_prompt" in o), None)
+
+
+def check_result(outputs, inputs: SessionInputs, target: str, expected_history: int, unsure: int = 0) -> str:
     """'' when the answer is this session's own edit, else what is wrong with it."""
-    report = next((o for o in outputs if isinstance(o, dict) and "target_prompt" in o), None)
+    report = report_of(outputs)
     if report is None:
         return "no report in the answer"
     if report["target_prompt"] != target:
@@ -130,26 +138,71 @@ def check_result(outputs, inputs: SessionInputs, target: str, expected_history: 
     if not np.array_equal(result[outside], inputs.rgb[outside]):
         return "pixels outside the stroke are not this session's photo"
     history = outputs[-1]
-    if isinstance(history, list) and len(history) != expected_history:
+    # An edit whose answer never reached the client (a timeout) may still have been made: `unsure`.
+    if isinstance(history, list) and not expected_history <= len(history) <= expected_history + unsure:
         return f"history holds {len(history)} edits, this session made {expected_history}"
     return ""
 
 
-def gallery_leak(client, i: int) -> str:
-    """'' when the session's gallery lists only its own edits (app started with --private-gallery)."""
-    outputs = client.predict(api_name="/gallery")
+def browser_post(url: str, api_name: str, session_hash: str, timeout: float = 60.0) -> list:
+    """An event that is not queued, called as Gradio's page calls it: one HTTP POST (never refused
+    "Queue is full", never behind the GPU). Returns the answer's data."""
+    import urllib.request
+
+    body = json.dumps({"data": [], "session_hash": session_hash}).encode()
+    request = urllib.request.Request(f"{url}gradio_api/run/{api_name}", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.load(response)["data"]
+
+
+def gallery_leak(url: str, client, i: int) -> str:
+    """'' when the session's gallery lists only its own edits (app started with --private-gallery).
+    Asked as the page asks it (the gallery is answered off the queue), for this client's session."""
+    outputs = browser_post(url, "gallery", client.session_hash)
     items = next((o for o in outputs if isinstance(o, list)), [])
     captions = [str(item.get("caption") if isinstance(item, dict) else item[1]) for item in items]
     foreign = [c for c in captions if "session " in c and f"session {i} edit" not in c]
     return f"gallery shows another session's results: {foreign[:2]}" if foreign else ""
 
 
+def oversized_upload_rss_rise_mb(app: RunningApp, folder: Path) -> float:
+    """Upload a 79-megapixel PNG (8900×8900, under 100 KB) as the photo to edit: refused from its
+    header. Returns how much the server's memory rose meanwhile (peak, sampled every 20 ms)."""
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    from tests.reliability.test_images import uniform_png
+
+    huge = folder / "huge-8900x8900.png"
+    huge.write_bytes(uniform_png(8900, 8900))
+    inputs = SessionInputs(huge, folder / "stroke-0.png", np.zeros((1, 1, 3), np.uint8), np.zeros((1, 1), bool))
+    client = Client(app.url, verbose=False)
+    baseline = rss_bytes(app.process.pid)
+    sampler = RssSampler(app.process.pid, every=0.02)
+    sampler.start()
+    try:
+        client.predict("tiny", _editor_value(inputs), "a", "b", steps=2, skip_steps=0, inversion_guidance=1.5,
+                       guidance=3.5, re_init=False, attn_mask=False, attn_scale=1.0, seed=0, kv_cache="auto",
+                       api_name="/edit")
+        raise RuntimeError("a 79-megapixel upload was accepted")
+    except AppError as exc:
+        if "megapixels" not in str(exc):
+            raise
+    finally:
+        sampler.stop()
+        with contextlib.suppress(Exception):
+            client.close()
+    return (max(sampler.peak, rss_bytes(app.process.pid)) - baseline) / 2**20
+
+
 def run_session(url: str, i: int, edits: int, inputs: SessionInputs, steps: int, out: list, lock: threading.Lock,
                 check_gallery: bool = False):
     from gradio_client import Client
 
-    client = Client(url, verbose=False)
-    done = 0
+    # A browser waits for its answer; httpx's 5 s default gives up on a busy 2-core machine.
+    client = Client(url, verbose=False, httpx_kwargs={"timeout": 120})
+    done = unsure = 0
     for j in range(edits):
         target = f"session {i} edit {j}"
         started = time.perf_counter()
@@ -162,19 +215,25 @@ def run_session(url: str, i: int, edits: int, inputs: SessionInputs, steps: int,
         except Exception as exc:  # noqa: BLE001 - classified below, never lost
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             status = "rejected" if is_queue_full(message) else "error"
+            unsure += status == "error"
             outcome = Outcome(i, j, status, time.perf_counter() - started, message)
         else:
             seconds = time.perf_counter() - started
             done += 1
-            problem = check_result(outputs, inputs, target, done)
-            outcome = Outcome(i, j, "mismatch" if problem else "completed", seconds, problem)
+            problem = check_result(outputs, inputs, target, done, unsure)
+            report = report_of(outputs) or {}
+            outcome = Outcome(i, j, "mismatch" if problem else "completed", seconds, problem,
+                              str(report.get("inversion", "")), str(report.get("served_by", "")))
         with lock:
             out.append(outcome)
     if check_gallery and done:
-        problem = gallery_leak(client, i)
+        try:
+            problem, status = gallery_leak(url, client, i), "mismatch"
+        except Exception as exc:  # noqa: BLE001 - a gallery that does not answer is an error, never lost
+            problem, status = f"gallery: {type(exc).__name__}: {exc}", "error"
         if problem:
             with lock:
-                out.append(Outcome(i, edits, "mismatch", 0.0, problem))
+                out.append(Outcome(i, edits, status, 0.0, problem))
     with contextlib.suppress(Exception):
         client.close()
 
@@ -205,6 +264,7 @@ class LoadReport:
     messages: list[str] = field(default_factory=list)
     machine: str = ""
     gallery_checked: bool = False
+    oversized_upload_rss_rise_mb: float | None = None  # a 79 MP upload, refused from its header
 
     def table(self) -> str:
         rows = [
@@ -217,6 +277,7 @@ class LoadReport:
             ("server RSS after warm-up (MB)", _fmt(self.rss_after_warmup_mb)),
             ("server RSS peak (MB)", _fmt(self.rss_peak_mb)),
             ("server RSS after each round (MB)", ", ".join(_fmt(v) for v in self.rss_after_rounds_mb)),
+            ("server RSS rise for a refused 79 MP upload (MB)", _fmt(self.oversized_upload_rss_rise_mb)),
         ]
         head = (f"{self.sessions} sessions × {self.edits_per_session} edits × {self.rounds} rounds, queue size "
                 f"{self.queue_size}, tiny model, {self.image_size[0]}×{self.image_size[1]} px, {self.steps} steps, "
@@ -263,6 +324,7 @@ def run_load_test(app: RunningApp, sessions: int = 8, edits: int = 3, rounds: in
     with contextlib.suppress(Exception):
         warm.close()
     time.sleep(settle_s)
+    report.oversized_upload_rss_rise_mb = oversized_upload_rss_rise_mb(app, work)
     report.rss_after_warmup_mb = rss_bytes(pid) / 2**20
     sampler = RssSampler(pid)
     sampler.start()

@@ -90,8 +90,8 @@ def _user_problem(exc: BaseException) -> str | None:
 
 
 def flag_for(parser: argparse.ArgumentParser | None, field: str | None) -> str | None:
-    """The command-line flag that sets the request field `field` (e.g. "background_style" ->
-    "--background-style"), read from the command's own parser so no table repeats the flags."""
+    """The command-line flag that sets the request field `field` (e.g. "background_prompt" ->
+    "--background-prompt"), read from the command's own parser so no table repeats the flags."""
     if parser is None or not field:
         return None
     for action in parser._actions:

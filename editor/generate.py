@@ -1,4 +1,4 @@
-"""Text-to-image and image-to-image on the resident model family: the domain part of a generation.
+"""Text-to-image, image-to-image and inpaint on the resident model family: the domain part of a generation.
 
 `GenerateRequest` is checked when it is made (bad values never reach a pipeline).
 `resolve_settings` turns it into what the pipeline gets (request > preset > model defaults, Korean
@@ -18,13 +18,15 @@ import torch
 from PIL import Image
 
 from editor.errors import InputError
-from editor.limits import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS
+from editor.limits import MAX_IMAGES, MAX_NAME_CHARS, MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS
 from editor.presets import MAX_SIDE, MIN_SIDE, SIDE_MULTIPLE, get_preset
 from editor.translate import Translation, Translator
-from editor.validation import number, text, whole
+from editor.validation import choice, number, text, whole
+from models.families import cfg_active
 from models.prompt_length import prompt_token_count
 from models.registry import MODELS, ModelSpec
-from models.vocabulary import AUTO, IMG2IMG, TEXT2IMG
+from models.speed import plan_speed, speed_applied
+from models.vocabulary import AUTO, EXACT, IMG2IMG, INPAINT, SPEED_SETTINGS, TEXT2IMG
 
 # progress(stage, step, total); stage is "generate". Raising inside it cancels the run.
 Progress = Callable[[str, int, int], None]
@@ -37,6 +39,7 @@ class GenerateRequest:
     preset: str | None = None
     image: Any = None  # source for image-to-image: path, bytes, PIL image or array
     strength: float = 0.6  # image-to-image: 0 keeps the input, 1 ignores it
+    mask: Any = None  # with an image: inpaint where the mask is white (anything `load_mask` reads)
     style: str | None = None  # a LoRA style; None means none is active for this job
     style_weight: float | None = None  # None: the style's default weight
     seed: int | None = None  # None: a random seed, recorded in the report
@@ -49,12 +52,15 @@ class GenerateRequest:
     # The English the model gets instead of its translation of `prompt`, as the user corrected it
     # (models that need English, no translator model); None: translate.
     prompt_english: str | None = None
+    speed: str = EXACT  # fast / fastest: diffusers step caches, and torch.compile on CUDA (models/speed.py)
 
     def __post_init__(self):
         text("prompt", self.prompt, MAX_PROMPT_CHARS, "prompt")
         if self.prompt_english is not None:
             text("prompt_english", self.prompt_english, MAX_PROMPT_CHARS, "prompt in English")
         text("negative_prompt", self.negative_prompt, MAX_PROMPT_CHARS, "negative prompt")
+        for name in ("model", "preset", "style"):
+            text(name, getattr(self, name), MAX_NAME_CHARS)
         if not self.prompt.strip() and not self.preset:
             raise InputError("Write a prompt or choose a preset.", key="prompt_or_preset", field="prompt")
         spec = MODELS.get(self.model)
@@ -62,6 +68,8 @@ class GenerateRequest:
             names = ", ".join(s.name for s in MODELS.values() if s.kind == "diffusion")
             raise InputError(f"Unknown image model '{self.model}'. Models: {names}.", key="unknown_model",
                              field="model", name=str(self.model), known=names)
+        if self.mask is not None and self.image is None:
+            raise InputError("An inpaint mask needs the picture to paint in.", key="mask_without_picture", field="mask")
         if number("strength", self.strength, 0.0, 1.0) <= 0.0:
             raise InputError(f"Strength must be above 0 and at most 1, got {self.strength}.", key="bad_number",
                              field="strength", name="strength", low="0", high="1", value=repr(self.strength))
@@ -80,12 +88,15 @@ class GenerateRequest:
         if (self.width is None) != (self.height is None):
             raise InputError("Give both width and height, or neither.", key="width_and_height", field="width")
         whole("num_images", self.num_images, 1, MAX_IMAGES, "number of images")
+        choice("speed", self.speed, SPEED_SETTINGS, "speed setting")
         if self.style_weight is not None:
             number("style_weight", self.style_weight, -2.0, 2.0, "style weight")
 
     @property
     def task(self) -> str:
-        return TEXT2IMG if self.image is None else IMG2IMG
+        if self.image is None:
+            return TEXT2IMG
+        return IMG2IMG if self.mask is None else INPAINT
 
 
 @dataclass
@@ -108,6 +119,7 @@ class GenerationSettings:
     translation: Translation
     style: Any  # models.lora.Style | None
     init: Image.Image | None  # image-to-image source, RGB
+    mask: Image.Image | None = None  # inpaint: white where the picture may change, the init's size
 
 
 def _fit_to_grid(size: int) -> int:
@@ -115,9 +127,9 @@ def _fit_to_grid(size: int) -> int:
 
 
 def _uses_negative_prompt(spec: ModelSpec, guidance: float) -> bool:
-    # Only classifier-free guidance reads a negative prompt: Z-Image with guidance above 1.
-    # FLUX.1 dev takes guidance as an input and schnell has none, so they never see it.
-    return spec.family == "z-image" and guidance > 1.0
+    # Only true classifier-free guidance reads a negative prompt (Z-Image above 0, klein Base above
+    # 1). FLUX.1 dev takes guidance as an input and schnell has none, so they never see it.
+    return cfg_active(spec, guidance)
 
 
 def resolve_settings(request: GenerateRequest, spec: ModelSpec, translator: Translator) -> GenerationSettings:
@@ -158,7 +170,7 @@ def resolve_settings(request: GenerateRequest, spec: ModelSpec, translator: Tran
     negative = negative if negative and _uses_negative_prompt(spec, guidance) else None
     seed = request.seed if request.seed is not None else random.SystemRandom().randrange(2**32)
     return GenerationSettings(prompt, negative, int(steps), float(guidance), width, height, seed, translation, style,
-                              init)
+                              init, _open_mask(request.mask, init))
 
 
 def _open_init_image(source) -> Image.Image:
@@ -171,6 +183,16 @@ def _open_init_image(source) -> Image.Image:
         backdrop.paste(image, mask=image.getchannel("A"))
         image = backdrop
     return image
+
+
+def _open_mask(source, init: Image.Image | None) -> Image.Image | None:
+    """The inpaint mask at the picture's size, white where it may change."""
+    if source is None or init is None:
+        return None
+    from editor.images import load_mask
+
+    mask, _notes = load_mask(source, init.size)
+    return Image.fromarray((mask * 255).round().astype("uint8"), "L")
 
 
 def run_generation(manager, request: GenerateRequest, settings: GenerationSettings,
@@ -187,25 +209,26 @@ def run_generation(manager, request: GenerateRequest, settings: GenerationSettin
         return {}
 
     kwargs = dict(
-        # FLUX gets embeddings (cached per prompt; its text encoders leave the accelerator after encoding).
-        **manager.prompt_inputs(request.model, pipe, settings.prompt, request.num_images),
+        # Every family gets embeddings (cached per prompt; the text encoders leave the accelerator
+        # after encoding), its guidance and the task's input picture, from the model layer.
+        **manager.generation_inputs(request.model, pipe, request.task, settings.prompt, guidance=settings.guidance,
+                                    num_images=request.num_images, negative_prompt=settings.negative_prompt,
+                                    image=settings.init, mask=settings.mask, strength=request.strength),
         height=settings.height,
         width=settings.width,
         num_inference_steps=settings.steps,
-        guidance_scale=settings.guidance,
         # A CPU generator gives the same noise on every device, so a seed reproduces anywhere.
         generator=torch.Generator("cpu").manual_seed(settings.seed),
-        max_sequence_length=spec.max_sequence_length,
         callback_on_step_end=on_step_end,
         output_type="pil",
     )
-    if settings.negative_prompt:
-        kwargs["negative_prompt"] = settings.negative_prompt
-    if settings.init is not None:
-        kwargs.update(image=settings.init, strength=float(request.strength))
     tokens = prompt_token_count(pipe, settings.prompt)
+    # img2img runs strength × steps: that is what a step cache can skip among.
+    runs = settings.steps if settings.init is None else max(1, int(settings.steps * float(request.strength)))
+    speed = plan_speed(request.speed, spec.family, task=request.task, steps=runs, device=manager.device)
     started = time.perf_counter()
-    images = list(pipe(**kwargs).images)
+    with speed_applied(pipe.transformer, speed):  # removed again on every exit: the next job is exact
+        images = list(pipe(**kwargs).images)
     seconds = time.perf_counter() - started
     report = {
         "task": request.task,
@@ -231,5 +254,6 @@ def run_generation(manager, request: GenerateRequest, settings: GenerationSettin
         "seconds": round(seconds, 3),
         "device": str(getattr(pipe, "_execution_device", manager.device)),
         "dtype": str(pipe.transformer.dtype).replace("torch.", ""),
+        "speed": speed.report(),
     }
     return GenerateResult(images, report)

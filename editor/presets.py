@@ -3,12 +3,15 @@
 Each `assets/presets/<name>.json` is one preset (format in `assets/presets/README.md`). Adding a
 preset is adding a file; nothing here lists them. Extra folders can be given with the env var
 `INTACT_PRESETS_DIR` (os.pathsep-separated); a file there replaces a shipped one of the same name.
-Every problem is reported as `InputError` naming the file and the line.
+Every problem is reported as `InputError` naming the file (by its name, never its folder) and the
+line. A preset file that cannot be read is skipped with a warning (`scan_presets` reports it): the
+other presets, the app and the CLI carry on.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import string
@@ -16,7 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from editor.errors import InputError
+from models.data_files import DataProblem, skipped
 from models.registry import MODELS, ModelSpec
+
+log = logging.getLogger(__name__)
 
 ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets" / "presets"
 CATEGORIES = ("cafe", "restaurant", "retail", "service")
@@ -90,7 +96,9 @@ class _Checker:
 
     def fail(self, message: str, key: str | None = None, after_line: int = 1):
         line = _line_of(self.text, key, after_line) if key else after_line
-        raise InputError(f"Preset file {self.path}, line {line}: {message}")
+        # The file's name only: this message may reach a browser, the folder is the server's.
+        raise InputError(f"Preset file {self.path.name}, line {line}: {message}", key="preset_file",
+                         field="preset", name=self.path.name, line=line, detail=message)
 
     def size(self, value, key: str, after: int = 1) -> tuple[int, int]:
         if (
@@ -196,25 +204,43 @@ def preset_folders() -> list[Path]:
     return [ASSETS_DIR, *extra]
 
 
-def load_presets(folders: list[Path] | None = None) -> dict[str, Preset]:
-    """All presets, by name, sorted. Later folders override earlier ones."""
+def scan_presets(folders: list[Path] | None = None) -> tuple[dict[str, Preset], list[DataProblem]]:
+    """Every readable preset, by name, sorted (later folders override earlier ones), and the preset
+    files that were skipped because they cannot be read."""
     presets: dict[str, Preset] = {}
+    problems: list[DataProblem] = []
     for folder in folders if folders is not None else preset_folders():
         folder = Path(folder)
         if not folder.is_dir():
             continue
         for path in sorted(folder.glob("*.json")):
             try:
-                text = path.read_text(encoding="utf-8")
+                presets[path.stem] = parse_preset(path, path.read_text(encoding="utf-8"))
             except UnicodeDecodeError:
-                raise InputError(f"Preset file {path}, line 1: not UTF-8 text.") from None
-            presets[path.stem] = parse_preset(path, text)
-    return dict(sorted(presets.items()))
+                problems.append(skipped("preset", path, "line 1: not UTF-8 text.", log))
+            except OSError as exc:
+                problems.append(skipped("preset", path, f"cannot be read ({exc.strerror or type(exc).__name__}).", log))
+            except InputError as exc:
+                problems.append(skipped("preset", path, str(exc).removeprefix(f"Preset file {path.name}, "), log))
+    return dict(sorted(presets.items())), problems
+
+
+def load_presets(folders: list[Path] | None = None) -> dict[str, Preset]:
+    """All readable presets, by name, sorted (unreadable files are skipped, see `scan_presets`)."""
+    return scan_presets(folders)[0]
 
 
 def get_preset(name: str, presets: dict[str, Preset] | None = None) -> Preset:
-    presets = load_presets() if presets is None else presets
+    problems: list[DataProblem] = []
+    if presets is None:
+        presets, problems = scan_presets()
     try:
         return presets[name]
     except KeyError:
-        raise InputError(f"Unknown preset '{name}'. Available presets: {', '.join(presets) or 'none'}.") from None
+        broken = next((p for p in problems if Path(p.file).stem == name), None)
+        if broken is not None:
+            raise InputError(f"Preset '{name}' cannot be used: {broken.file}, {broken.message}",
+                             key="preset_broken", field="preset", name=name) from None
+        available = ", ".join(presets) or "none"
+        raise InputError(f"Unknown preset '{name}'. Available presets: {available}.", key="unknown_preset",
+                         field="preset", name=name, known=available) from None

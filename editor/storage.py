@@ -46,6 +46,15 @@ FAST_PNG_ABOVE = 4_000_000  # pixels: bigger pictures are compressed less, to sa
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
+def _lock_file(fd: int) -> None:
+    """An exclusive lock on the open file, held until it is closed (POSIX; elsewhere O_APPEND alone)."""
+    try:
+        import fcntl
+    except ImportError:
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX)
+
+
 def default_root() -> Path:
     return Path(os.environ.get("INTACT_OUTPUT_DIR", "outputs"))
 
@@ -131,8 +140,8 @@ class SavedJob:
 
 class OutputStore:
     """The output folder of the app, a CLI run or a serving replica. Thread-safe; processes sharing
-    the folder (several replicas) are safe too: job folders never collide and history appends are
-    single O_APPEND writes."""
+    the folder (several replicas, on one machine or on a network volume) are safe too: job folders
+    never collide and each history line is appended whole, under a file lock."""
 
     def __init__(self, root: str | os.PathLike | None = None):
         self.root = Path(root) if root is not None else default_root()
@@ -186,15 +195,21 @@ class OutputStore:
         self.root.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.history_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         try:
+            # Other processes (serving replicas, a CLI run) append to the same file. O_APPEND keeps
+            # one write whole on a local disk; the lock keeps it whole where O_APPEND alone does
+            # not (a network volume) and across a short write finished by a second call.
+            _lock_file(fd)
             # After a crash the file may end in a torn line: start ours on a fresh line so the
             # torn bytes stay one unreadable line instead of corrupting this entry too.
             size = os.fstat(fd).st_size
             if size and not self._ends_with_newline(size):
                 line = b"\n" + line
-            os.write(fd, line)  # one write call: O_APPEND keeps concurrent appends whole
+            view = memoryview(line)
+            while view:
+                view = view[os.write(fd, view):]
             os.fsync(fd)
         finally:
-            os.close(fd)
+            os.close(fd)  # releases the lock
 
     def _ends_with_newline(self, size: int) -> bool:
         with open(self.history_path, "rb") as fh:

@@ -1,10 +1,21 @@
-"""Checks shared by every request type: one message per kind of bad value, naming the field."""
+"""Checks shared by every request type: one message per kind of bad value, naming the field.
+
+A refused value is quoted in the message shortened (a pasted megabyte must not come back as a
+megabyte-long error line)."""
 
 from __future__ import annotations
 
 import math
 
 from editor.errors import InputError
+
+SHOWN_CHARS = 60  # how much of a refused value a message quotes
+
+
+def shown(value) -> str:
+    """`repr(value)`, cut to SHOWN_CHARS characters."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
 
 
 def is_whole(value) -> bool:
@@ -14,8 +25,8 @@ def is_whole(value) -> bool:
 def whole(name: str, value, low: int, high: int, what: str | None = None) -> int:
     """`value` when it is a whole number in [low, high], else an InputError naming the field."""
     if not is_whole(value) or not low <= value <= high:
-        raise InputError(f"{what or name} must be a whole number from {low} to {high}; got {value!r}.",
-                         key="bad_whole", field=name, name=what or name, low=low, high=high, value=repr(value))
+        raise InputError(f"{what or name} must be a whole number from {low} to {high}; got {shown(value)}.",
+                         key="bad_whole", field=name, name=what or name, low=low, high=high, value=shown(value))
     return value
 
 
@@ -23,9 +34,9 @@ def number(name: str, value, low: float, high: float, what: str | None = None) -
     """`value` when it is a finite number in [low, high] (NaN and infinity refused)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
             or not low <= value <= high:
-        raise InputError(f"{what or name} must be a number from {low:g} to {high:g}; got {value!r}.",
+        raise InputError(f"{what or name} must be a number from {low:g} to {high:g}; got {shown(value)}.",
                          key="bad_number", field=name, name=what or name, low=f"{low:g}", high=f"{high:g}",
-                         value=repr(value))
+                         value=shown(value))
     return float(value)
 
 
@@ -44,9 +55,17 @@ def text(name: str, value, limit: int, what: str | None = None, required: bool =
     return value
 
 
+def flag(name: str, value) -> bool:
+    """`value` when it is true or false (not 1, not "yes")."""
+    if not isinstance(value, bool):
+        raise InputError(f"{name} must be true or false.", key="not_bool", field=name, name=name)
+    return value
+
+
 def choice(name: str, value, allowed, what: str | None = None) -> str:
     if value not in allowed:
-        raise InputError(f"Unknown {what or name} '{value}'. Choose one of: {', '.join(map(str, allowed))}.",
-                         key="bad_choice", field=name, name=what or name, value=str(value),
+        value_text = shown(value).strip("'\"") if isinstance(value, str) else shown(value)
+        raise InputError(f"Unknown {what or name} '{value_text}'. Choose one of: {', '.join(map(str, allowed))}.",
+                         key="bad_choice", field=name, name=what or name, value=value_text,
                          allowed=", ".join(map(str, allowed)))
     return value

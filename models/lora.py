@@ -9,8 +9,10 @@ A style is `<name>.json` (metadata) plus `<name>.safetensors` (weights):
 `assets/styles/` (metadata shipped with Intact; the weights are installed by the user) and the user
 styles folder (env `INTACT_STYLES_DIR`, default `<models dir>/styles`), which may hold both.
 
-Weights are read ONLY as safetensors (never unpickled): a file that is not valid safetensors, or
-holds no LoRA tensors, is refused with an InputError before diffusers sees it.
+Weights are read ONLY as safetensors (never unpickled): a file that is not valid safetensors, holds
+no LoRA tensors, or holds NaN or infinite values (which would turn every picture black), is refused
+with an InputError before diffusers sees it. A style file that cannot be read is skipped with a
+warning (`scan_styles` reports it); the other styles stay usable.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
+from models.data_files import DataProblem, skipped
 from models.errors import InputError
 from models.locate import models_dir
 from models.registry import MODELS, ModelSpec, get_spec
@@ -66,7 +69,7 @@ class Style:
 
 def _parse_metadata(path: Path, weight_folders: list[Path]) -> Style:
     name = path.stem
-    where = f"Style file {path}"
+    where = f"Style file {path.name}"  # the name only: this message may reach a browser
     if not _NAME.match(name):
         raise InputError(f"{where}: style names use a-z, 0-9, '-' and '_' (got '{name}').")
     try:
@@ -108,22 +111,44 @@ def _parse_metadata(path: Path, weight_folders: list[Path]) -> Style:
     )
 
 
-def load_styles(folders: list[Path] | None = None) -> dict[str, Style]:
-    """Every style found, by name. A user style replaces a shipped one of the same name."""
+def scan_styles(folders: list[Path] | None = None) -> tuple[dict[str, Style], list[DataProblem]]:
+    """Every readable style, by name (a user style replaces a shipped one of the same name), and the
+    style files that were skipped because they cannot be read."""
     folders = [SHIPPED_DIR, user_styles_dir()] if folders is None else [Path(f) for f in folders]
     styles: dict[str, Style] = {}
+    problems: list[DataProblem] = []
     for folder in folders:
         if folder.is_dir():
             for path in sorted(folder.glob("*.json")):
-                styles[path.stem] = _parse_metadata(path, folders)
-    return dict(sorted(styles.items()))
+                try:
+                    styles[path.stem] = _parse_metadata(path, folders)
+                except (InputError, OSError) as exc:
+                    problems.append(skipped("style", path, _problem_text(exc, path), log))
+    return dict(sorted(styles.items())), problems
+
+
+def _problem_text(exc: Exception, path: Path) -> str:
+    if isinstance(exc, OSError):
+        return f"cannot be read ({exc.strerror or type(exc).__name__})."
+    return str(exc).removeprefix(f"Style file {path.name}: ")
+
+
+def load_styles(folders: list[Path] | None = None) -> dict[str, Style]:
+    """Every readable style, by name (unreadable style files are skipped, see `scan_styles`)."""
+    return scan_styles(folders)[0]
 
 
 def get_style(name: str, styles: dict[str, Style] | None = None) -> Style:
-    styles = load_styles() if styles is None else styles
+    problems: list[DataProblem] = []
+    if styles is None:
+        styles, problems = scan_styles()
     try:
         return styles[name]
     except KeyError:
+        broken = next((p for p in problems if Path(p.file).stem == name), None)
+        if broken is not None:
+            raise InputError(f"Style '{name}' cannot be used: {broken.file}: {broken.message}",
+                             key="style_broken", field="style", name=name) from None
         known = ", ".join(styles) or "none installed"
         raise InputError(f"Unknown style '{name}'. Styles: {known}.", key="unknown_style", field="style", name=name,
                          known=known) from None
@@ -135,16 +160,43 @@ def read_lora_file(path: Path) -> dict:
     from safetensors import SafetensorError, safe_open
 
     if path.suffix != ".safetensors":
-        raise InputError(f"LoRA files must be .safetensors (got '{path.name}'); other formats can run code.")
+        raise InputError(f"LoRA files must be .safetensors (got '{path.name}'); other formats can run code.",
+                         key="lora_not_safetensors", field="style", name=path.name)
     try:
         with safe_open(str(path), framework="pt") as handle:
             keys = list(handle.keys())
             metadata = handle.metadata() or {}
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise InputError(f"'{path.name}' is not a readable safetensors file ({exc}).") from None
+    except OSError as exc:  # its text would name the folder
+        raise InputError(f"'{path.name}' cannot be read ({exc.strerror or type(exc).__name__}).",
+                         key="lora_unreadable", field="style", name=path.name, operator_hint=f"({path})") from None
+    except (SafetensorError, ValueError, RuntimeError) as exc:
+        raise InputError(f"'{path.name}' is not a readable safetensors file ({_first_line(exc)}).",
+                         key="lora_unreadable", field="style", name=path.name) from None
     if not any("lora" in k or k.endswith(".alpha") for k in keys):
-        raise InputError(f"'{path.name}' holds no LoRA weights (no 'lora' tensors among {len(keys)} keys).")
+        raise InputError(f"'{path.name}' holds no LoRA weights (no 'lora' tensors among {len(keys)} keys).",
+                         key="lora_empty", field="style", name=path.name)
     return metadata
+
+
+def check_lora_values(path: Path) -> None:
+    """Refuse a LoRA file holding NaN or infinite values: applied, they turn every picture black.
+    Reads one tensor at a time (memory: the largest tensor), before the weights reach the model."""
+    import torch
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        for key in handle.keys():
+            tensor = handle.get_tensor(key)
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                bad = int((~torch.isfinite(tensor)).sum())
+                raise InputError(f"'{path.name}' holds invalid numbers (NaN or infinity: {bad} values in {key}); "
+                                 "it would make black pictures, so it was not applied.",
+                                 key="lora_invalid_values", field="style", name=path.name, count=bad)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 class LoraStyles:
@@ -179,10 +231,11 @@ class LoraStyles:
                 f"choose a {style.base_model} model or another style."
             )
         if not style.available:
-            hint = f" Get it from {style.source}." if style.source else ""
-            raise InputError(
-                f"Style '{style.display_name}' is not installed: put its weights file in {user_styles_dir()}.{hint}"
-            )
+            # Where to put the file is the operator's business (a server folder): the hint, not the message.
+            source = f" Get it from {style.source}." if style.source else ""
+            raise InputError(f"Style '{style.display_name}' is not installed on this machine.",
+                             key="style_not_installed", field="style", name=style.display_name,
+                             operator_hint=f"Put its weights file in {user_styles_dir()}.{source}")
 
     def apply(self, style: Style, weight: float | None = None) -> None:
         """Make `style` the one active style at `weight` (its default when None)."""
@@ -197,6 +250,7 @@ class LoraStyles:
         self.active = (style.name, weight)
 
     def _load_weights(self, style: Style, adapter: str, hotswap: bool = False) -> None:
+        check_lora_values(style.weights)  # before any of it reaches the shared transformer
         try:
             # weight_name + use_safetensors=True make diffusers read safetensors only (no pickle fallback).
             self.pipe.load_lora_weights(

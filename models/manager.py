@@ -14,39 +14,33 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+from types import MappingProxyType
 from typing import Any
 
 import torch
 
 from models.errors import IntactError
+from models.families import FAMILIES, cfg_active, family_of, task_inputs
 from models.loading import default_dtype, load_pipeline, pipeline_class, resolve
 from models.memory.offload import place_pipeline, require_quantized_weights
-from models.memory.prompt_cache import PromptEmbeddingCache, encode_flux_prompt, text_encoders
+from models.memory.prompt_cache import PromptEmbeddingCache, encode_cached
 from models.registry import ModelSpec, get_spec
-from models.vocabulary import IMG2IMG, INPAINT, KV_EDIT, OFFLOAD_MODES, TASKS, TEXT2IMG, Task
+from models.vocabulary import OFFLOAD_MODES, TASKS, TEXT2IMG, Task
 
 log = logging.getLogger(__name__)
 
-# diffusers class per family and task. KV-Edit drives the text-to-image FluxPipeline's
-# transformer directly, so it gets the base pipeline.
-PIPELINE_CLASSES: dict[str, dict[Task, str]] = {
-    "flux": {
-        TEXT2IMG: "FluxPipeline",
-        IMG2IMG: "FluxImg2ImgPipeline",
-        INPAINT: "FluxInpaintPipeline",
-        KV_EDIT: "FluxPipeline",
-    },
-    "z-image": {
-        TEXT2IMG: "ZImagePipeline",
-        IMG2IMG: "ZImageImg2ImgPipeline",
-        INPAINT: "ZImageInpaintPipeline",
-    },
-}
+# diffusers class per family and task (read-only; the facts live in models.families). KV-Edit
+# drives the text-to-image pipeline's modules, so it gets the family's base pipeline.
+PIPELINE_CLASSES: MappingProxyType[str, MappingProxyType[Task, str]] = MappingProxyType(
+    {name: MappingProxyType(dict(family.pipelines)) for name, family in FAMILIES.items()}
+)
 
 
 class ModelManager:
-    def __init__(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None, loader=None):
+    def __init__(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None, loader=None,
+                 progress_bars: bool = True):
         self.device = torch.device(device) if device is not None else _best_device()
+        self.progress_bars = progress_bars  # False: the pipelines' own tqdm bars stay off stderr
         self.dtype = dtype or default_dtype(self.device)
         self._loader = loader or load_pipeline  # (name, dtype) -> pipeline
         self.lock = threading.RLock()
@@ -57,6 +51,7 @@ class ModelManager:
         self._offload = "none"
         self._offload_installed_on: int | None = None  # id() of the pipeline holding model-offload hooks
         self._vae_tiling = False
+        self._feature_chunks = 1
         self._text_encoders_on_device = True  # encode prompts on the compute device (the plan may say CPU)
         self._text_encoder_device = self.device
         self.notes: list[str] = []  # what the memory plan could and could not do here
@@ -110,7 +105,7 @@ class ModelManager:
         if task not in TASKS:
             raise IntactError(f"Unknown task '{task}'. Tasks: {', '.join(TASKS)}.")
         spec = get_spec(name)
-        classes = PIPELINE_CLASSES[spec.family]
+        classes = family_of(spec).pipelines
         if task not in classes:
             raise IntactError(f"{spec.title} cannot do {task}: {spec.note or 'not supported by this model'}.")
         with self.lock:
@@ -125,6 +120,8 @@ class ModelManager:
                 # which would silently turn a bf16 base into fp32 for every task.
                 pipe = pipeline_class(class_name).from_pipe(base, dtype=self.dtype)
                 self._pipes[class_name] = pipe
+            if not self.progress_bars:
+                pipe.set_progress_bar_config(disable=True)
             self._prepare_offload(pipe)
             return pipe
 
@@ -185,7 +182,8 @@ class ModelManager:
         offload = str(getattr(plan, "offload", "none") or "none")
         if offload not in OFFLOAD_MODES:
             raise IntactError(f"Unknown offload mode '{offload}'. Modes: {', '.join(OFFLOAD_MODES)}.")
-        key = (offload, bool(getattr(plan, "vae_tiling", False)), getattr(plan, "text_encoders", "device") == "device")
+        key = (offload, bool(getattr(plan, "vae_tiling", False)), getattr(plan, "text_encoders", "device") == "device",
+               int(getattr(plan, "feature_chunks", 1)))
         with self.lock:
             if self._base is not None:
                 require_quantized_weights(self._base, plan)
@@ -205,13 +203,14 @@ class ModelManager:
                 self._place(self._base)
             return list(self.notes)
 
-    def _plan_key(self) -> tuple[str, bool, bool]:
-        return self._offload, self._vae_tiling, self._text_encoders_on_device
+    def _plan_key(self) -> tuple[str, bool, bool, int]:
+        return self._offload, self._vae_tiling, self._text_encoders_on_device, self._feature_chunks
 
     def _set_plan(self, offload: str, plan) -> None:
         self._offload = offload
         self._vae_tiling = bool(getattr(plan, "vae_tiling", False))
         self._text_encoders_on_device = getattr(plan, "text_encoders", "device") == "device"
+        self._feature_chunks = int(getattr(plan, "feature_chunks", 1))
         self.notes = []
 
     def _place(self, pipe) -> None:
@@ -219,18 +218,13 @@ class ModelManager:
         if offload != "none" and self.device.type == "cpu":
             self.notes.append(f"offload '{offload}' skipped: the model already runs on the CPU")
             offload = "none"
-        self._text_encoder_device = place_pipeline(pipe, offload, self._vae_tiling, self._text_encoders_on_device, self.device)
+        self._text_encoder_device = place_pipeline(pipe, offload, self._vae_tiling, self._text_encoders_on_device, self.device,
+                                                   self._feature_chunks)
         if offload == "model":
             self._offload_installed_on = id(pipe)
             self.notes.append(f"model CPU offload installed on {type(pipe).__name__}")
         elif offload == "group":
             self.notes.append("group offload: transformer blocks stream from pinned CPU memory one block at a time")
-        if get_spec(self._name).family != "flux" and offload != "model":
-            # Only FLUX prompts are encoded outside the pipeline (prompt_inputs); other families'
-            # pipelines encode inside their call, so their encoders stay on the compute device.
-            for module in text_encoders(pipe):
-                module.to(self.device)
-            self.notes.append("text encoders stay on the compute device (encoded inside the pipeline)")
 
     def _prepare_offload(self, pipe) -> None:
         # Model offload hooks follow one pipeline's component order; diffusers advises installing
@@ -241,22 +235,40 @@ class ModelManager:
 
     # --- prompts -------------------------------------------------------------------------------
 
-    def prompt_inputs(self, name: str, pipe, prompt: str, num_images: int = 1) -> dict[str, Any]:
-        """Keyword arguments that give `pipe` its prompt: for FLUX the embeddings, from the prompt
-        cache or encoded with the text encoders visiting the accelerator just for that; for other
-        families the text itself (their pipelines encode it)."""
+    def prompt_inputs(self, name: str, pipe, prompt: str, num_images: int = 1, *, guidance: float | None = None,
+                      negative_prompt: str | None = None) -> dict[str, Any]:
+        """Keyword arguments that give `pipe` its prompt, for any family: the embeddings, from the
+        prompt cache or encoded with the text encoders visiting the accelerator just for that; with
+        true CFG at `guidance` (`models.families.cfg_active`) also the negative prompt's ("" when
+        None), which the pipelines need once they are given embeddings."""
         spec = get_spec(name)
-        if spec.family != "flux":
-            return {"prompt": prompt, "num_images_per_prompt": num_images}
+        family = family_of(spec)
         with self.lock:
             device = torch.device(pipe._execution_device)
-            embeds, pooled, _ids = encode_flux_prompt(
-                pipe, prompt, spec.max_sequence_length, device, cache=self.prompt_cache, model_name=name,
-                encode_device=self._text_encoder_device if self._text_encoder_device.type == "cpu" else device,
-            )
-        # Precomputed embeddings are not repeated by the pipeline: one row per picture.
-        return {"prompt_embeds": embeds.repeat(num_images, 1, 1), "pooled_prompt_embeds": pooled.repeat(num_images, 1),
-                "num_images_per_prompt": 1}
+            encode_device = self._text_encoder_device if self._text_encoder_device.type == "cpu" else device
+
+            def embeddings(text: str) -> tuple:
+                return encode_cached(pipe, family.encode, text, spec.max_sequence_length, device,
+                                     cache=self.prompt_cache, model_name=name, encode_device=encode_device)
+
+            kwargs = family.prompt_kwargs(embeddings(prompt), num_images)
+            if guidance is not None and cfg_active(spec, guidance) and family.negative_kwargs is not None:
+                kwargs.update(family.negative_kwargs(embeddings(negative_prompt or ""), num_images))
+        return kwargs
+
+    def generation_inputs(self, name: str, pipe, task: Task, prompt: str, *, guidance: float, num_images: int = 1,
+                          negative_prompt: str | None = None, image=None, mask=None,
+                          strength: float | None = None) -> dict[str, Any]:
+        """Every family-specific keyword of one generation call on `pipe` (the task pipeline from
+        `pipeline(name, task)`): the prompt's embeddings (and the negative prompt's under true CFG),
+        the guidance value as the family's pipelines read it, and the task's input picture and mask
+        (FLUX.2 [klein] runs image-to-image as an inpaint with an all-white mask)."""
+        spec = get_spec(name)
+        kwargs = self.prompt_inputs(name, pipe, prompt, num_images, guidance=guidance, negative_prompt=negative_prompt)
+        kwargs["guidance_scale"] = float(guidance)
+        kwargs["max_sequence_length"] = spec.max_sequence_length
+        kwargs.update(task_inputs(family_of(spec), task, image=image, mask=mask, strength=strength))
+        return kwargs
 
     def resident_bytes(self) -> tuple[int, int]:
         """(accelerator bytes, CPU bytes) held by the resident family's weights. A memory plan made
@@ -290,5 +302,4 @@ def _best_device() -> torch.device:
 
 
 def _check_family(spec: ModelSpec) -> None:
-    if spec.kind != "diffusion" or spec.family not in PIPELINE_CLASSES:
-        raise IntactError(f"'{spec.name}' is not an image generation model.")
+    family_of(spec)  # an IntactError for anything that is not an image generator

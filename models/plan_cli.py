@@ -14,9 +14,12 @@ import re
 import sys
 
 from models.errors import IntactError
+from models.families import supports
 from models.memory import estimator as est
 from models.memory import planner
 from models.registry import get_spec
+from models.speed import kv_refresh
+from models.vocabulary import EXACT, SPEED_SETTINGS
 
 GB = est.GB
 
@@ -51,7 +54,10 @@ def register(subparsers) -> None:
     p.add_argument("--skip-steps", type=int, default=0,
                    help="KV-Edit skipped steps; the cache holds steps - skip (default 0: the worst case; edits default to 4)")
     p.add_argument("--mask", type=_fraction, default=0.25, help="fraction of the image regenerated (0..1)")
-    p.add_argument("--task", choices=planner.TASKS, default=None, help="default: kv-edit for FLUX.1, else generate")
+    p.add_argument("--images", type=int, default=1, help="pictures generated in one batch")
+    p.add_argument("--speed", choices=SPEED_SETTINGS, default=EXACT,
+                   help="speed setting; for KV-Edit fast/fastest keep keyframes only (a share of the steps)")
+    p.add_argument("--task", choices=planner.TASKS, default=None, help="default: kv-edit (every image model runs it)")
     p.add_argument("--dtype", choices=sorted(est.DTYPE_BYTES), default=None, help="compute dtype (default bf16 on GPU)")
     p.add_argument("--gpu-gb", type=float, default=None, help="free accelerator memory in GB (0 = CPU only)")
     p.add_argument("--ram-gb", type=float, default=None, help="free RAM in GB")
@@ -93,7 +99,8 @@ def _quantizers(text: str | None) -> tuple[str, ...] | None:
     return names
 
 
-def summary(model: str, width: int, height: int, steps: int, skip: int, mask: float, task: str, dtype: str) -> dict:
+def summary(model: str, width: int, height: int, steps: int, skip: int, mask: float, task: str, dtype: str,
+            images: int = 1, speed: str = EXACT) -> dict:
     fp = est.model_footprint(model)
     out = {
         "model": model,
@@ -112,7 +119,11 @@ def summary(model: str, width: int, height: int, steps: int, skip: int, mask: fl
         "attention_layers": fp.attention_layers,
         "heads": fp.heads,
         "head_dim": fp.head_dim,
-        "transformer_activation_bytes": est.transformer_activation_bytes(fp, width, height, dtype),
+        "images": images,
+        "transformer_activation_bytes": est.transformer_activation_bytes(fp, width, height, dtype, images=images),
+        "transformer_activation_bytes_chunked": est.transformer_activation_bytes(
+            fp, width, height, dtype, est.FEATURE_CHUNKS, images),
+        "feature_chunks": est.FEATURE_CHUNKS,
         "vae_working_bytes": est.vae_activation_bytes(fp, width, height, dtype),
         "vae_working_bytes_tiled": est.vae_activation_bytes(fp, width, height, dtype, tiled=True),
         "text_encoder_activation_bytes": est.text_encoder_activation_bytes(fp, dtype),
@@ -126,6 +137,16 @@ def summary(model: str, width: int, height: int, steps: int, skip: int, mask: fl
             for mode in planner.KV_MODES
             for size in [est.kv_cache_size(fp, mode, width, height, mask, steps - skip, dtype)]
         }
+        refresh = kv_refresh(speed)
+        if refresh is not None:
+            out["speed"] = speed
+            out["keyframe_share"] = refresh.keyframe_share
+            out["kv_cache_elastic"] = {
+                mode: {"per_step": size.per_step, "steps_held": size.steps, "total": size.total}
+                for mode in planner.KV_MODES
+                for size in [est.kv_cache_size(fp, mode, width, height, mask, steps - skip, dtype,
+                                               keyframe_share=refresh.keyframe_share)]
+            }
     return out
 
 
@@ -151,8 +172,16 @@ def _print_text(info: dict, plans: list[planner.MemoryPlan], picks: list[planner
             f"({_gb(info['kv_bytes_per_step_all_image_tokens'])} for all image tokens); held: "
             + ", ".join(f"{m} {_gb(v['total'])}" for m, v in kv.items())
         )
+        if "kv_cache_elastic" in info:
+            kf = info["kv_cache_elastic"]
+            print(
+                f"K/V with speed {info['speed']} (keyframes, at most {info['keyframe_share']:.0%} of the steps; "
+                "inversion-free keeps block inputs too): " + ", ".join(f"{m} {_gb(v['total'])}" for m, v in kf.items())
+            )
     print(
-        f"activations: transformer pass {_gb(info['transformer_activation_bytes'])}, VAE {_gb(info['vae_working_bytes'])} "
+        f"activations: transformer pass {_gb(info['transformer_activation_bytes'])} "
+        f"(MLP in {info['feature_chunks']} slices {_gb(info['transformer_activation_bytes_chunked'])}), "
+        f"VAE {_gb(info['vae_working_bytes'])} "
         f"(tiled {_gb(info['vae_working_bytes_tiled'])}), text encoder {_gb(info['text_encoder_activation_bytes'])}"
     )
     print()
@@ -166,11 +195,11 @@ def _print_text(info: dict, plans: list[planner.MemoryPlan], picks: list[planner
     ]
     if task != "kv-edit":
         columns = [c for c in columns if not c[0].startswith("kv_")]
-    header = f"{'plan (fastest first)':<50}" + "".join(f"{title:>13}" for _, title in columns) + f"{'GPU peak':>11}{'RAM peak':>11}"
+    header = f"{'plan (fastest first)':<62}" + "".join(f"{title:>13}" for _, title in columns) + f"{'GPU peak':>11}{'RAM peak':>11}"
     print(header)
     for p in plans:
         d = p.parts_dict
-        row = f"{p.name:<50}" + "".join(f"{_gb(d.get(key, 0)):>13}" for key, _ in columns)
+        row = f"{p.name:<62}" + "".join(f"{_gb(d.get(key, 0)):>13}" for key, _ in columns)
         print(row + f"{_gb(p.gpu_bytes):>11}{_gb(p.ram_bytes):>11}")
     print()
     for pick in picks:
@@ -184,7 +213,7 @@ def run(args) -> int:
         spec = get_spec(args.model)
         if spec.kind != "diffusion":
             raise IntactError(f"'{args.model}' is a {spec.kind} model; plans are for image generators.")
-        task = args.task or ("kv-edit" if spec.family == "flux" else "generate")
+        task = args.task or ("kv-edit" if supports(spec, "kv-edit") else "generate")
         width, height = args.size
         quantizers = _quantizers(args.quantizers)
         budgets = _budgets(args)
@@ -194,7 +223,7 @@ def run(args) -> int:
                 planner.plan_memory(
                     args.model, width, height, args.steps, args.mask, budget.gpu_free, budget.ram_free,
                     skip_steps=args.skip_steps, task=task, dtype=args.dtype, weight_quantizers=quantizers,
-                    budget_label=budget.label,
+                    budget_label=budget.label, images=args.images, speed=args.speed,
                 )
             )
         # The table shows GPU plans even for a CPU-only budget (it is about the model, not the machine).
@@ -202,12 +231,13 @@ def run(args) -> int:
         plans = planner.evaluate_plans(
             args.model, width, height, args.steps, args.mask, table_budget,
             skip_steps=args.skip_steps, task=task, dtype=args.dtype,
-            weight_quantizers=quantizers,
+            weight_quantizers=quantizers, images=args.images, speed=args.speed,
         )
         if not args.all:
             plans = [p for p in plans if p.text_encoders == "device"]
         dtype = plans[0].dtype
-        info = summary(args.model, width, height, args.steps, args.skip_steps, args.mask, task, dtype)
+        info = summary(args.model, width, height, args.steps, args.skip_steps, args.mask, task, dtype, args.images,
+                       args.speed)
     except (IntactError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

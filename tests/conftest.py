@@ -21,11 +21,13 @@ MACHINE_REMBG_MODELS = {name: rembg_model_dir(name) / f"{name}.onnx" for name in
 def _private_dirs(tmp_path_factory):
     """Each test session gets its own models folder, log and output folder."""
     root = tmp_path_factory.mktemp("intact-home")
-    saved = {k: os.environ.get(k) for k in ("INTACT_MODELS_DIR", "INTACT_LOG", "INTACT_OUTPUT_DIR", "U2NET_HOME")}
+    saved = {k: os.environ.get(k) for k in ("INTACT_MODELS_DIR", "INTACT_LOG", "INTACT_OUTPUT_DIR", "U2NET_HOME",
+                                            "INTACT_BRAND_DIR")}
     os.environ["INTACT_MODELS_DIR"] = str(root / "models")
     os.environ["INTACT_LOG"] = str(root / "intact.log")
     os.environ["INTACT_OUTPUT_DIR"] = str(root / "outputs")
     os.environ["U2NET_HOME"] = str(root / "u2net")
+    os.environ["INTACT_BRAND_DIR"] = str(root / "brands")
     yield root
     for k, v in saved.items():
         if v is None:
@@ -85,3 +87,21 @@ def studio(tiny_pipe, tmp_path):
         manager.apply_memory_plan(SimpleNamespace(offload="none", vae_tiling=False, text_encoders="device"))
         manager.styles.unload()
     assert not tiny_pipe.vae.use_tiling
+
+
+TINY_MODELS = ("tiny", "tiny-flux2", "tiny-zimage")  # one tiny backend per model family
+
+
+@pytest.fixture(scope="session")
+def tiny_pipes():
+    """Every family's tiny pipeline (random weights), fp32 on CPU, built once per session from the
+    seed; keyed by registry name. Tests must not leave them modified."""
+    from models.tiny import build_tiny_pipeline
+
+    return {name: build_tiny_pipeline(name, seed=0) for name in TINY_MODELS}
+
+
+@pytest.fixture(params=TINY_MODELS)
+def family_pipe(request, tiny_pipes):
+    """(model name, pipeline) for each family's tiny model in turn."""
+    return request.param, tiny_pipes[request.param]

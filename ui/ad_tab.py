@@ -1,36 +1,47 @@
-"""Ad tab: product photo → cut-out (fixable with a brush) → background → ad copy → formats.
+"""Ad tab: product photo → cut-out (fixable with a brush) → background → ad copy → formats, then
+the layout adjusted per format, a brand kit, and many products at once.
 
-A thin adapter: widgets -> `CutoutRequest` / `AdRequest`, the Studio runs them for this browser
-session (its ad node cache re-runs only what changed, so a build right after a cut-out reuses it
-and a new headline re-renders only the text), and saves every format and a zip as one record.
+A thin adapter: widgets -> `CutoutRequest` / `AdRequest` / `AdBatchRequest`, the Studio runs them
+for this browser session (its ad node cache re-runs only what changed, so a build right after a
+cut-out reuses it and an adjusted layout redraws only the text and the product's place), and
+saves every format, the layouts and a zip as one record.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 
 import gradio as gr
 import numpy as np
 from PIL import Image
 
+from editor.ad.backgrounds import DEFAULT_BACKDROP
+from editor.ad.composite import PlacementRequest
+from editor.ad.design import AdLayout
+from editor.ad.formats import get_format
+from editor.ad.typography import ALIGNS, EMPHASES
 from editor.ad.workflow import BACKGROUND_KINDS
 from editor.digests import array_digest
 from editor.errors import InputError
 from editor.studio import AdRequest, CutoutRequest, JobCancelled, JobContext
+from ui.ad_batch import batch_request, batch_summary, run_batch
+from ui.ad_brand import build_brand_panel, chosen_brand, font_choices
 from ui.app_state import ClientState, Services, forget_client
 from ui.controls import while_running
 from ui.feedback import progress_reporter, user_errors
 from ui.gpu import gpu
 from ui.i18n import lang_of, named, named_label, notice_text, t, tr
-from ui.imaging import checkerboard_preview, dimmed_outside, strokes_by_colour
+from ui.imaging import checkerboard_preview, dimmed_outside, read_upload, strokes_by_colour
 from ui.model_choice import default_model, model_choices
+from ui.uploads import ImageEditorFiles, ImageFile
 
 GPU = "gpu"
 ADD_COLOUR, REMOVE_COLOUR = "#22c55e", "#ef4444"  # green paints product in, red paints it out
 MASK_BRUSH = gr.Brush(colors=[ADD_COLOUR, REMOVE_COLOUR], default_color=ADD_COLOUR, color_mode="fixed")
 EXAMPLE_COPY = [  # headline, sub-line, price, call to action
     ["신메뉴 출시", "봄 딸기 라떼", "5,500원", "지금 주문하기"],
-    ["오늘만 20% 할인", "수제 디저트 전 품목", "", "매장에서 만나요"],
+    ["오늘만 20% 할인", "수제 디저트 전 품목", "5,500원 → 4,500원", "매장에서 만나요"],
     ["New arrival", "Linen summer dress", "₩39,000", "Shop now"],
 ]
 GENERATED_KINDS = ("prompt", "around-product")
@@ -43,10 +54,10 @@ def format_choices() -> list[tuple[str, str]]:
             for name, spec in FORMAT_SPECS.items()]
 
 
-def style_choices() -> list[tuple[str, str]]:
-    from editor.ad.backgrounds import list_styles, load_style
+def backdrop_choices() -> list[tuple[str, str]]:
+    from editor.ad.backgrounds import list_backdrops, load_backdrop
 
-    return [(named_label("backdrop", name, load_style(name).label), name) for name in list_styles()]
+    return [(named_label("backdrop", name, load_backdrop(name).label), name) for name in list_backdrops()]
 
 
 def preset_choices(studio, lang: str) -> list[tuple[str, str]]:
@@ -109,7 +120,7 @@ class AdInputs:
     remover: str
     bg_mode: str
     bg_image: Image.Image | None
-    bg_style: str
+    backdrop: str
     bg_preset: str
     bg_prompt: str
     model: str
@@ -120,14 +131,11 @@ class AdInputs:
     cta: str
     formats: list
     scale: float
+    old_price: str = ""
+    brand: str = ""  # a saved brand kit's name, "" for none
 
 
-def build_request(inputs: AdInputs) -> AdRequest:
-    if inputs.product is None:
-        raise InputError("Upload a product photo first.", key="no_product", field="product")
-    if not inputs.formats:
-        raise InputError("Choose at least one format.", key="no_formats", field="formats")
-    add, remove = strokes_by_colour((inputs.mask_value or {}).get("layers"), inputs.product.size)
+def _background_fields(inputs: AdInputs) -> dict:
     mode = inputs.bg_mode
     if mode == "upload" and inputs.bg_image is None:
         raise InputError("Upload a background picture, or choose another kind of background.",
@@ -135,38 +143,88 @@ def build_request(inputs: AdInputs) -> AdRequest:
     if mode in GENERATED_KINDS and not (inputs.bg_prompt or "").strip() and not inputs.bg_preset:
         raise InputError("A generated background needs a prompt or a preset.", key="background_needs_prompt",
                          field="background_prompt")
-    if not any((text or "").strip() for text in (inputs.headline, inputs.subline, inputs.price, inputs.cta)):
-        raise InputError("Write the ad's text (a headline at least).", key="ad_needs_text", field="headline")
-    return AdRequest(
-        product=_product_pixels(inputs.product),
-        headline=inputs.headline or "",
-        subline=inputs.subline or "",
-        price=inputs.price or "",
-        cta=inputs.cta or "",
-        formats=tuple(inputs.formats),
-        background=np.asarray(inputs.bg_image.convert("RGB")) if mode == "upload" else None,
-        background_style=inputs.bg_style if mode == "style" else None,
-        background_prompt=(inputs.bg_prompt or None) if mode in GENERATED_KINDS else None,
-        preset=(inputs.bg_preset or None) if mode in GENERATED_KINDS else None,
-        around_product=mode == "around-product",
-        remover=inputs.remover,
-        mask_add=add,
-        mask_remove=remove,
-        model=inputs.model,
-        seed=int(inputs.seed or 0),
-        scale=float(inputs.scale),
-    )
+    return dict(background=np.asarray(inputs.bg_image.convert("RGB")) if mode == "upload" else None,
+                backdrop=inputs.backdrop if mode == "backdrop" else None,
+                background_prompt=(inputs.bg_prompt or None) if mode in GENERATED_KINDS else None,
+                preset=(inputs.bg_preset or None) if mode in GENERATED_KINDS else None,
+                around_product=mode == "around-product")
 
 
-def run_ad(services: Services, state: ClientState, inputs: AdInputs, progress=None, request=None):
-    """Build every chosen format; returns (previews, files incl. the zip, report)."""
-    job = build_request(inputs)
+def ad_template(inputs: AdInputs, studio) -> AdRequest:
+    """Everything the tab sets except the product: what a batch applies to every photo."""
+    if not inputs.formats:
+        raise InputError("Choose at least one format.", key="no_formats", field="formats")
+    return AdRequest(product=None, headline=inputs.headline or "", subline=inputs.subline or "",
+                     price=inputs.price or "", old_price=inputs.old_price or "", cta=inputs.cta or "",
+                     formats=tuple(inputs.formats), **_background_fields(inputs), remover=inputs.remover,
+                     brand=chosen_brand(studio, inputs.brand), model=inputs.model, seed=_whole(inputs.seed),
+                     scale=inputs.scale)  # refused by the request when not numbers (NaN included)
+
+
+def build_request(inputs: AdInputs, studio=None, layouts: dict | None = None) -> AdRequest:
+    """The ad the tab describes; `studio` is needed only when a brand kit is chosen."""
+    if inputs.product is None:
+        raise InputError("Upload a product photo first.", key="no_product", field="product")
+    add, remove = strokes_by_colour((inputs.mask_value or {}).get("layers"), inputs.product.size)
+    return replace(ad_template(inputs, studio), product=_product_pixels(inputs.product), mask_add=add,
+                   mask_remove=remove, layouts=layouts or None)
+
+
+def run_ad(services: Services, state: ClientState, inputs: AdInputs, progress=None, request=None,
+           layouts: dict | None = None):
+    """Build every chosen format; returns (previews, files: formats, zip, layouts, report). The
+    layouts it got are kept in the session's state for the layout controls."""
+    job = build_request(inputs, services.studio, layouts)
     outcome = services.studio.make_ad(job, JobContext(session=state.session_id(request), owner=_owner(services, request),
                                                       progress=progress))
-    names = list(dict.fromkeys(job.formats))
-    previews = [(outcome.images[name], name) for name in names if name in outcome.images]
+    state.ad_layouts, state.ad_report = dict(outcome.layouts), outcome.report
+    previews = [(outcome.images[name], name) for name in outcome.images]
     files = [str(path) for path in outcome.saved.files.values()]
     return previews, files, outcome.report
+
+
+# --- the layout controls ---------------------------------------------------------------------
+
+_RGB = re.compile(r"rgba?\(\s*([\d.]+)\s*,\s*([\d.]+)\s*,\s*([\d.]+)")
+
+
+def as_hex(value: str | None) -> str | None:
+    """A colour picker's value as "#rrggbb" (pickers may answer "#rgb", "#rrggbbaa" or "rgba(...)")."""
+    if not value:
+        return None
+    value = str(value).strip()
+    match = _RGB.match(value)
+    if match:
+        return "#%02x%02x%02x" % tuple(min(255, round(float(v))) for v in match.groups())
+    v = value.lstrip("#")
+    if len(v) == 3:
+        v = "".join(c * 2 for c in v)
+    return "#" + v[:6].lower()
+
+
+def layout_values(layout: AdLayout) -> tuple:
+    """The controls' values for a layout: position, align, size, font, colour, accent, emphasis,
+    product height, product centre x, product bottom y."""
+    text, product = layout.text, layout.product
+    return (text.position, text.align, text.size, text.font, text.color, text.accent, text.price_emphasis,
+            product.height, product.center_x, product.bottom_y)
+
+
+def layout_from_controls(previous: AdLayout, position, align, size, font, colour, accent, emphasis, height, center_x,
+                         bottom_y) -> AdLayout:
+    """The layout the controls describe, over the one the format had. A new text position lets the
+    composition place the product and choose the line length again for that side."""
+    moved_text = position != previous.text.position
+    text = replace(previous.text, position=position, align=align, size=int(size), font=font, color=as_hex(colour),
+                   accent=as_hex(accent), price_emphasis=emphasis, width=None if moved_text else previous.text.width)
+    product = None if moved_text else PlacementRequest(float(center_x), float(bottom_y), float(height))
+    return AdLayout(text, product, previous.logo)
+
+
+def _suggestions_line(lang: str, report: dict | None, name: str) -> str:
+    colours = ((report or {}).get("formats", {}).get(name, {}).get("suggestions") or {}).get("colors") or {}
+    swatch = lambda hexes: " ".join(f"`{h}`" for h in hexes) or "—"  # noqa: E731
+    return tr(lang, "ad.suggested_colors", text=swatch(colours.get("text", [])), accent=swatch(colours.get("accent", [])))
 
 
 def build_ad_tab(services: Services) -> dict:
@@ -177,23 +235,24 @@ def build_ad_tab(services: Services) -> dict:
         with gr.Column(scale=1):
             gr.Markdown(f"### 1. {t('ad.product')}")
             with gr.Row():
-                product = gr.Image(type="pil", image_mode=None, format="png", label=t("ad.product"),
+                product = ImageFile(type="filepath", image_mode=None, format="png", label=t("ad.product"),
                                    sources=("upload", "clipboard"), height=260, elem_id="ad-product")
                 cut_preview = gr.Image(type="pil", format="png", label=t("ad.cutout_preview"), interactive=False,
                                        height=260, elem_id="ad-cut-preview")
             with gr.Row():
                 remover = gr.Dropdown(_remover_choices(), value="auto", label=t("ad.remover"), scale=2)
                 cut_btn = gr.Button(t("ad.cutout"), elem_id="ad-cutout", scale=1)
-            mask_editor = gr.ImageEditor(
-                type="pil", format="png", image_mode="RGBA", brush=MASK_BRUSH, eraser=gr.Eraser(), transforms=(),
+            mask_editor = ImageEditorFiles(
+                type="filepath", format="png", image_mode="RGBA", brush=MASK_BRUSH, eraser=gr.Eraser(), transforms=(),
                 layers=False, sources=(), label=t("ad.cutout_editor"), height=360, elem_id="ad-mask-editor",
             )
             fix_btn = gr.Button(t("ad.fix_preview"), size="sm", elem_id="ad-fix")
             gr.Markdown(f"### 2. {t('ad.background')}")
-            bg_mode = gr.Radio([(t(f"ad.bg_{m.replace('-', '_')}"), m) for m in BACKGROUND_KINDS], value="style",
+            bg_mode = gr.Radio([(t(f"ad.bg_{m.replace('-', '_')}"), m) for m in BACKGROUND_KINDS], value="backdrop",
                                label=t("ad.bg_mode"), elem_id="ad-bg-mode")
-            bg_style = gr.Dropdown(style_choices(), value="studio-white", label=t("ad.bg_style_pick"))
-            bg_image = gr.Image(type="pil", image_mode="RGB", format="png", label=t("ad.bg_image"), height=200,
+            backdrop = gr.Dropdown(backdrop_choices(), value=DEFAULT_BACKDROP, label=t("ad.bg_backdrop_pick"),
+                                   elem_id="ad-backdrop")
+            bg_image = ImageFile(type="filepath", image_mode="RGB", format="png", label=t("ad.bg_image"), height=200,
                                 sources=("upload", "clipboard"), visible=False)
             with gr.Group(visible=False) as generated:
                 bg_preset = gr.Dropdown(preset_choices(services.studio, "en"), value=None, label=t("ad.bg_preset_pick"))
@@ -201,13 +260,15 @@ def build_ad_tab(services: Services) -> dict:
                 with gr.Row():
                     model = gr.Dropdown(model_choices(), value=flux_or_any, label=t("ad.bg_model"))
                     seed = gr.Number(0, precision=0, minimum=0, label=t("common.seed"))
+            brand = build_brand_panel(services.studio).pick
         with gr.Column(scale=1):
             gr.Markdown(f"### 3. {t('ad.copy')}")
             headline = gr.Textbox(label=t("ad.headline"), elem_id="ad-headline")
             subline = gr.Textbox(label=t("ad.subline"), elem_id="ad-subline")
             with gr.Row():
                 price = gr.Textbox(label=t("ad.price"), elem_id="ad-price")
-                cta = gr.Textbox(label=t("ad.cta"), elem_id="ad-cta")
+                old_price = gr.Textbox(label=t("ad.old_price"), elem_id="ad-old-price")
+            cta = gr.Textbox(label=t("ad.cta"), elem_id="ad-cta")
             gr.Examples(EXAMPLE_COPY, [headline, subline, price, cta], label=t("common.examples"),
                         cache_examples=False, example_labels=[" · ".join(filter(None, row)) for row in EXAMPLE_COPY])
             gr.Markdown(f"### 4. {t('ad.formats')}")
@@ -219,24 +280,63 @@ def build_ad_tab(services: Services) -> dict:
                 cancel_btn = gr.Button(t("common.cancel"), variant="stop", elem_id="ad-cancel", scale=1)
             status = gr.Markdown(elem_id="ad-status")
             previews = gr.Gallery(label=t("ad.previews"), columns=2, height=420, format="png", interactive=False,
-                                  object_fit="contain",
-                                  elem_id="ad-previews")
+                                  object_fit="contain", elem_id="ad-previews")
             files = gr.File(label=t("ad.files"), file_count="multiple", interactive=False, elem_id="ad-files")
+            with gr.Accordion(t("ad.adjust"), open=False, elem_id="ad-adjust"):
+                gr.Markdown(t("ad.adjust_info"))
+                # Choices come with each build (and the format's positions with the format); the domain
+                # checks the values, so the API may pass them without a build in this page first.
+                adjust_format = gr.Dropdown([], value=None, label=t("ad.adjust_format"), elem_id="ad-adjust-format",
+                                            allow_custom_value=True)
+                with gr.Row():
+                    position = gr.Dropdown([], value=None, label=t("ad.position"), elem_id="ad-position",
+                                           allow_custom_value=True)
+                    align = gr.Radio([(t(f"ad.align_{a}"), a) for a in ALIGNS], value="left", label=t("ad.align"))
+                with gr.Row():
+                    text_size = gr.Slider(8, 400, value=96, step=1, label=t("ad.text_size"), elem_id="ad-text-size")
+                    font = gr.Dropdown(font_choices(), value=None, label=t("ad.font"), elem_id="ad-font")
+                with gr.Row():
+                    text_colour = gr.ColorPicker(label=t("ad.text_color"), elem_id="ad-text-colour")
+                    accent = gr.ColorPicker(label=t("ad.accent_color"), elem_id="ad-accent")
+                suggestions = gr.Markdown(elem_id="ad-suggestions")
+                emphasis = gr.Radio([(t(f"ad.emphasis_{e}"), e) for e in EMPHASES], value="accent",
+                                    label=t("ad.emphasis"))
+                product_size = gr.Slider(0.05, 1.0, value=0.6, step=0.01, label=t("ad.product_size"))
+                with gr.Row():
+                    product_x = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label=t("ad.product_x"))
+                    product_y = gr.Slider(0.0, 1.0, value=0.9, step=0.01, label=t("ad.product_y"))
+                apply = gr.Button(t("ad.apply"), variant="primary", elem_id="ad-apply")
+            with gr.Accordion(t("ad.batch"), open=False, elem_id="ad-batch"):
+                gr.Markdown(t("ad.batch_info"))
+                batch_files = gr.File(label=t("ad.batch_products"), file_count="multiple",
+                                      file_types=["image", ".zip"], elem_id="ad-batch-files")
+                batch_csv = gr.File(label=t("ad.batch_csv"), file_count="single", file_types=[".csv"],
+                                    elem_id="ad-batch-csv")
+                batch_run = gr.Button(t("ad.batch_run"), elem_id="ad-batch-run")
+                batch_status = gr.Markdown(elem_id="ad-batch-status")
+                batch_zip = gr.File(label=t("ad.batch_zip"), interactive=False, elem_id="ad-batch-zip")
             with gr.Accordion(t("common.details"), open=False):
                 report_json = gr.JSON(label=t("edit.report"))
+
+    build_inputs = [product, mask_editor, remover, bg_mode, bg_image, backdrop, bg_preset, bg_prompt, model, seed,
+                    headline, subline, price, cta, formats, scale, old_price, brand]
+    layout_controls = [position, align, text_size, font, text_colour, accent, emphasis, product_size, product_x,
+                       product_y]
 
     def cutout(state, product, remover, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - gradio injects it
         lang = lang_of(request)
         progress(0, desc=tr(lang, "progress.cutout"))
+        with user_errors(lang):
+            picture = read_upload(product, "product")
         try:
             with user_errors(lang):
-                value, preview, cut = run_cutout(services, state, product, remover, request,
+                value, preview, cut = run_cutout(services, state, picture, remover, request,
                                                  progress_reporter(progress, lang))
         except gr.Error as exc:
-            if product is None:
+            if picture is None:
                 raise
             # The photo still opens in the brush editor: the user can paint the product by hand.
-            photo = product.convert("RGB")
+            photo = picture.convert("RGB")
             state.cut, state.product_key = None, None
             return (state, {"background": photo, "layers": [], "composite": photo}, None,
                     tr(lang, "ad.cutout_failed", reason=exc.message))
@@ -244,20 +344,79 @@ def build_ad_tab(services: Services) -> dict:
 
     def fix(state, product, mask_value, request: gr.Request):
         with user_errors(lang_of(request)):
-            return preview_fix(state, product, mask_value)
+            return preview_fix(state, read_upload(product, "product"), mask_value)
+
+    def _finish(state, lang, shown, paths, report):
+        message = ad_message(lang, report, len(shown))
+        built = list(state.ad_layouts)
+        chosen = built[0] if built else None
+        return state, message, shown, paths, report, gr.Dropdown(choices=built, value=chosen)
 
     @gpu
-    def build_ad(state, product, mask_value, remover, bg_mode, bg_image, bg_style, bg_preset, bg_prompt, model,
-                 seed, headline, subline, price, cta, formats, scale, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - gradio injects it
+    def build_ad(state, product, mask_value, remover, bg_mode, bg_image, backdrop, bg_preset, bg_prompt, model,
+                 seed, headline, subline, price, cta, formats, scale, old_price, brand, request: gr.Request,
+                 progress=gr.Progress()):  # noqa: B008 - gradio injects it
         lang = lang_of(request)
-        inputs = AdInputs(product, mask_value, remover, bg_mode, bg_image, bg_style, bg_preset, bg_prompt, model,
-                          seed, headline, subline, price, cta, list(formats or []), scale)
-        with user_errors(lang):
+        with user_errors(lang):  # a new build starts from the automatic layout
+            inputs = AdInputs(read_upload(product, "product"), mask_value, remover, bg_mode,
+                              _background_upload(bg_mode, bg_image), backdrop, bg_preset, bg_prompt, model, seed,
+                              headline, subline, price, cta, list(formats or []), scale, old_price, brand or "")
             try:
                 shown, paths, report = run_ad(services, state, inputs, progress_reporter(progress, lang), request)
             except JobCancelled:
-                return state, tr(lang, "common.cancelled"), gr.skip(), gr.skip(), gr.skip()
-        return state, ad_message(lang, report, len(shown)), shown, paths, report
+                return state, tr(lang, "common.cancelled"), *(gr.skip() for _ in range(4))
+        return _finish(state, lang, shown, paths, report)
+
+    @gpu
+    def apply_layout(state, product, mask_value, remover, bg_mode, bg_image, backdrop, bg_preset, bg_prompt, model,
+                     seed, headline, subline, price, cta, formats, scale, old_price, brand, name, position, align,
+                     text_size, font, text_colour, accent, emphasis, product_size, product_x, product_y,
+                     request: gr.Request, progress=gr.Progress()):  # noqa: B008 - gradio injects it
+        lang = lang_of(request)
+        if not name or name not in state.ad_layouts:
+            raise gr.Error(tr(lang, "ad.build_first"), print_exception=False)
+        layouts = dict(state.ad_layouts)
+        layouts[name] = layout_from_controls(layouts[name], position, align, text_size, font, text_colour, accent,
+                                             emphasis, product_size, product_x, product_y)
+        with user_errors(lang):
+            inputs = AdInputs(read_upload(product, "product"), mask_value, remover, bg_mode,
+                              _background_upload(bg_mode, bg_image), backdrop, bg_preset, bg_prompt, model, seed,
+                              headline, subline, price, cta, list(formats or []), scale, old_price, brand or "")
+            try:
+                shown, paths, report = run_ad(services, state, inputs, progress_reporter(progress, lang), request,
+                                              layouts)
+            except JobCancelled:
+                return state, tr(lang, "common.cancelled"), *(gr.skip() for _ in range(4))
+        finished = _finish(state, lang, shown, paths, report)
+        return (*finished[:-1], gr.Dropdown(choices=list(state.ad_layouts), value=name))
+
+    def show_layout(state, name, request: gr.Request):
+        """The chosen format's layout in the controls, with the positions it offers and the
+        product colours that read where its text is."""
+        lang = lang_of(request)
+        layout = state.ad_layouts.get(name) if name else None
+        if layout is None:
+            return (gr.Dropdown(), *(gr.skip() for _ in layout_controls[1:]), "")
+        values = layout_values(layout)
+        positions = [(tr(lang, f"ad.position_{p}"), p) for p in get_format(name).positions]
+        return (gr.Dropdown(choices=positions, value=values[0]), *values[1:],
+                _suggestions_line(lang, state.ad_report, name))
+
+    @gpu
+    def build_batch(state, product, mask_value, remover, bg_mode, bg_image, backdrop, bg_preset, bg_prompt, model,
+                    seed, headline, subline, price, cta, formats, scale, old_price, brand, products, csv_file,
+                    request: gr.Request, progress=gr.Progress()):  # noqa: B008 - gradio injects it
+        lang = lang_of(request)
+        with user_errors(lang):
+            inputs = AdInputs(None, None, remover, bg_mode, _background_upload(bg_mode, bg_image), backdrop, bg_preset,
+                              bg_prompt, model, seed, headline, subline, price, cta, list(formats or []), scale,
+                              old_price, brand or "")
+            job = batch_request(products, csv_file, ad_template(inputs, services.studio))
+            try:
+                zip_path, outcome = run_batch(services, state, job, progress_reporter(progress, lang), request)
+            except JobCancelled:
+                return state, tr(lang, "common.cancelled"), gr.skip()
+        return state, batch_summary(lang, outcome), zip_path
 
     def cancel(state, request: gr.Request):
         stopped = state.session is not None and services.studio.cancel(state.session)
@@ -265,22 +424,28 @@ def build_ad_tab(services: Services) -> dict:
 
     # The cut-out models run on the CPU: their own queue, never behind a GPU job. Its progress and
     # errors show on the status line, never as badges over the (then empty) brush editor.
-    while_running(cut_btn, [cut_btn, build], cutout, [state, product, remover],
-                  [state, mask_editor, cut_preview, status], api_name="cutout", concurrency_id="cutout",
-                  concurrency_limit=2, show_progress_on=[status])
+    running = [cut_btn, build, apply, batch_run]  # off while any of them runs
+    while_running(cut_btn, running, cutout, [state, product, remover], [state, mask_editor, cut_preview, status],
+                  api_name="cutout", concurrency_id="cutout", concurrency_limit=2, show_progress_on=[status])
     fix_btn.click(fix, [state, product, mask_editor], [cut_preview], api_name="cutout_fix", show_progress_on=[status])
-    while_running(build, [cut_btn, build], build_ad,
-                  [state, product, mask_editor, remover, bg_mode, bg_image, bg_style, bg_preset, bg_prompt, model,
-                   seed, headline, subline, price, cta, formats, scale],
-                  [state, status, previews, files, report_json], api_name="build_ad", concurrency_id=GPU,
-                  concurrency_limit=1, show_progress_on=[status])
+    outputs = [state, status, previews, files, report_json, adjust_format]
+    while_running(build, running, build_ad, [state, *build_inputs], outputs, api_name="build_ad", concurrency_id=GPU,
+                  concurrency_limit=services.gpu_slots, show_progress_on=[status])
+    while_running(apply, running, apply_layout, [state, *build_inputs, adjust_format, *layout_controls], outputs,
+                  api_name="apply_layout", concurrency_id=GPU, concurrency_limit=services.gpu_slots,
+                  show_progress_on=[status])
     cancel_btn.click(cancel, [state], [status], api_name="cancel_ad", show_progress="hidden")
+    adjust_format.change(show_layout, [state, adjust_format], [*layout_controls, suggestions],
+                         api_visibility="private")
+    while_running(batch_run, running, build_batch, [state, *build_inputs, batch_files, batch_csv],
+                  [state, batch_status, batch_zip], api_name="build_ad_batch", concurrency_id=GPU,
+                  concurrency_limit=services.gpu_slots, show_progress_on=[batch_status])
 
     def show_background_inputs(mode):
-        return (gr.Dropdown(visible=mode == "style"), gr.Image(visible=mode == "upload"),
+        return (gr.Dropdown(visible=mode == "backdrop"), gr.Image(visible=mode == "upload"),
                 gr.Group(visible=mode in GENERATED_KINDS))
 
-    bg_mode.change(show_background_inputs, [bg_mode], [bg_style, bg_image, generated], api_visibility="private")
+    bg_mode.change(show_background_inputs, [bg_mode], [backdrop, bg_image, generated], api_visibility="private")
 
     def new_product(state):
         state.cut, state.product_key = None, None  # strokes on the old photo no longer apply
@@ -306,3 +471,15 @@ def _remover_choices() -> list[tuple]:
     from editor.ad import remover_names
 
     return [(named_label("remover", name), name) for name in remover_names()]
+
+
+def _background_upload(mode: str, source):
+    """The uploaded background, read (header first) only when the ad uses it."""
+    return read_upload(source, "background") if mode == "upload" else None
+
+
+def _whole(value):
+    """The seed widget's float as an int; empty as 0; anything else as it is, for the request to refuse."""
+    if value in (None, ""):
+        return 0
+    return int(value) if isinstance(value, float) and value.is_integer() else value

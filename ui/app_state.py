@@ -52,8 +52,12 @@ class Services:
     browser each page session belongs to."""
 
     def __init__(self, config: AppConfig, studio: Studio | None = None):
+        """`studio`: a Studio, or a serving client with the same methods (serving.StudioClient)."""
         self.config = config
         self.studio = studio or Studio(config.studio_config())
+        # Accelerator jobs the app runs at once: one on this process's model; a serving client
+        # says how many its replicas take.
+        self.gpu_slots = getattr(self.studio, "parallel_jobs", 1)
         self.browsers = BrowserIds()
 
     def owner(self, request) -> str | None:
@@ -116,6 +120,8 @@ class ClientState:
     product_key: str | None = None  # digest of the photo that cut-out was made from
     last_job: str | None = None  # id of the latest saved edit (the page restores it after a reload)
     photo: object | None = None  # ui.photo.EditorPhoto: the full-size file behind the editor's screen copy
+    ad_layouts: dict = field(default_factory=dict)  # format -> editor.ad.AdLayout of the latest build
+    ad_report: dict | None = None  # the latest build's report (colour suggestions per format)
 
     def session_id(self, request) -> str:
         if self.session is None:

@@ -33,6 +33,7 @@ from ui.memory import plan_line
 from ui.model_choice import default_model, model_choices, model_note
 from ui.photo import open_in_editor, photo_and_mask
 from ui.prompts import english_for, english_preview
+from ui.uploads import ImageEditorFiles
 
 EXAMPLE_PROMPTS = [
     ["a cup of coffee on a wooden table", "a cup of green tea on a wooden table"],
@@ -197,8 +198,9 @@ def build_edit_tab(services: Services) -> dict:
             # editor then gets a screen-size copy (ui/photo.py).
             photo_btn = gr.UploadButton(t("edit.upload_photo"), file_types=["image"], size="sm",
                                         elem_id="edit-upload-photo")
-            # Paths, not pictures: the Studio reads a phone photo from its file.
-            editor = gr.ImageEditor(
+            # Files, not pictures: read by our loader (bad uploads get our message), and the Studio
+            # reads a phone photo from its file.
+            editor = ImageEditorFiles(
                 type="filepath", format="png", image_mode="RGBA", brush=BRUSH, eraser=gr.Eraser(),
                 transforms=(), layers=False, sources=("upload", "clipboard"),
                 label=t("edit.image"), elem_id="edit-editor", height=520,
@@ -299,12 +301,12 @@ def build_edit_tab(services: Services) -> dict:
     # The progress bar and any error show on the status line only: the result panels never get
     # an error badge, and keep the last result.
     while_running(invert_btn, run_buttons, invert, [state, made_source, model, editor, source, *options, source_en],
-                  [state, status], api_name="invert", concurrency_id=GPU, concurrency_limit=1,
+                  [state, status], api_name="invert", concurrency_id=GPU, concurrency_limit=services.gpu_slots,
                   show_progress_on=[status], **remembered)
     while_running(edit_btn, run_buttons, edit,
                   [state, made_source, made_target, model, editor, source, target, *options, source_en, target_en],
                   [state, status, compare, overlay, download, report_json, history],
-                  api_name="edit", concurrency_id=GPU, concurrency_limit=1, show_progress_on=[status], **remembered)
+                  api_name="edit", concurrency_id=GPU, concurrency_limit=services.gpu_slots, show_progress_on=[status], **remembered)
 
     def continue_from(state, request: gr.Request):
         lang = lang_of(request)

@@ -19,6 +19,7 @@ from ui.i18n import lang_of, t, tr
 from ui.memory import plan_line
 from ui.model_choice import default_model, model_choices, model_note
 from ui.prompts import english_for, english_preview
+from ui.uploads import ImageFile
 
 GPU = "gpu"
 EXAMPLES = [  # (prompt, preset); never run at start-up
@@ -121,7 +122,7 @@ def build_generate_tab(services: Services) -> dict:
             with gr.Row():
                 lora = gr.Dropdown(style_choices(services.studio, "en", model0), value=NONE, label=t("gen.lora"), elem_id="gen-lora")
                 lora_weight = gr.Slider(-2, 2, value=0.8, step=0.05, label=t("gen.lora_scale"))
-            init_image = gr.Image(type="pil", image_mode="RGB", format="png", label=t("gen.init_image"),
+            init_image = ImageFile(type="filepath", image_mode="RGB", format="png", label=t("gen.init_image"),
                                   sources=("upload", "clipboard"), height=240, elem_id="gen-init")
             strength = gr.Slider(0.05, 1.0, value=0.6, step=0.05, label=t("gen.strength"))
             with gr.Accordion(t("common.advanced"), open=False):
@@ -185,8 +186,8 @@ def build_generate_tab(services: Services) -> dict:
     while_running(run, [run], generate_images,
                   [made_from, model, prompt, preset, negative, lora, lora_weight, init_image, strength, width, height,
                    steps, guidance, seed, count, prompt_en],
-                  [status, gallery, files, report_json], api_name="generate", concurrency_id=GPU, concurrency_limit=1,
-                  show_progress_on=[status])
+                  [status, gallery, files, report_json], api_name="generate", concurrency_id=GPU,
+                  concurrency_limit=services.gpu_slots, show_progress_on=[status])
     cancel_btn.click(cancel, None, [status], api_name="cancel_generate", show_progress="hidden")
     model.change(on_model, [model], [note, lora], api_visibility="private")
     for trigger in (prompt.change, model.change):

@@ -1,7 +1,9 @@
-"""Turning gr.ImageEditor values into (image, mask) and drawing masks for display.
+"""Turning upload and ImageEditor values into (image, mask) and drawing masks for display.
 
-Presentation only: no model code. The mask convention is Intact's everywhere: float32 H×W in
-[0, 1], 1 = regenerate.
+Presentation only: no model code. Every picture a client sends (photo, brush layer, product,
+background) is read here through `editor.images.load_image`: header first (an oversized file is
+refused before it is decoded), one-line errors with a key. The mask convention is Intact's
+everywhere: float32 H×W in [0, 1], 1 = regenerate.
 """
 
 from __future__ import annotations
@@ -16,13 +18,26 @@ from editor.images import load_image
 OVERLAY_RGB = (255, 40, 120)  # a magenta that stands out on photos
 
 
-def layer_alpha(layer: Image.Image, size: tuple[int, int]) -> np.ndarray:
+def read_upload(source, field: str) -> Image.Image | None:
+    """An uploaded picture (a path, bytes, or an already decoded image) as a PIL image (RGB, or
+    RGBA when it carries transparency); None when nothing was uploaded."""
+    return None if source is None else load_image(source, field=field).to_pil()
+
+
+def _layer_rgba(layer, size: tuple[int, int]) -> np.ndarray:
+    """A brush layer as uint8 H×W×4 at the background's size (a layer without transparency is
+    opaque everywhere, as Pillow's RGBA conversion makes it)."""
+    loaded = load_image(layer, field="mask")
+    alpha = np.full(loaded.rgb.shape[:2], 255, np.uint8) if loaded.alpha is None else loaded.alpha
+    rgba = Image.fromarray(np.dstack([loaded.rgb, alpha]), "RGBA")
+    if rgba.size != size:  # the canvas may export layers at its own size
+        rgba = rgba.resize(size, Image.Resampling.NEAREST)
+    return np.asarray(rgba, dtype=np.uint8)
+
+
+def layer_alpha(layer, size: tuple[int, int]) -> np.ndarray:
     """A layer's alpha as float32 in [0, 1], at the background's size."""
-    if layer.mode != "RGBA":
-        layer = layer.convert("RGBA")
-    if layer.size != size:  # the canvas may export layers at its own size
-        layer = layer.resize(size, Image.Resampling.NEAREST)
-    return np.asarray(layer, dtype=np.uint8)[:, :, 3].astype(np.float32) / 255.0
+    return _layer_rgba(layer, size)[:, :, 3].astype(np.float32) / 255.0
 
 
 def mask_from_layers(layers, size: tuple[int, int]) -> np.ndarray:
@@ -39,7 +54,7 @@ def editor_image_and_mask(value) -> tuple[Image.Image | None, np.ndarray | None]
     if not value or value.get("background") is None:
         return None, None
     # Same checks and conversions as every other input (16-bit, CMYK, palette, size limit).
-    image = load_image(value["background"]).to_pil().convert("RGB")
+    image = load_image(value["background"], field="image").to_pil().convert("RGB")
     mask = mask_from_layers(value.get("layers"), image.size)
     return image, (mask if mask.any() else None)
 
@@ -95,10 +110,7 @@ def strokes_by_colour(layers, size: tuple[int, int]) -> tuple[np.ndarray | None,
     for layer in layers or []:
         if layer is None:
             continue
-        rgba = layer.convert("RGBA")
-        if rgba.size != size:
-            rgba = rgba.resize(size, Image.Resampling.NEAREST)
-        px = np.asarray(rgba, dtype=np.int16)
+        px = _layer_rgba(layer, size).astype(np.int16)
         alpha = px[:, :, 3].astype(np.float32) / 255.0
         greener = px[:, :, 1] > px[:, :, 0]
         np.maximum(add, np.where(greener, alpha, 0.0), out=add)

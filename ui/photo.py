@@ -39,7 +39,7 @@ def open_in_editor(state, source) -> dict:
     """An editor value for `source` (a path, or a picture); a photo bigger than the screen goes in
     as a screen-size copy and `state.photo` remembers the full-size file. Every check of
     `editor.images` applies here, at upload (size limit, damaged files, EXIF orientation)."""
-    loaded = load_image(source)
+    loaded = load_image(source, field="image")
     picture = loaded.to_pil()
     state.photo = None
     if max(picture.size) > SCREEN_SIDE and isinstance(source, str):
@@ -49,18 +49,14 @@ def open_in_editor(state, source) -> dict:
     return {"background": picture, "layers": [], "composite": picture}
 
 
-def _picture(value) -> Image.Image:
-    return value if isinstance(value, Image.Image) else Image.open(value)
-
-
 def photo_and_mask(state, value) -> tuple[object | None, np.ndarray | None]:
     """(the photo to edit: the full-size file when the editor holds its screen copy, else the
     editor's own picture; the painted mask at that photo's size). None for what is missing."""
     if not value or value.get("background") is None:
         return None, None
     # Same checks and conversions as every other input (16-bit, CMYK, palette, size limit).
-    background = load_image(value["background"]).to_pil().convert("RGB")
-    layers = [_picture(layer) for layer in value.get("layers") or [] if layer is not None]
+    background = load_image(value["background"], field="image").to_pil().convert("RGB")
+    layers = [layer for layer in value.get("layers") or [] if layer is not None]
     mask = mask_from_layers(layers, background.size)
     if not mask.any():
         return background, None

@@ -90,7 +90,8 @@ def model_rows(lang: str) -> list[list[str]]:
         location = locate(spec.name)
         if location.available:
             state = "✓ " + tr(lang, "status.available")
-            where = tr(lang, "status.built_in") if location.source == "built-in-code" else str(location.path)
+            # Not the folder: this answer may go to a remote browser (issue 16).
+            where = tr(lang, "status.built_in") if location.source == "built-in-code" else "—"
         else:
             state = "⚠️ " + tr(lang, "status.missing")
             where = tr(lang, "status.fetch_with", command=download_command(spec.name))
@@ -127,13 +128,28 @@ def status_markdown(services: Services, lang: str) -> str:
     """The operator's details (device, memory plan, settings)."""
     cfg = services.config
     settings = tr(lang, "status.settings_line", model=cfg.model, kv=cfg.kv_cache, memory=cfg.memory_mode,
-                  output=str(cfg.output_dir))
+                  output=cfg.output_dir.name)  # the folder's name only: no server path to remote browsers
     sections = [
         (tr(lang, "status.device"), device_line(services)),
         (tr(lang, "status.memory"), memory_line(services, lang)),
         (tr(lang, "status.settings"), settings),
+        *data_problems_section(services, lang),
     ]
     return "\n\n".join(f"### {title}\n\n{body}" for title, body in sections)
+
+
+# --- data files skipped (issue 16) -----------------------------------------------------------
+
+
+def data_problems_section(services: Services, lang: str) -> list[tuple[str, str]]:
+    """A section listing the data files the Studio skipped (file names, no folders), when any."""
+    problems = services.studio.data_problems()
+    if not problems:
+        return []
+    return [(tr(lang, "status.data_problems"), "\n".join(f"- {p.line()}" for p in problems))]
+
+
+# ------------------------------------------------------------------------------------------------
 
 
 def _headers(lang: str) -> list[str]:

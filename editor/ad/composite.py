@@ -7,6 +7,7 @@ the composite holds exactly the product's own (resized) pixels.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -43,22 +44,8 @@ class PlacementRequest:
         for name in ("center_x", "bottom_y", "height"):
             v = getattr(self, name)
             if not (0.0 <= v <= 1.0) or (name == "height" and v <= 0.02):
-                raise InputError(f"Placement {name} must be a fraction between 0 and 1 (height above 0.02); got {v}.")
-
-
-def auto_placement(product_size: tuple[int, int], fmt: AdFormat, floor_line: float | None = None) -> Placement:
-    """Largest fit inside the format's product region, standing on its bottom (or on the studio floor)."""
-    bw, bh = product_size
-    x0, y0, x1, y1 = fmt.product_region
-    W, H = fmt.size
-    rw, rh = (x1 - x0) * W, (y1 - y0) * H
-    scale = min(rw / bw, rh / bh)
-    w, h = max(1, round(bw * scale)), max(1, round(bh * scale))
-    bottom = y1 * H
-    if floor_line is not None and floor_line * H + 0.08 * H < bottom:
-        bottom = max(floor_line * H + 0.08 * H, y0 * H + h)  # stand on the floor, not in the air
-    cx = (x0 + x1) / 2 * W
-    return Placement(round(cx - w / 2), round(bottom - h), w, h)
+                raise InputError(f"Placement {name} must be a fraction between 0 and 1 (height above 0.02); got {v}.",
+                                 key="ad_bad_placement", field="layout", name=name, value=v)
 
 
 def requested_placement(product_size: tuple[int, int], fmt: AdFormat, req: PlacementRequest) -> Placement:
@@ -100,12 +87,43 @@ def place_product(cut: CutOut, placement: Placement, canvas_size: tuple[int, int
     return np.round(layer), layer_alpha  # whole-valued colours: opaque pixels land exactly
 
 
-def shadow_map(alpha: np.ndarray, placement: Placement, contact: float, drop: float) -> np.ndarray:
+def light_direction(background: np.ndarray, product_box: tuple[int, int, int, int], angle: float | None = None) -> tuple[float, float]:
+    """Unit vector from the product towards the light, in image coordinates (x right, y down).
+
+    A backdrop that knows its light (`angle`, degrees, 90 = from the top) says so; otherwise the
+    light is measured on the picture: the brightness-weighted centre of the clearly-lit pixels,
+    seen from the product's centre. A flat picture gives light from straight above.
+    """
+    if angle is not None:
+        a = math.radians(angle)
+        return math.cos(a), -math.sin(a)
+    h, w = background.shape[:2]
+    scale = 96 / max(h, w)
+    small = cv2.resize(background, (max(4, round(w * scale)), max(4, round(h * scale))), interpolation=cv2.INTER_AREA)
+    lum = cv2.GaussianBlur(small.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32), (0, 0), 3)
+    weight = np.clip(lum - np.percentile(lum, 60), 0, None)
+    if weight.sum() < 1e-3 or float(lum.max() - lum.min()) < 6.0:
+        return 0.0, -1.0
+    ys, xs = np.mgrid[0 : lum.shape[0], 0 : lum.shape[1]]
+    cx, cy = (xs * weight).sum() / weight.sum() / scale, (ys * weight).sum() / weight.sum() / scale
+    px, py = (product_box[0] + product_box[2]) / 2, (product_box[1] + product_box[3]) / 2
+    dx, dy = cx - px, cy - py
+    norm = math.hypot(dx, dy)
+    if norm < 0.03 * min(h, w):
+        return 0.0, -1.0
+    return dx / norm, dy / norm
+
+
+def shadow_map(alpha: np.ndarray, placement: Placement, contact: float, drop: float,
+               light: tuple[float, float] = (0.0, -1.0)) -> np.ndarray:
     """Darkness (0..1) cast on the background: a squashed contact shadow under the product's
-    footprint and a soft drop shadow of its silhouette, both derived from the alpha."""
+    footprint and a soft drop shadow of its silhouette, both derived from the alpha. The drop
+    shadow falls away from the light (`light`: unit vector towards it), and always a little down,
+    onto the surface the product stands on."""
     H, W = alpha.shape
     dark = np.zeros((H, W), np.float32)
     ph = placement.height
+    lx, ly = light
     if contact > 0:
         box = alpha[max(placement.y, 0) : min(placement.bottom, H), max(placement.x, 0) : min(placement.x + placement.width, W)]
         if box.size:
@@ -117,10 +135,14 @@ def shadow_map(alpha: np.ndarray, placement: Placement, contact: float, drop: fl
             x0 = max(placement.x, 0)
             c = np.zeros((H, W), np.float32)
             c[y0:y1, x0 : x0 + box.shape[1]] = foot[squash_h - (y1 - y0) :, : min(box.shape[1], W - x0)]
+            shift = np.float32([[1, 0, -lx * ph * 0.015], [0, 1, 0]])
+            c = cv2.warpAffine(c, shift, (W, H), flags=cv2.INTER_LINEAR, borderValue=0)
             c = cv2.GaussianBlur(c, (0, 0), max(1.0, ph * 0.02))
             dark = np.maximum(dark, contact * np.clip(c * 1.5, 0, 1))
     if drop > 0:
-        dx, dy = round(ph * 0.03), round(ph * 0.025)
+        reach = ph * 0.045
+        dx = -lx * reach
+        dy = reach * (0.45 + 0.55 * max(0.0, -ly))
         m = np.float32([[1, 0, dx], [0, 1, dy]])
         d = cv2.warpAffine(alpha, m, (W, H), flags=cv2.INTER_LINEAR, borderValue=0)
         d = cv2.GaussianBlur(d, (0, 0), max(1.0, ph * 0.035))

@@ -1,22 +1,24 @@
-"""Finding a Korean-capable font on this machine and handing out sized copies of it.
+"""Finding Korean-capable fonts on this machine and handing out sized copies of them.
 
-Order: `INTACT_FONT_DIR` (a folder the operator chose), fontconfig (`fc-match`), then the
-known Debian paths of fonts-noto-cjk and fonts-nanum. A font only counts when it really has
-Hangul glyphs, checked by rendering, because a name is no guarantee.
+The default font: `INTACT_FONT_DIR` (a folder the operator chose), fontconfig (`fc-match`), then
+the known Debian paths of fonts-noto-cjk and fonts-nanum. The families a user can pick from
+(`FontCatalogue`): every installed family with Hangul, regular and bold faces paired. A font only
+counts when it really has Hangul glyphs, checked by rendering, because a name is no guarantee.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import ImageFont
+from PIL import Image, ImageDraw, ImageFont
 
 from editor.ad.text import missing_glyphs
-from editor.errors import IntactError
+from editor.errors import InputError, IntactError
 
 WEIGHTS = ("regular", "bold")
 INSTALL_HINT = "Install a Korean font: apt-get install fonts-noto-cjk (on Spaces: add fonts-noto-cjk to packages.txt)"
@@ -138,13 +140,42 @@ def find_korean_font(weight: str = "bold", system: bool = True) -> FontSource:
     raise FontNotFoundError(f"No font with Korean (Hangul) glyphs was found. Looked in: {'; '.join(looked)}. {INSTALL_HINT}.")
 
 
+def ink_box(font: ImageFont.FreeTypeFont, text: str) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of the pixels at least half covered when `text` is drawn with
+    anchor "ls" at (0, 0): where the eye sees its edges. (0, 0, 0, 0) for no ink."""
+    x0, y0, x1, y1 = font.getbbox(text, anchor="ls")  # contains the ink; pad for anti-aliasing
+    pad = 2
+    img = Image.new("L", (max(1, x1 - x0 + 2 * pad), max(1, y1 - y0 + 2 * pad)), 0)
+    ImageDraw.Draw(img).text((pad - x0, pad - y0), text, font=font, fill=255, anchor="ls")
+    box = img.point(lambda v: 255 if v >= 128 else 0).getbbox()
+    if box is None:
+        return 0, 0, 0, 0
+    return box[0] - pad + x0, box[1] - pad + y0, box[2] - pad + x0, box[3] - pad + y0
+
+
 class FontBook:
-    """Sized fonts for one workflow. Owned by its caller (no process-wide cache)."""
+    """Sized fonts for one workflow, and the ink boxes measured with them. Owned by its caller
+    (no process-wide cache)."""
 
     def __init__(self, sources: dict[str, FontSource] | None = None, system: bool = True):
         self._sources = dict(sources or {})
         self._system = system
         self._fonts: dict[tuple[str, int], ImageFont.FreeTypeFont] = {}
+        self._ink: dict[tuple[str, int, str], tuple[int, int, int, int]] = {}
+        self._length: dict[tuple[str, int, str], float] = {}
+
+    def length(self, size: int, weight: str, text: str) -> float:
+        """The advance width of `text`, pixels (measured once per size, weight and text)."""
+        key = (weight, int(size), text)
+        if key not in self._length:
+            self._length[key] = self.font(size, weight).getlength(text)
+        return self._length[key]
+
+    def ink(self, size: int, weight: str, text: str) -> tuple[int, int, int, int]:
+        key = (weight, int(size), text)
+        if key not in self._ink:
+            self._ink[key] = ink_box(self.font(size, weight), text)
+        return self._ink[key]
 
     def source(self, weight: str) -> FontSource:
         if weight not in self._sources:
@@ -160,3 +191,124 @@ class FontBook:
 
     def fingerprint(self) -> str:
         return ";".join(f"{w}={self.source(w).path}#{self.source(w).index}" for w in WEIGHTS)
+
+
+# ------------------------------------------------------------------ the families a user can pick
+
+_SKIP_FAMILY = re.compile(r"mono|coding", re.IGNORECASE)  # fixed-width faces are for code, not ads
+# A modern sans first when it is there; otherwise whatever `find_korean_font` settles on.
+PREFERRED_FAMILIES = ("noto-sans-cjk-kr", "nanum-barun-gothic", "nanum-gothic")
+_CJK_NOT_KOREAN = re.compile(r"\bCJK (JP|SC|TC|HK)\b")
+
+
+def family_key(name: str) -> str:
+    """A stable, file-name-safe key: "Noto Sans CJK KR" -> "noto-sans-cjk-kr", "NanumGothic" -> "nanum-gothic"."""
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name)
+    return re.sub(r"[^a-z0-9]+", "-", spaced.lower()).strip("-") or "font"
+
+
+@dataclass(frozen=True)
+class FontFamily:
+    key: str
+    name: str
+    regular: FontSource
+    bold: FontSource
+
+    def sources(self) -> dict[str, FontSource]:
+        return {"regular": self.regular, "bold": self.bold}
+
+
+def _fc_list_faces() -> list[tuple[str, str, str, int]]:
+    """(family, style, path, index) of every face fontconfig says covers Korean."""
+    if shutil.which("fc-list") is None:
+        return []
+    try:
+        out = subprocess.run(["fc-list", ":lang=ko", "-f", "%{family[0]}|%{style[0]}|%{file}|%{index}\n"],
+                             capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    faces = []
+    for line in out.splitlines():
+        parts = line.split("|")
+        if len(parts) == 4 and parts[2]:
+            faces.append((parts[0].strip(), parts[1].strip(), parts[2], int(parts[3] or 0)))
+    return faces
+
+
+def _dir_faces(folder: Path) -> list[tuple[str, str, str, int]]:
+    faces = []
+    for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in _FONT_SUFFIXES):
+        for index in range(8 if path.suffix.lower() in (".ttc", ".otc") else 1):
+            source = _open_source(str(path), index)
+            if source is not None:
+                faces.append((source.family, source.style, source.path, index))
+    return faces
+
+
+class FontCatalogue:
+    """The Korean font families installed here, by key, and one `FontBook` per family in use.
+
+    Owned by its caller (an ad workflow); the font scan runs once, on first use.
+    """
+
+    def __init__(self, system: bool = True):
+        self._system = system
+        self._families: dict[str, FontFamily] | None = None
+        self._books: dict[str, FontBook] = {}
+
+    def families(self) -> dict[str, FontFamily]:
+        if self._families is None:
+            faces: list[tuple[str, str, str, int]] = []
+            folder = os.environ.get("INTACT_FONT_DIR")
+            if folder and Path(folder).is_dir():
+                faces += _dir_faces(Path(folder))
+            if self._system:
+                faces += _fc_list_faces()
+            grouped: dict[str, dict[str, tuple[str, int]]] = {}
+            names: dict[str, str] = {}
+            for family, style, path, index in faces:
+                if _SKIP_FAMILY.search(family) or _CJK_NOT_KOREAN.search(family):
+                    continue
+                key = family_key(family)
+                names.setdefault(key, family)
+                weight = "bold" if _wants("bold", style) else "regular"
+                grouped.setdefault(key, {}).setdefault(weight, (path, index))
+            families: dict[str, FontFamily] = {}
+            for key in sorted(grouped):
+                faces_by_weight = {w: _open_source(*where) for w, where in grouped[key].items()}
+                faces_by_weight = {w: s for w, s in faces_by_weight.items() if s is not None}
+                if not faces_by_weight:
+                    continue
+                regular = faces_by_weight.get("regular") or faces_by_weight["bold"]
+                bold = faces_by_weight.get("bold") or regular
+                families[key] = FontFamily(key, names[key], regular, bold)
+            self._families = families
+        return self._families
+
+    def default_key(self) -> str:
+        families = self.families()
+        folder = os.environ.get("INTACT_FONT_DIR")
+        if folder:  # the operator's own fonts come first
+            own = [k for k, f in families.items() if Path(f.bold.path).is_relative_to(Path(folder))]
+            if own:
+                return own[0]
+        for key in PREFERRED_FAMILIES:
+            if key in families:
+                return key
+        return family_key(find_korean_font("bold", self._system).family)
+
+    def book(self, key: str | None = None) -> FontBook:
+        """Sized fonts of family `key`; None is the default family."""
+        default = key is None
+        if default:
+            key = self.default_key()
+        if key not in self._books:
+            family = self.families().get(key)
+            if family is not None:
+                self._books[key] = FontBook(family.sources(), system=self._system)
+            elif default:  # a default font found outside fontconfig's list (no fc-list here)
+                self._books[key] = FontBook(system=self._system)
+            else:
+                raise InputError(f"The font '{key}' is not installed. Choose from: {', '.join(self.families()) or 'none'}.",
+                                 key="ad_unknown_font", field="font", font=key)
+        return self._books[key]

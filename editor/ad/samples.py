@@ -73,3 +73,43 @@ def product_shot(kind: str = "plain", w: int = 192, h: int = 192, colour=(178, 3
     rng = np.random.default_rng(seed)
     rgb = rgb + rng.normal(0.0, 1.5, rgb.shape)  # sensor noise
     return ProductShot(np.clip(rgb + 0.5, 0, 255).astype(np.uint8), alpha, product)
+
+
+# The cup and saucer in scikit-image's coffee photograph (600×400), outlined as a user would with
+# a few shapes: the saucer's ellipse (centre, half-axes) plus the cup and spoon boxes. Outside them
+# nothing is product (this keeps the saucer's cast shadow on the table out of the cut-out).
+_COFFEE_SAUCER = ((278, 229), (206, 162))
+_COFFEE_PARTS = ((168, 8, 418, 300), (385, 55, 432, 120))
+
+
+def coffee_cutout(scale: float = 1.0):
+    """A real product photo cut out without a model: GrabCut from the outline (surely product well
+    inside it, maybe product near its edge, table outside), then closed-form matting for the soft edge
+    (editor.ad.matting). Returns an editor.ad.cutout.CutOut; `scale` < 1 works on a smaller copy."""
+    import cv2
+    from skimage import data
+
+    from editor.ad.cutout import CutOut
+    from editor.ad.matting import matte
+
+    rgb = data.coffee()
+    if scale != 1.0:
+        rgb = cv2.resize(rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+    h, w = rgb.shape[:2]
+    s = rgb.shape[1] / 600
+    allowed = np.zeros((h, w), np.uint8)
+    (cx, cy), (ax, ay) = _COFFEE_SAUCER
+    cv2.ellipse(allowed, (round(cx * s), round(cy * s)), (round(ax * s), round(ay * s)), 0, 0, 360, 1, -1)
+    for x0, y0, x1, y1 in _COFFEE_PARTS:
+        allowed[round(y0 * s) : round(y1 * s), round(x0 * s) : round(x1 * s)] = 1
+    core = np.zeros((h, w), np.uint8)  # surely product: the saucer's ellipse shrunk by 6%, the cup's middle
+    cv2.ellipse(core, (round(cx * s), round(cy * s)), (round(ax * s * 0.94), round(ay * s * 0.94)), 0, 0, 360, 1, -1)
+    gc = np.where(allowed > 0, cv2.GC_PR_FGD, cv2.GC_BGD).astype(np.uint8)
+    gc[core > 0] = cv2.GC_FGD
+    bgd, fgd = np.zeros((1, 65)), np.zeros((1, 65))
+    cv2.setRNGSeed(0)  # GrabCut's colour models start from k-means: make it repeatable
+    cv2.grabCut(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), gc, None, bgd, fgd, 5, cv2.GC_INIT_WITH_MASK)
+    hard = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
+    alpha, colours = matte(rgb, hard)
+    a8 = np.round(alpha * 255).astype(np.uint8)
+    return CutOut(np.dstack([colours, a8]), alpha, "grabcut-outline")

@@ -1,41 +1,54 @@
-"""The ad pipeline as a chain of typed nodes: cut-out → placement → background → composite →
-layout → text → save, recomputed per format and rerun only where inputs changed.
+"""The ad pipeline as a chain of typed nodes, recomputed per format and rerun only where inputs
+changed:
 
-So a new headline reruns layout, text and save for each format, while the cut-out, the
-placement and the (possibly generated) background come from the graph's cache.
+    cut-out → palette → background → design (layout) → placement → composite → text → save
+
+So a new headline reruns the design, the text and the save for each format, while the cut-out,
+the palette and the (possibly generated) background come from the graph's cache; an edited
+layout (text size, font, colours, position) does the same, and moving the product adds only
+placement and composite. The layout each format got comes back in the result as data
+(`editor.ad.design.AdLayout`), ready to be edited and sent back.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 from PIL import Image
 
 from editor.ad import backgrounds as bglib
+from editor.ad.brand import BrandKit
+from editor.ad.colour import parse_hex, to_hex
 from editor.ad.composite import (
     Placement,
     PlacementRequest,
-    auto_placement,
     composite,
+    light_direction,
     place_product,
     requested_placement,
     shadow_map,
 )
+from editor.ad.composition import Geometry, auto_layout
 from editor.ad.cutout import AUTO, CutOut, RembgSessions, correct_alpha, cut_out, resolve_remover
-from editor.ad.fonts import FontBook
-from editor.ad.formats import AdFormat, get_format, scaled
-from editor.ad.layout import ELEMENT_ORDER, LayoutPlan, plan_layout, render_layout
+from editor.ad.design import AdLayout, TextSettings
+from editor.ad.fonts import FontBook, FontCatalogue
+from editor.ad.formats import POSITIONS, AdFormat, get_format, scaled, unique_formats
+from editor.ad.layout import plan_text, render_text
 from editor.ad.nodes import Graph, Node
+from editor.ad.palette import Palette, product_palette, suggest_colours
+from editor.ad.saliency import busy_map
+from editor.ad.typography import ROLES, BrandMark, Copy, missing_notes
 from editor.errors import InputError, IntactError
 from editor.images import as_mask, load_image
 from models.vocabulary import KV_EDIT, TEXT2IMG
 
 Progress = Callable[[str, int, int], None]
-BACKGROUND_KINDS = ("upload", "style", "prompt", "around-product")
+BACKGROUND_KINDS = ("upload", "backdrop", "prompt", "around-product")
+ELEMENT_ORDER = ("brand", *ROLES)
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,22 +58,30 @@ class AdRequest:
     subline: str = ""
     price: str = ""
     cta: str = ""
+    old_price: str = ""  # struck through before the price (or write the price as "5,500원 → 4,500원")
     formats: tuple[str, ...] = ("instagram-square",)
     background: Any = None  # an uploaded photo
     background_prompt: str | None = None  # generate the background from this text
-    background_style: str | None = None  # a procedural style from assets/ad_styles
+    backdrop: str | None = None  # a procedural backdrop from assets/backdrops
     around_product: bool = False  # generate the scene around the product with KV-Edit
     preset: str | None = None  # a shop preset (editor.presets) that styles the generated background
     remover: str = AUTO
     mask_add: Any = None  # brush strokes (H×W in [0, 1] or a mask image) that paint product in
     mask_remove: Any = None  # ... and out, applied to the cut-out before composing
-    placement: PlacementRequest | None = None
-    accent: str | None = None  # "#rrggbb" for the price and the button; default from the style
+    placement: PlacementRequest | None = None  # the product's place in every format (a layout's own wins)
+    layouts: Mapping[str, AdLayout] | None = None  # per format: what the user set after a build
+    brand: BrandKit | None = None
+    accent: str | None = None  # "#rrggbb" for the price and the button; default from the brand or product
     model: str | None = None  # diffusion model for generated backgrounds
     seed: int = 0
     steps: int | None = None
     scale: float = 1.0  # render every format at this fraction of its size (previews, tests)
     out_dir: str | None = None  # where the PNGs go; None keeps them in memory only
+
+    def __post_init__(self):
+        from editor.ad.request_checks import check_ad_request
+
+        check_ad_request(self)  # refused when made, like every Studio request
 
 
 @dataclass
@@ -69,13 +90,14 @@ class AdResult:
     report: dict
     cutout: CutOut | None = None
     paths: dict[str, str] = field(default_factory=dict)
+    layouts: dict[str, AdLayout] = field(default_factory=dict)  # every field set: edit and send back
 
 
 @dataclass(frozen=True)
 class BackgroundSource:
     kind: str  # one of BACKGROUND_KINDS
     image: np.ndarray | None = None
-    style: str = bglib.DEFAULT_STYLE
+    backdrop: str = bglib.DEFAULT_BACKDROP
     prompt: str = ""
     model: str = ""
     seed: int = 0
@@ -89,15 +111,33 @@ class Background:
 
 
 @dataclass(frozen=True)
+class Shadows:
+    contact: float
+    drop: float
+    light_angle: float | None  # None: measured on the background
+
+
+@dataclass(frozen=True)
+class Design:
+    layout: AdLayout
+    geometry: Geometry
+
+
+@dataclass(frozen=True)
 class Composite:
     rgb: np.ndarray
     product_alpha: np.ndarray  # where the product is on this canvas
+    light: tuple[float, float]
 
 
 @dataclass(frozen=True)
 class RenderedAd:
     rgb: np.ndarray
     elements: tuple[dict, ...]
+    text_color: str
+    accent: str
+    notes: tuple[str, ...]
+    suggested_colors: dict
 
 
 @dataclass(frozen=True)
@@ -124,33 +164,32 @@ class CutoutNode(Node):
         return cut
 
 
-class PlacementNode(Node):
-    name = "placement"
-    inputs = {"cutout": CutOut, "format": AdFormat, "floor_line": (float, type(None)), "request": (PlacementRequest, type(None))}
-    output = Placement
+class PaletteNode(Node):
+    name = "palette"
+    inputs = {"cutout": CutOut}
+    output = Palette
 
-    def compute(self, cutout, format, floor_line, request):
-        x0, y0, x1, y1 = cutout.bbox()
-        if request is not None:
-            return requested_placement((x1 - x0, y1 - y0), format, request)
-        return auto_placement((x1 - x0, y1 - y0), format, floor_line)
+    def compute(self, cutout):
+        return product_palette(cutout.rgba[..., :3], cutout.alpha)
 
 
 class BackgroundNode(Node):
-    """Uploaded, procedural or prompt-generated backgrounds (independent of the product)."""
+    """Uploaded, procedural or prompt-generated backgrounds (independent of the product, except
+    backdrops made from its palette)."""
 
     name = "background"
-    inputs = {"format": AdFormat, "source": BackgroundSource}
+    inputs = {"format": AdFormat, "source": BackgroundSource, "palette": (Palette, type(None))}
     output = Background
 
     def __init__(self, manager, progress: Progress | None = None):
         self.manager, self.progress = manager, progress
 
-    def compute(self, format, source):
+    def compute(self, format, source, palette):
         if source.kind == "upload":
             return Background(bglib.fit_cover(source.image, format.size), {"kind": "upload"})
-        if source.kind == "style":
-            return Background(bglib.render_style(bglib.load_style(source.style), format.size), {"kind": "style", "style": source.style})
+        if source.kind == "backdrop":
+            rgb = bglib.render_backdrop(bglib.load_backdrop(source.backdrop), format.size, palette)
+            return Background(rgb, {"kind": "backdrop", "backdrop": source.backdrop})
         rgb = bglib.generate_from_prompt(self.manager, source.model, source.prompt, format.size, source.seed, source.steps,
                                          progress=self.progress)
         return Background(rgb, {"kind": "prompt", "prompt": source.prompt, "model": source.model, "seed": source.seed})
@@ -160,14 +199,15 @@ class SceneAroundProductNode(Node):
     """KV-Edit: the placed product is preserved, the rest of the picture is generated around it."""
 
     name = "background-around-product"
-    inputs = {"format": AdFormat, "source": BackgroundSource, "cutout": CutOut, "placement": Placement}
+    inputs = {"format": AdFormat, "source": BackgroundSource, "cutout": CutOut, "placement": Placement,
+              "palette": Palette}
     output = Background
 
     def __init__(self, manager, progress: Progress | None = None):
         self.manager, self.progress = manager, progress
 
-    def compute(self, format, source, cutout, placement):
-        neutral = bglib.render_style(bglib.load_style(source.style), format.size)
+    def compute(self, format, source, cutout, placement, palette):
+        neutral = bglib.render_backdrop(bglib.load_backdrop(source.backdrop), format.size, palette)
         layer, alpha = place_product(cutout, placement, format.size)
         canvas = composite(neutral, layer, alpha, harmonise=0.0)
         rgb, report = bglib.generate_around_product(self.manager, source.model, canvas, alpha, source.prompt, source.seed,
@@ -176,41 +216,65 @@ class SceneAroundProductNode(Node):
                                 "seed": source.seed, "kv_edit": report})
 
 
-class CompositeNode(Node):
-    name = "composite"
-    inputs = {"background": Background, "cutout": CutOut, "placement": Placement, "style": bglib.Style}
-    output = Composite
+class DesignNode(Node):
+    """The layout: the user's fields kept, the rest chosen by the composition (calm areas of the
+    background when there is one yet)."""
 
-    def compute(self, background, cutout, placement, style):
-        size = (background.rgb.shape[1], background.rgb.shape[0])
-        layer, alpha = place_product(cutout, placement, size)
-        shadow = shadow_map(alpha, placement, style.contact_shadow, style.drop_shadow)
-        return Composite(composite(background.rgb, layer, alpha, shadow), alpha)
-
-
-class LayoutNode(Node):
-    name = "layout"
-    inputs = {"composite": Composite, "texts": dict, "format": AdFormat, "accent": tuple, "fonts_id": str}
-    output = LayoutPlan
+    name = "design"
+    inputs = {"format": AdFormat, "cut_size": tuple, "copy": Copy, "wanted": AdLayout, "defaults": TextSettings,
+              "brand": (BrandMark, type(None)), "background": (Background, type(None)), "fonts_id": str}
+    output = Design
 
     def __init__(self, fonts: FontBook):
         self.fonts = fonts
 
-    def compute(self, composite, texts, format, accent, fonts_id):
-        return plan_layout(composite.rgb, composite.product_alpha, texts, format, self.fonts, accent)
+    def compute(self, format, cut_size, copy, wanted, defaults, brand, background, fonts_id):
+        busy = busy_map(background.rgb) if background is not None else None
+        layout, geometry = auto_layout(format, cut_size, copy, self.fonts, wanted, brand, busy, defaults)
+        return Design(layout, geometry)
+
+
+class PlacementNode(Node):
+    name = "placement"
+    inputs = {"cutout": CutOut, "format": AdFormat, "request": PlacementRequest}
+    output = Placement
+
+    def compute(self, cutout, format, request):
+        x0, y0, x1, y1 = cutout.bbox()
+        return requested_placement((x1 - x0, y1 - y0), format, request)
+
+
+class CompositeNode(Node):
+    name = "composite"
+    inputs = {"background": Background, "cutout": CutOut, "placement": Placement, "shadows": Shadows}
+    output = Composite
+
+    def compute(self, background, cutout, placement, shadows):
+        size = (background.rgb.shape[1], background.rgb.shape[0])
+        layer, alpha = place_product(cutout, placement, size)
+        box = (placement.x, placement.y, placement.x + placement.width, placement.bottom)
+        light = light_direction(background.rgb, box, shadows.light_angle)
+        shadow = shadow_map(alpha, placement, shadows.contact, shadows.drop, light)
+        return Composite(composite(background.rgb, layer, alpha, shadow), alpha, light)
 
 
 class TextNode(Node):
     name = "text"
-    inputs = {"composite": Composite, "plan": LayoutPlan, "fonts_id": str}
+    inputs = {"composite": Composite, "design": Design, "palette": Palette, "colors": tuple,
+              "brand": (BrandMark, type(None)), "fonts_id": str}
     output = RenderedAd
 
     def __init__(self, fonts: FontBook):
         self.fonts = fonts
 
-    def compute(self, composite, plan, fonts_id):
-        rgb, elements = render_layout(composite.rgb, composite.product_alpha, plan, self.fonts)
-        return RenderedAd(rgb, tuple(elements))
+    def compute(self, composite, design, palette, colors, brand, fonts_id):
+        text_hex, accent_hex = colors
+        plan = plan_text(composite.rgb, design.geometry, self.fonts, palette, text_hex, accent_hex)
+        rgb, elements = render_text(composite.rgb, composite.product_alpha, plan, self.fonts, brand)
+        x0, y0, x1, y1 = plan.panel_box or design.geometry.block_box()
+        under = composite.rgb[max(y0, 0) : max(y1, 0), max(x0, 0) : max(x1, 0)]
+        return RenderedAd(rgb, tuple(elements), to_hex(plan.colours.text), to_hex(plan.colours.button), plan.notes,
+                          suggest_colours(palette, under.reshape(-1, 3)[:: max(1, under.size // 3 // 20000)]))
 
 
 class SaveNode(Node):
@@ -231,21 +295,19 @@ class SaveNode(Node):
 
 # ------------------------------------------------------------------------------------ workflow
 
-def _hex(colour: tuple[int, int, int]) -> str:
-    return "#%02x%02x%02x" % tuple(colour)
 
 
 class AdWorkflow:
-    """Runs ad requests; keeps its node cache and its rembg session between runs (one per user).
+    """Runs ad requests; keeps its node cache, fonts and rembg session between runs (one per user).
 
     `manager` (models.manager.ModelManager) is only needed for generated backgrounds; without it
     uploaded and procedural backgrounds work and asking for a generated one is a clear error.
     """
 
-    def __init__(self, manager=None, model_name: str | None = None, fonts: FontBook | None = None):
+    def __init__(self, manager=None, model_name: str | None = None, fonts: FontCatalogue | None = None):
         self.manager = manager
         self.model_name = model_name
-        self.fonts = fonts or FontBook()
+        self.fonts = fonts or FontCatalogue()
         self.sessions = RembgSessions()
         self.graph = Graph()
         self._progress: Progress | None = None
@@ -270,7 +332,7 @@ class AdWorkflow:
         notes: list[str] = []
         chosen = [kind for kind, given in (("upload", req.background is not None),
                                            ("prompt", bool(req.background_prompt)),
-                                           ("style", bool(req.background_style)),
+                                           ("backdrop", bool(req.backdrop)),
                                            ("around-product", req.around_product)) if given]
         if req.background is not None and len(chosen) > 1:
             raise InputError(f"Choose one background: {', '.join(chosen)} were all given.", key="one_background",
@@ -281,16 +343,16 @@ class AdWorkflow:
                                  key="preset_with_upload", field="preset")
             return BackgroundSource("upload", image=load_image(req.background).rgb), notes
         generated = req.around_product or bool(req.background_prompt) or bool(req.preset)
-        style = req.background_style or bglib.DEFAULT_STYLE
-        bglib.load_style(style)  # unknown style names fail before any work
+        backdrop = req.backdrop or bglib.DEFAULT_BACKDROP
+        bglib.load_backdrop(backdrop)  # unknown names fail before any work
         if not generated:
-            return BackgroundSource("style", style=style), notes
-        if req.background_style and not req.around_product:
-            raise InputError("Choose one background: a style, or a prompt/preset for a generated one.",
-                             key="one_background", field="background_style", given="style, prompt")
+            return BackgroundSource("backdrop", backdrop=backdrop), notes
+        if req.backdrop and not req.around_product:
+            raise InputError("Choose one background: a backdrop, or a prompt/preset for a generated one.",
+                             key="one_background", field="backdrop", given="backdrop, prompt")
         if self.manager is None:
             raise IntactError("Generated backgrounds need a diffusion model, and none is available here. "
-                              "Upload a background photo or pick a background style instead.",
+                              "Upload a background photo or pick a backdrop instead.",
                               key="no_generation_model", field="background_prompt")
         model = self._model(req)
         from editor.translate import translate_prompt
@@ -308,7 +370,7 @@ class AdWorkflow:
             raise InputError("A generated background needs a prompt or a preset.", key="background_needs_prompt",
                              field="background_prompt")
         kind = "around-product" if req.around_product else "prompt"
-        return BackgroundSource(kind, style=style, prompt=prompt, model=model, seed=int(req.seed), steps=req.steps), notes
+        return BackgroundSource(kind, backdrop=backdrop, prompt=prompt, model=model, seed=int(req.seed), steps=req.steps), notes
 
     def cutout(self, product, remover: str = AUTO, mask_add=None, mask_remove=None,
                progress: Progress | None = None) -> CutOut:
@@ -334,52 +396,101 @@ class AdWorkflow:
         if self._progress is not None:
             self._progress(stage, i, n)
 
+    def _wanted(self, req: AdRequest, name: str) -> AdLayout:
+        layouts = {get_format(k).name: v for k, v in (req.layouts or {}).items()}
+        wanted = layouts.get(name) or AdLayout()
+        if not isinstance(wanted, AdLayout):
+            raise InputError("A layout must be an AdLayout.", key="ad_bad_layout", field="layout", detail="type")
+        if wanted.product is None and req.placement is not None:
+            wanted = replace(wanted, product=req.placement)
+        if wanted.text.position is not None and wanted.text.position not in get_format(name).positions:
+            raise InputError(f"The {name} format puts text {' or '.join(get_format(name).positions)} of the product, "
+                             f"not {wanted.text.position}.", key="ad_bad_position", field="layout", format=name,
+                             position=wanted.text.position)
+        return wanted
+
     def run(self, req: AdRequest, progress: Progress | None = None) -> AdResult:
         started = time.perf_counter()
         self._progress = progress
         if not req.formats:
-            raise InputError("Pick at least one ad format.")
+            raise InputError("Pick at least one ad format.", key="ad_no_format", field="formats")
         if not 0.05 <= float(req.scale) <= 1.0:
-            raise InputError(f"scale must be between 0.05 and 1; got {req.scale}.")
-        formats = [scaled(get_format(name), float(req.scale)) for name in dict.fromkeys(req.formats)]
-        texts = {"headline": req.headline or "", "subline": req.subline or "", "price": req.price or "", "cta": req.cta or ""}
-        if not any(t.strip() for t in texts.values()):
-            raise InputError("An ad needs at least a headline.")
+            raise InputError(f"scale must be between 0.05 and 1; got {req.scale}.", key="ad_bad_scale", field="scale")
+        formats = [scaled(get_format(name), float(req.scale)) for name in unique_formats(req.formats)]
+        texts = {"headline": req.headline or "", "subline": req.subline or "", "price": req.price or "",
+                 "old_price": req.old_price or "", "cta": req.cta or ""}
+        copy = Copy.from_texts(texts)
+        if not any((copy.headline, copy.subline, copy.price, copy.cta)):
+            raise InputError("An ad needs at least a headline.", key="ad_needs_text", field="headline")
         resolve_remover(req.remover)
         source, notes = self._background_source(req)
-        style = bglib.load_style(source.style)
-        accent = bglib.parse_hex(req.accent) if req.accent else style.accent
+        backdrop = bglib.load_backdrop(source.backdrop)
+        brand = req.brand
+        accent_default = req.accent or (brand.accent if brand else None) or (to_hex(backdrop.accent) if backdrop.accent else None)
+        if accent_default:
+            accent_default = to_hex(parse_hex(accent_default))
+        defaults = TextSettings(font=brand.font if brand else None, color=brand.text_color if brand else None,
+                                accent=accent_default)
+        shadows = Shadows(backdrop.contact_shadow, backdrop.drop_shadow,
+                          backdrop.light_angle if source.kind == "backdrop" else None)
         events_before = len(self.graph.events)
         g = self.graph
         cut = self._cutout_output(req.product, req.remover, req.mask_add, req.mask_remove)
-        fonts_id = self.fonts.fingerprint()
+        x0, y0, x1, y1 = cut.value.bbox()
+        cut_size = (x1 - x0, y1 - y0)
+        palette = g.run(PaletteNode(), cutout=cut)
         images: dict[str, Image.Image] = {}
         paths: dict[str, str] = {}
+        layouts: dict[str, AdLayout] = {}
         per_format: dict[str, dict] = {}
         for i, fmt in enumerate(formats):
             self._tick("format", i, len(formats))
-            floor = style.floor_line if source.kind == "style" else None
-            placement = g.run(PlacementNode(), fmt.name, cutout=cut, format=fmt, floor_line=floor, request=req.placement)
+            wanted = self._wanted(req, fmt.name)
+            font_key = wanted.text.font or defaults.font or self.fonts.default_key()
+            book = self.fonts.book(font_key)
+            drawn, missing = copy.without_missing(book)
+            mark = brand.mark(fmt) if brand is not None else None
+            bg = None
+            if source.kind != "around-product":
+                bg = g.run(BackgroundNode(self.manager, progress), fmt.name, format=fmt, source=source,
+                           palette=palette if backdrop.from_product and source.kind == "backdrop" else None)
+            wanted_with_logo = wanted if wanted.logo or brand is None else replace(wanted, logo=brand.logo_position)
+            design = g.run(DesignNode(book), fmt.name, format=fmt, cut_size=cut_size, copy=drawn, wanted=wanted_with_logo,
+                           defaults=replace(defaults, font=font_key), brand=mark, background=bg, fonts_id=book.fingerprint())
+            placement = g.run(PlacementNode(), fmt.name, cutout=cut, format=fmt, request=design.value.layout.product)
             if source.kind == "around-product":
-                bg = g.run(SceneAroundProductNode(self.manager, progress), fmt.name, format=fmt, source=source, cutout=cut, placement=placement)
-            else:
-                bg = g.run(BackgroundNode(self.manager, progress), fmt.name, format=fmt, source=source)
-            comp = g.run(CompositeNode(), fmt.name, background=bg, cutout=cut, placement=placement, style=style)
-            plan = g.run(LayoutNode(self.fonts), fmt.name, composite=comp, texts=texts, format=fmt, accent=tuple(accent), fonts_id=fonts_id)
-            rendered = g.run(TextNode(self.fonts), fmt.name, composite=comp, plan=plan, fonts_id=fonts_id)
-            images[fmt.name] = Image.fromarray(rendered.value.rgb)
+                bg = g.run(SceneAroundProductNode(self.manager, progress), fmt.name, format=fmt, source=source, cutout=cut,
+                           placement=placement, palette=palette)
+            comp = g.run(CompositeNode(), fmt.name, background=bg, cutout=cut, placement=placement, shadows=shadows)
+            chosen = design.value.layout.text
+            rendered = g.run(TextNode(book), fmt.name, composite=comp, design=design, palette=palette,
+                             colors=(chosen.color, chosen.accent), brand=mark, fonts_id=book.fingerprint())
+            ad = rendered.value
+            layout = replace(design.value.layout, text=replace(chosen, font=font_key, color=ad.text_color, accent=ad.accent))
+            layouts[fmt.name] = layout
+            images[fmt.name] = Image.fromarray(ad.rgb)
             p = placement.value
+            geometry = design.value.geometry
             per_format[fmt.name] = {
                 "size": [fmt.width, fmt.height],
                 "placement": {"x": p.x, "y": p.y, "width": p.width, "height": p.height},
                 "background": bg.value.report,
-                "elements": list(rendered.value.elements),
-                "layout_notes": list(plan.value.notes),
+                "light": [round(v, 3) for v in comp.value.light],
+                "elements": [{**e, "missing_glyphs": missing.get(e["element"], []) + (missing.get("old_price", [])
+                                                                                      if e["element"] == "price" else [])}
+                             for e in ad.elements],
+                "block": {"box": list(geometry.block_box()), "align": geometry.align, "axis": geometry.axis,
+                          "column_width": round(layout.text.width * fmt.width), "headline_lines": list(geometry.block.headline_lines())},
+                "layout": layout.to_dict(),
+                "fonts": {w: book.source(w).describe() for w in ("regular", "bold")},
+                "suggestions": {"positions": list(fmt.positions), "fonts": list(self.fonts.families()),
+                                "colors": ad.suggested_colors},
+                "layout_notes": missing_notes(missing) + list(geometry.notes) + list(ad.notes),
             }
             if req.out_dir:
                 path = str(Path(req.out_dir) / f"ad-{fmt.name}.png")
                 params = {"kind": "ad", "format": fmt.name, "texts": texts, "background": bg.value.report,
-                          "cutout": cut.value.method, "elements": list(rendered.value.elements)}
+                          "cutout": cut.value.method, "layout": layout.to_dict(), "elements": list(ad.elements)}
                 g.run(SaveNode(), fmt.name, ad=rendered, path=path, params=params)
                 paths[fmt.name] = path
                 per_format[fmt.name]["path"] = path
@@ -389,14 +500,15 @@ class AdWorkflow:
         report = {
             "formats": per_format,
             "cutout": {**cut.value.report(), "needs_review": cut.value.needs_review},
-            "fonts": {w: self.fonts.source(w).describe() for w in ("regular", "bold")},
+            "palette": palette.value.to_dict(),
             "background_kind": source.kind,
-            "accent": _hex(accent),
+            "brand": brand.name if brand else None,
             "notes": notes,
             "nodes": {"ran": [k for k, e in this_run if e == "ran"], "cached": [k for k, e in this_run if e == "cached"]},
             "seconds": round(time.perf_counter() - started, 3),
         }
-        return AdResult(images, report, cut.value, paths)
+        return AdResult(images, report, cut.value, paths, layouts)
 
 
-__all__ = ["AdRequest", "AdResult", "AdWorkflow", "BACKGROUND_KINDS", "ELEMENT_ORDER", "PlacementRequest"]
+__all__ = ["AdLayout", "AdRequest", "AdResult", "AdWorkflow", "BACKGROUND_KINDS", "ELEMENT_ORDER", "POSITIONS",
+           "PlacementRequest"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 from editor.commands import job_io
 from editor.kv_edit.options import EditOptions
 from editor.studio.requests import KV_CACHE_CHOICES
+from models.vocabulary import EXACT, SPEED_SETTINGS
 
 
 def register(subparsers) -> None:
@@ -48,6 +49,10 @@ def register(subparsers) -> None:
     parser.add_argument("--feather", dest="feather_px", type=int, default=d.feather_px,
                         help=f"seam blend band inside the mask, px (default {d.feather_px})")
     parser.add_argument("--style", metavar="NAME[:WEIGHT]", default=None, help="a LoRA style for this edit")
+    parser.add_argument("--speed", default=EXACT, choices=SPEED_SETTINGS,
+                        help="exact (default), fast or fastest: "
+                        "the background keys/values refresh only when they drift (elastic), "
+                        "trading a little fidelity for speed")
     job_io.add_studio_flags(parser)
     parser.set_defaults(func=run)
 
@@ -65,6 +70,7 @@ def run(args) -> int:
         model=args.model, steps=args.steps, skip_steps=args.skip_steps, inversion_guidance=args.inversion_guidance,
         guidance=args.guidance, re_init=args.re_init, attn_mask=args.attn_mask, attn_scale=args.attn_scale,
         seed=args.seed, kv_cache=args.kv_cache, feather_px=args.feather_px, style=style, style_weight=style_weight,
+        speed=args.speed,
     )
     from editor.cli_progress import StageProgress
 
@@ -79,6 +85,11 @@ def run(args) -> int:
         f"{r['inversion_seconds']:.1f}s, edit {r['denoise_seconds']:.1f}s, KV cache {r['kv_cache_mode']})"
     )
     print(f"licence: {r['license']}")
+    if r.get("speed", "exact") != "exact":
+        refresh = r.get("elastic_refresh") or r.get("elastic_keyframes") or {}
+        shown = ", ".join(f"{k} {round(v, 2) if isinstance(v, float) else v}" for k, v in refresh.items()
+                          if not isinstance(v, (list, dict)))
+        print(f"speed: {r['speed']} ({shown})")
     print(f"memory plan: {r['memory_plan']['explanation']}")
     print(f"saved: {outcome.saved.folder}")
     for which in ("source", "target"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from editor.commands import job_io
 from editor.errors import InputError
+from models.vocabulary import EXACT, SPEED_SETTINGS
 
 
 def register(subparsers) -> None:
@@ -27,6 +28,10 @@ def register(subparsers) -> None:
     p.add_argument("--negative", dest="negative_prompt",
                    help="negative prompt (only models that use classifier-free guidance read it)")
     p.add_argument("--num-images", type=int, default=1)
+    p.add_argument("--speed", default=EXACT, choices=SPEED_SETTINGS,
+                        help="exact (default), fast or fastest: "
+                        "diffusers step caches reuse features across steps (and torch.compile on CUDA), "
+                        "trading a little fidelity for speed")
     p.add_argument("--out", required=True, help="folder for the pictures")
     job_io.add_studio_flags(p)
     p.set_defaults(func=run)
@@ -68,6 +73,7 @@ def run(args) -> int:
         prompt=args.prompt, model=args.model, preset=args.preset, image=args.image, strength=args.strength,
         style=style, style_weight=style_weight, seed=args.seed, steps=args.steps, guidance=args.guidance,
         width=width, height=height, negative_prompt=args.negative_prompt, num_images=args.num_images,
+        speed=args.speed,
     )
     outcome = studio.generate(request, JobContext(progress=StageProgress()))
     report = outcome.report
@@ -83,8 +89,13 @@ def run(args) -> int:
     for path in written:
         print(f"wrote {path}")
     print(f"model: {report['model_label']} · licence: {report['license']}")
+    speed = report.get("speed") or {}
+    if speed.get("setting", "exact") != "exact":
+        print(f"speed: {speed['setting']} ({speed.get('step_cache') or 'no step cache'}"
+              f"{', compiled' if speed.get('compiled') else ''})")
+        job_io.print_notes(speed.get("not_applied", []))
     print(f"memory plan: {report['memory_plan']['explanation']}")
-    if report.get("prompt_truncated"):
-        job_io.print_notes([f"the prompt is {report['prompt_tokens']} tokens; {report['model']} reads the first "
-                     f"{report['max_sequence_length']}, the rest was left out"])
+    truncated = [f"the prompt is {report['prompt_tokens']} tokens; {report['model']} reads the first "
+                 f"{report['max_sequence_length']}, the rest was left out"] if report.get("prompt_truncated") else []
+    job_io.print_notes(truncated, report.get("notes", []))  # e.g. pictures left out because they came out blank
     return 0

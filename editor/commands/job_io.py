@@ -33,7 +33,10 @@ def make_studio(args):
         if not torch.cuda.is_available():
             raise InputError("No CUDA GPU is available on this machine.", key="no_cuda", field="device")
     output = Path(args.output_dir).expanduser() if args.output_dir else None
-    return Studio(StudioConfig(output_dir=output, device=args.device))
+    brand_dir = getattr(args, "brand_dir", None)  # commands that use brand kits let the user point elsewhere
+    # The command draws its own progress line; the libraries' tqdm bars would garble stderr.
+    return Studio(StudioConfig(output_dir=output, device=args.device, progress_bars=False,
+                               brand_dir=Path(brand_dir).expanduser() if brand_dir else None))
 
 
 def check_output_file(path: str | None, field: str, suffixes: tuple[str, ...] = ()) -> Path | None:
@@ -42,11 +45,11 @@ def check_output_file(path: str | None, field: str, suffixes: tuple[str, ...] = 
     if path is None:
         return None
     out = Path(path).expanduser()
+    if out.is_dir():
+        raise InputError(f"The output '{out}' is a folder; give a file name.", key="output_is_folder", field=field)
     if suffixes and out.suffix.lower() not in suffixes:
         raise InputError(f"The output must be a {' or '.join(suffixes)} file; got '{out.name}'.", key="bad_output_kind",
                          field=field, name=out.name, kinds=" or ".join(suffixes))
-    if out.is_dir():
-        raise InputError(f"The output '{out}' is a folder; give a file name.", key="output_is_folder", field=field)
     _check_writable_folder(out.parent, field)
     return out
 

@@ -1,5 +1,6 @@
 """KV-Edit: training-free image editing that keeps the background (Zhu et al., "KV-Edit: Training-Free
-Image Editing for Precise Background Preservation"), built on diffusers' FluxTransformer2DModel.
+Image Editing for Precise Background Preservation"), on diffusers' transformers of every family
+with an adapter in `editor.kv_edit.families` (the loops in `engine.py` are shared).
 
     session = EditSession(pipe, image, mask, model_name="flux-dev")
     result = session.edit("a red cup", EditOptions(), source_prompt="a white cup")

@@ -1,18 +1,23 @@
-"""Attention processors that record and replay the background's keys and values.
+"""Attention processors that record and replay the background's keys and values, for any family.
 
-They follow diffusers' `FluxAttnProcessor` step for step (same projections, QK norms, RoPE and
-`dispatch_attention_fn`, so LoRA layers and the chosen attention backend keep working) and add
-one thing each:
+What is shared lives here; what differs per model family lives in `editor.kv_edit.families`:
 
-- `RecordingAttnProcessor` (inversion, and the source pass of the inversion-free mode): stores the
-  post-RoPE keys/values of the background tokens for (step, layer), and can keep background and
-  foreground from attending to each other (`attn_mask`).
-- `CachedKVAttnProcessor` (editing): the transformer only sees text + foreground tokens; the
-  recorded background keys/values for the same (step, layer) are appended to the keys, optionally
-  with an additive bias (`attn_scale`).
+- A family's processor (e.g. `families.flux1.Flux1KVProcessor`) computes query, key and value
+  exactly as the diffusers processor it replaces (same projections, QK norms and RoPE, so LoRA
+  layers keep working), hands the post-RoPE joint sequence to `KVProcessor.attend`, and finishes
+  with the block's own output projections.
+- `KVProcessor.attend` does the KV-Edit part, by role:
+  - record (inversion, and the source pass of the inversion-free mode): stores the background
+    rows' keys/values for (step, layer) and can keep background and foreground from attending to
+    each other (`attn_mask`);
+  - replay (editing): the transformer only sees text + foreground tokens; the recorded background
+    keys/values for the same (step, layer) are appended to the keys, optionally with an additive
+    bias (`attn_scale`).
 
-Layers are numbered as the transformer runs them: double-stream blocks 0..n-1, then single-stream
-blocks n..n+m-1. `kv_processors` installs one processor per layer and always restores the old ones.
+Layers are numbered in the order the transformer runs them (FLUX: double-stream blocks, then
+single-stream blocks; Z-Image: noise refiner, then main layers). `kv_processors` installs one
+processor per layer and always restores the old ones. The attention backend and parallel config
+of the replaced processor are kept.
 """
 
 from __future__ import annotations
@@ -24,174 +29,184 @@ from typing import Callable, Iterator
 
 import torch
 from diffusers.models.attention_dispatch import dispatch_attention_fn
-from diffusers.models.embeddings import apply_rotary_emb
-from diffusers.models.transformers.transformer_flux import _get_qkv_projections
 from torch import Tensor
 
 from editor.kv_edit.kv_cache import KVStore
 
+RECORD = "record"
+REPLAY = "replay"
+
 
 @dataclass
 class KVContext:
-    """What the processors of one run share. Owned by the engine for one loop; `step` and
-    `next_step` advance with it."""
+    """What the processors of one run share. Owned by the engine for one loop; `step`, `next_step`
+    and `store` (per guidance branch) advance with it.
 
-    store: KVStore
-    text_len: int  # text tokens come first in FLUX's joint sequence
-    background_index: Tensor  # image-token indices of the background (LongTensor, on the device)
+    The image block of a full pass has `image_rows` rows: the image tokens, then any padding rows a
+    family adds (Z-Image pads to a multiple of 32); padding rows are background. Text comes before
+    the image block (FLUX) or after it (`image_first`, Z-Image); a layer without text (Z-Image's
+    noise refiner) sees the image block alone.
+    """
+
+    store: KVStore | None  # where this pass records / reads; None: record nothing (plain attention)
+    background_index: Tensor  # rows of the image block that are background (LongTensor, on the device)
+    image_rows: int
     n_layers: int
+    image_first: bool = False
     step: int = 0
     next_step: int | None = None  # the step after `step`, for prefetching across the step boundary
-    attention_mask: Tensor | None = None  # recording only: bool [1, 1, L, L], True = may attend
-    key_bias: Tensor | None = None  # replay only: additive [1, 1, 1, text + fg + bg]
-    background_rows: Tensor = field(init=False)  # rows of the background in the joint sequence
-
-    def __post_init__(self) -> None:
-        self.background_rows = self.background_index + self.text_len
+    foreground: Tensor | None = None  # recording with attn_mask: bool per image row (the separation)
+    key_bias: Tensor | None = None  # replay: additive bias whose last n_background entries go to the cached keys
+    # Elastic refresh (editor.kv_edit.elastic): sees each layer's queries and keys; while recording
+    # it decides whether a layer's keys/values are kept (`keep`), while replaying it only looks.
+    observer: object | None = None
+    _masks: dict = field(default_factory=dict, init=False, repr=False)
+    _biases: dict = field(default_factory=dict, init=False, repr=False)
 
     def following(self, layer: int) -> tuple[int, int] | None:
         if layer + 1 < self.n_layers:
             return self.step, layer + 1
         return (self.next_step, 0) if self.next_step is not None else None
 
+    def image_offset(self, length: int) -> int:
+        """Where the image block starts in a full joint sequence of `length` rows."""
+        return 0 if self.image_first else length - self.image_rows
 
-def _joint_qkv(attn, hidden_states: Tensor, encoder_hidden_states: Tensor | None, image_rotary_emb):
-    """Query, key, value for the joint sequence [B, L, heads, head_dim], after QK norm and RoPE,
-    exactly as FluxAttnProcessor computes them."""
-    query, key, value, encoder_query, encoder_key, encoder_value = _get_qkv_projections(
-        attn, hidden_states, encoder_hidden_states
-    )
-    query = attn.norm_q(query.unflatten(-1, (-1, attn.head_dim)))
-    key = attn.norm_k(key.unflatten(-1, (-1, attn.head_dim)))
-    value = value.unflatten(-1, (-1, attn.head_dim))
-    if attn.added_kv_proj_dim is not None:
-        encoder_query = attn.norm_added_q(encoder_query.unflatten(-1, (-1, attn.head_dim)))
-        encoder_key = attn.norm_added_k(encoder_key.unflatten(-1, (-1, attn.head_dim)))
-        encoder_value = encoder_value.unflatten(-1, (-1, attn.head_dim))
-        query = torch.cat([encoder_query, query], dim=1)
-        key = torch.cat([encoder_key, key], dim=1)
-        value = torch.cat([encoder_value, value], dim=1)
-    if image_rotary_emb is not None:
-        query = apply_rotary_emb(query, image_rotary_emb, sequence_dim=1)
-        key = apply_rotary_emb(key, image_rotary_emb, sequence_dim=1)
-    return query, key, value
+    def background_rows(self, length: int) -> Tensor:
+        return self.background_index + self.image_offset(length)
 
+    def separation(self, length: int) -> Tensor | None:
+        """The attn_mask for a full pass of `length` rows (None without one); made once per length."""
+        if self.foreground is None:
+            return None
+        if length not in self._masks:
+            self._masks[length] = separation_mask(length - self.image_rows, self.foreground, self.image_first)
+        return self._masks[length]
 
-def _attention_output(attn, out: Tensor, query_dtype, encoder_hidden_states: Tensor | None):
-    """Output projections, as FluxAttnProcessor: double blocks return (image, text), single blocks
-    return the joint sequence."""
-    out = out.flatten(2, 3).to(query_dtype)
-    if encoder_hidden_states is None:
-        return out
-    text_out, image_out = out.split_with_sizes(
-        [encoder_hidden_states.shape[1], out.shape[1] - encoder_hidden_states.shape[1]], dim=1
-    )
-    image_out = attn.to_out[1](attn.to_out[0](image_out.contiguous()))
-    text_out = attn.to_add_out(text_out.contiguous())
-    return image_out, text_out
+    def replay_bias(self, live: int) -> Tensor | None:
+        """The additive bias for `live` live keys followed by the cached background keys."""
+        if self.key_bias is None:
+            return None
+        if live not in self._biases:
+            n_bg = len(self.background_index)
+            bias = self.key_bias.new_zeros(*self.key_bias.shape[:-1], live + n_bg)
+            bias[..., live:] = self.key_bias[..., self.key_bias.shape[-1] - n_bg:]
+            self._biases[live] = bias
+        return self._biases[live]
 
 
-class _KVProcessor:
-    """Shared parts. Keeps the replaced processor's attention backend and parallel config."""
+class KVProcessor:
+    """Base of every family's KV-Edit attention processor: the record / replay part of one layer."""
 
     _attention_backend = None
     _parallel_config = None
 
-    def __init__(self, layer: int, ctx: KVContext, replaced=None):
+    def __init__(self, layer: int, ctx: KVContext, role: str, replaced=None):
+        if role not in (RECORD, REPLAY):
+            raise ValueError(f"unknown role '{role}'")
         self.layer = layer
         self.ctx = ctx
+        self.role = role
         if replaced is not None:
             self._attention_backend = getattr(replaced, "_attention_backend", None)
             self._parallel_config = getattr(replaced, "_parallel_config", None)
 
-    def _attend(self, query, key, value, mask):
+    def attend(self, query: Tensor, key: Tensor, value: Tensor, attention_mask: Tensor | None = None) -> Tensor:
+        """Attention over one joint sequence, [B, L, heads, head_dim] each, post-RoPE."""
+        if self.role == RECORD:
+            return self._record(query, key, value, attention_mask)
+        return self._replay(query, key, value)
+
+    def _dispatch(self, query, key, value, mask):
         return dispatch_attention_fn(
             query, key, value, attn_mask=mask, backend=self._attention_backend, parallel_config=self._parallel_config
         )
 
-
-class RecordingAttnProcessor(_KVProcessor):
-    """Full pass over all tokens; stores the background's keys and values for (ctx.step, layer)."""
-
-    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, image_rotary_emb=None):
+    def _record(self, query, key, value, attention_mask):
         ctx = self.ctx
-        query, key, value = _joint_qkv(attn, hidden_states, encoder_hidden_states, image_rotary_emb)
-        rows = ctx.background_rows
-        # Gathering makes fresh tensors, so the store may keep them as they are.
-        ctx.store.put(
-            ctx.step,
-            self.layer,
-            key.transpose(1, 2)[:, :, rows].contiguous(),
-            value.transpose(1, 2)[:, :, rows].contiguous(),
-        )
-        mask = ctx.attention_mask if ctx.attention_mask is not None else attention_mask
-        out = self._attend(query, key, value, mask)
-        return _attention_output(attn, out, query.dtype, encoder_hidden_states)
+        length = key.shape[1]
+        if ctx.store is not None:
+            rows = ctx.background_rows(length)
+            # Gathering makes fresh tensors, so the store may keep them as they are.
+            key_bg = key.transpose(1, 2)[:, :, rows].contiguous()
+            value_bg = value.transpose(1, 2)[:, :, rows].contiguous()
+            if ctx.observer is None or ctx.observer.keep(ctx, self.layer, query, key_bg, value_bg):
+                ctx.store.put(ctx.step, self.layer, key_bg, value_bg)
+        mask = ctx.separation(length)
+        return self._dispatch(query, key, value, mask if mask is not None else attention_mask)
 
-
-class CachedKVAttnProcessor(_KVProcessor):
-    """Pass over text + foreground tokens; the background's keys and values come from the store."""
-
-    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, image_rotary_emb=None):
+    def _replay(self, query, key, value):
         ctx = self.ctx
         following = ctx.following(self.layer)
         if following is not None:
             # Before computing this layer, so an offloading store overlaps the copy with compute.
             ctx.store.prefetch(*following)
-        query, key, value = _joint_qkv(attn, hidden_states, encoder_hidden_states, image_rotary_emb)
+        live = key.shape[1]
         cached_key, cached_value = ctx.store.get(ctx.step, self.layer)
+        if ctx.observer is not None:
+            ctx.observer.replayed(ctx, self.layer, query, cached_key, cached_value)
         key = torch.cat([key, cached_key.transpose(1, 2).to(key.dtype)], dim=1)
         value = torch.cat([value, cached_value.transpose(1, 2).to(value.dtype)], dim=1)
-        out = self._attend(query, key, value, ctx.key_bias)
-        return _attention_output(attn, out, query.dtype, encoder_hidden_states)
-
-
-_LAYER_NAME = re.compile(r"^(transformer_blocks|single_transformer_blocks)\.(\d+)\.")
-
-
-def layer_index(processor_name: str, n_double: int) -> int:
-    """'single_transformer_blocks.3.attn.processor' -> n_double + 3."""
-    match = _LAYER_NAME.match(processor_name)
-    if match is None:
-        raise ValueError(f"not a FLUX block attention processor: {processor_name}")
-    index = int(match.group(2))
-    return index if match.group(1) == "transformer_blocks" else n_double + index
-
-
-def count_layers(transformer) -> int:
-    return len(transformer.transformer_blocks) + len(transformer.single_transformer_blocks)
+        return self._dispatch(query, key, value, ctx.replay_bias(live))
 
 
 @contextmanager
-def kv_processors(transformer, make: Callable[[int, object], object]) -> Iterator[None]:
-    """Install `make(layer, replaced_processor)` on every attention layer; restore on exit, always."""
-    original = transformer.attn_processors
-    n_double = len(transformer.transformer_blocks)
-    installed = {name: make(layer_index(name, n_double), proc) for name, proc in original.items()}
-    transformer.set_attn_processor(installed)
+def kv_processors(transformer, ctx: KVContext, role: str | Callable[[int], str]) -> Iterator[None]:
+    """Install the family's KV processor on every recorded attention module of `transformer`
+    (other modules keep theirs); restore the old processors on exit, always. `role` may depend on
+    the layer (an elastic refresh replays the shallow layers and records from a depth on)."""
+    from editor.kv_edit.families import family_of_transformer
+
+    modules = dict(transformer.named_modules())
+    layers = family_of_transformer(transformer).kv_layers(transformer)
+    replaced = {name: modules[name].processor for name in layers}
     try:
+        for name, (layer, processor_class) in layers.items():
+            layer_role = role(layer) if callable(role) else role
+            modules[name].set_processor(processor_class(layer, ctx, layer_role, replaced[name]))
         yield
     finally:
-        # set_attn_processor consumes the dict it is given, so hand it a copy.
-        transformer.set_attn_processor(dict(original))
+        for name, processor in replaced.items():
+            modules[name].set_processor(processor)
+
+
+def attention_modules(transformer, pattern: re.Pattern) -> dict[str, re.Match]:
+    """The attention modules (those with a swappable processor) whose names match `pattern`."""
+    found = {}
+    for name, module in transformer.named_modules():
+        if hasattr(module, "set_processor") and hasattr(module, "processor"):
+            match = pattern.match(name)
+            if match is not None:
+                found[name] = match
+    return found
 
 
 def recording(transformer, ctx: KVContext):
-    return kv_processors(transformer, lambda layer, old: RecordingAttnProcessor(layer, ctx, old))
+    return kv_processors(transformer, ctx, RECORD)
 
 
 def replaying(transformer, ctx: KVContext):
-    return kv_processors(transformer, lambda layer, old: CachedKVAttnProcessor(layer, ctx, old))
+    return kv_processors(transformer, ctx, REPLAY)
 
 
-def separation_mask(text_len: int, foreground: Tensor) -> Tensor:
+def count_layers(transformer) -> int:
+    """Attention layers whose background keys/values KV-Edit records."""
+    from editor.kv_edit.families import family_of_transformer
+
+    return len(family_of_transformer(transformer).kv_layers(transformer))
+
+
+def separation_mask(text_len: int, foreground: Tensor, image_first: bool = False) -> Tensor:
     """Bool [1, 1, L, L] for inversion with `attn_mask`: text attends to everything; foreground and
-    background tokens attend to text and to their own kind only. `foreground`: bool per image token."""
+    background rows attend to text and to their own kind only. `foreground`: bool per image row;
+    the text block comes before the image block, or after it with `image_first`."""
     fg = foreground.to(torch.bool)
-    n_image = fg.numel()
-    text = torch.zeros(text_len + n_image, dtype=torch.bool, device=fg.device)
-    text[:text_len] = True
-    is_fg = torch.cat([torch.zeros(text_len, dtype=torch.bool, device=fg.device), fg])
+    no_image = torch.zeros(text_len, dtype=torch.bool, device=fg.device)
+    is_text = torch.ones(text_len, dtype=torch.bool, device=fg.device)
+    image_false = torch.zeros_like(fg)
+    parts = (lambda text, image: (image, text)) if image_first else (lambda text, image: (text, image))
+    text = torch.cat(parts(is_text, image_false))
+    is_fg = torch.cat(parts(no_image, fg))
     is_bg = ~text & ~is_fg
     same_kind = (is_fg[:, None] & is_fg[None, :]) | (is_bg[:, None] & is_bg[None, :])
     allowed = text[:, None] | text[None, :] | same_kind
@@ -199,8 +214,8 @@ def separation_mask(text_len: int, foreground: Tensor) -> Tensor:
 
 
 def background_key_bias(text_len: int, n_foreground: int, n_background: int, scale: float, dtype, device) -> Tensor | None:
-    """Additive bias [1, 1, 1, keys] in the replay key order (text, foreground, cached background):
-    `scale` on background keys, 0 elsewhere. None when it would change nothing."""
+    """Additive bias [1, 1, 1, keys] in the replay key order (live keys: text and foreground, then
+    the cached background): `scale` on background keys, 0 elsewhere. None when it would change nothing."""
     if scale == 0 or n_background == 0:
         return None
     bias = torch.zeros(1, 1, 1, text_len + n_foreground + n_background, dtype=dtype, device=device)

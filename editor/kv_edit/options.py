@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from editor.kv_edit.kv_cache import INVERSION_FREE_MODE, kv_cache_modes
 from editor.limits import MAX_SEED
 from editor.validation import choice, number, whole
+from models.families import FAMILIES
+from models.registry import get_spec
+from models.vocabulary import CFG, EMBEDDED, EXACT, SPEED_SETTINGS
 
 SKIP_SHARE = 4 / 28  # the KV-Edit paper's default: skip 4 of 28 steps
 MAX_KV_STEPS = 1000
@@ -34,6 +37,9 @@ class EditOptions:
         only one step alive (no inversion pass, more work per edit).
     feather_px: width, in pixels, of the blend band just *inside* the mask edge that hides the seam
         between generated and original pixels (pixels outside the mask are never touched).
+    speed: "exact" refreshes the background keys/values at every step; "fast" / "fastest" refresh
+        them where an attention drift test says so (keyframes in a stored cache, fewer source
+        passes inversion-free; editor.kv_edit.elastic), within a deviation bound.
     """
 
     steps: int = 28
@@ -46,6 +52,7 @@ class EditOptions:
     seed: int = 42
     kv_cache: str = "device"
     feather_px: int = 8
+    speed: str = EXACT
 
     def __post_init__(self) -> None:
         whole("steps", self.steps, 1, MAX_KV_STEPS)
@@ -58,6 +65,21 @@ class EditOptions:
         whole("seed", self.seed, 0, MAX_SEED)
         whole("feather_px", self.feather_px, 0, 256)
         choice("kv_cache", self.kv_cache, kv_cache_modes(), "KV cache mode")
+        choice("speed", self.speed, SPEED_SETTINGS, "speed setting")
+
+    @classmethod
+    def for_model(cls, model: str, **overrides) -> "EditOptions":
+        """The options with `model`'s defaults (registry), then `overrides`: its step count (skipped
+        steps follow it) and guidance as the model reads it. Guidance-embedded models (FLUX.1
+        [dev]) keep the official 1.5 / 5.5; true-CFG models invert without CFG (one pass) and edit
+        at their default guidance; models without guidance ignore it."""
+        spec = get_spec(model)
+        defaults: dict = {"steps": spec.default_steps}
+        if spec.guidance_kind == CFG:
+            defaults.update(inversion_guidance=FAMILIES[spec.family].cfg_above, guidance=spec.default_guidance)
+        elif spec.guidance_kind != EMBEDDED:
+            defaults.update(inversion_guidance=spec.default_guidance, guidance=spec.default_guidance)
+        return cls(**{**defaults, **overrides})
 
     @property
     def inversion_free(self) -> bool:

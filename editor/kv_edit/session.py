@@ -22,20 +22,15 @@ from PIL import Image
 from editor.digests import array_digest
 from editor.errors import InputError
 from editor.images import as_mask, load_image
+from editor.kv_edit.elastic import ElasticPolicy, KeyframeStore
 from editor.kv_edit.engine import (
-    Canvas,
+    Conditioning,
     Inversion,
     KVEditEngine,
     Progress,
-    Prompt,
-    canvas_for,
-    decode_latents,
-    encode_image,
-    encode_prompt,
     execution_device,
-    flux_sigmas,
-    text_length,
 )
+from editor.kv_edit.families import Canvas, FamilyAdapter, Prompt, adapter_for
 from editor.kv_edit.kv_cache import INVERSION_FREE_MODE, make_kv_store
 from editor.kv_edit.masks import blend_weights, paste_back, token_mask, working_size
 from editor.kv_edit.options import EditOptions
@@ -80,9 +75,10 @@ class _PeakMemory:
 
 
 class EditSession:
-    """KV-Edit for one image and mask on one FLUX pipeline.
+    """KV-Edit for one image and mask on one pipeline of any family KV-Edit supports
+    (`editor.kv_edit.families`: FLUX.1, FLUX.2 [klein], Z-Image).
 
-    pipe: a diffusers FluxPipeline (any FLUX.1 checkpoint, LoRA included).
+    pipe: the family's text-to-image pipeline (any checkpoint of the family, LoRA included).
     image: path, bytes, PIL image or array, any size. mask: float32 H×W in [0, 1] (1 = regenerate),
     or anything `editor.images.load_mask` reads. lock: optional lock held while the shared pipeline
     runs (e.g. the model manager's), because attention processors are swapped during a run.
@@ -104,8 +100,9 @@ class EditSession:
         self.notes = tuple(loaded.notes) + tuple(mask_notes)
         if loaded.alpha is not None:
             self.notes += ("the image's transparency is not used: editing works on its colours",)
+        self.family: FamilyAdapter = adapter_for(pipe, model_name)
         work_w, work_h = working_size(self.width, self.height, 2 * pipe.vae_scale_factor)
-        self.canvas: Canvas = canvas_for(pipe, work_w, work_h)
+        self.canvas: Canvas = self.family.canvas(work_w, work_h)
         self.token_mask = token_mask(self._mask, self.canvas.latent_h, self.canvas.latent_w)
         self._image_key = array_digest(self._rgb)
         self._mask_key = array_digest(self._mask)
@@ -155,7 +152,7 @@ class EditSession:
         memory, or when the session is dropped); the next call records them again."""
         with self._lock:
             if self._inversion is not None:
-                self._inversion[1].store.clear()
+                self._inversion[1].clear()
             self._inversion = None
             self._clean = None
 
@@ -175,7 +172,7 @@ class EditSession:
     def _get_engine(self) -> KVEditEngine:
         device = execution_device(self.pipe)
         if self._engine is None or self._engine.transformer is not self.pipe.transformer or self._engine.device != device:
-            self._engine = KVEditEngine(self.pipe, self.canvas, self.token_mask, device)
+            self._engine = KVEditEngine(self.pipe, self.canvas, self.token_mask, device, family=self.family)
         return self._engine
 
     def _source_latent(self) -> torch.Tensor:
@@ -184,15 +181,18 @@ class EditSession:
             rgb = self._rgb
             if (self.canvas.width, self.canvas.height) != (self.width, self.height):
                 rgb = np.asarray(Image.fromarray(rgb).resize((self.canvas.width, self.canvas.height), Image.LANCZOS))
-            self._clean = (key, encode_image(self.pipe, rgb, self.canvas, self._get_engine().device))
+            self._clean = (key, self.family.encode_image(rgb, self.canvas, self._get_engine().device))
         return self._clean[1]
 
     def _prompt(self, text: str) -> Prompt:
         engine = self._get_engine()
-        return encode_prompt(
-            self.pipe, text, text_length(self.pipe, self.model_name), engine.device, engine.dtype,
-            cache=self.prompt_cache, model_name=self.model_name, encode_device=self.text_encoder_device,
-        )
+        return self.family.encode_prompt(text, engine.device, engine.dtype, cache=self.prompt_cache,
+                                         encode_device=self.text_encoder_device)
+
+    def _conditioning(self, text: str, guidance: float, *, recording: bool = False) -> Conditioning:
+        """The prompt, with the unconditional prompt when this evaluation runs a CFG pass."""
+        wanted = self._get_engine().wants_unconditional(guidance, recording=recording)
+        return Conditioning(self._prompt(text), self._prompt(self.family.unconditional_prompt) if wanted else None)
 
     def _inversion_key(self, source_prompt: str, opts: EditOptions) -> tuple:
         # The store keeps background tokens only, so the mask is part of the key even without attn_mask.
@@ -204,6 +204,7 @@ class EditSession:
             float(opts.inversion_guidance),
             bool(opts.attn_mask),
             opts.kv_cache,
+            opts.speed,  # keyframes kept by an elastic speed setting
             self._model_key(),
         )
 
@@ -211,14 +212,17 @@ class EditSession:
         key = self._inversion_key(source_prompt, opts)
         engine = self._get_engine()
         if self._inversion is not None and self._inversion[0] != key:
-            self._inversion[1].store.clear()  # free it before recording the next one
+            self._inversion[1].clear()  # free it before recording the next one
             self._inversion = None
         reused = self._inversion is not None
         if self._inversion is None:
-            sigmas = flux_sigmas(self.pipe.scheduler.config, opts.steps, self.canvas.tokens, engine.device)
-            store = make_kv_store(opts.kv_cache, engine.device, engine.dtype)
+            sigmas = self.family.sigmas(opts.steps, self.canvas.tokens, engine.device)
             inversion = engine.new_inversion(
-                self._source_latent(), self._prompt(source_prompt), sigmas, opts.inversion_guidance, opts.attn_mask, store
+                self._source_latent(), self._conditioning(source_prompt, opts.inversion_guidance, recording=True),
+                sigmas, opts.inversion_guidance, opts.attn_mask,
+                make_kv_store(opts.kv_cache, engine.device, engine.dtype),
+                make_kv_store(opts.kv_cache, engine.device, engine.dtype),
+                policy=ElasticPolicy.for_speed(opts.speed, stored=True),
             )
             self._inversion = (key, inversion)
         inversion = self._inversion[1]
@@ -243,15 +247,16 @@ class EditSession:
             image = Image.fromarray(self._rgb.copy(), "RGB")
             return EditResult(image, self._finish(report, peak, started), None)
 
-        target = self._prompt(target_prompt)
+        target = self._conditioning(target_prompt, opts.guidance)
         if opts.inversion_free:
-            sigmas = flux_sigmas(self.pipe.scheduler.config, opts.steps, self.canvas.tokens, engine.device)
-            latent, run = engine.edit_without_inversion(
-                self._source_latent(), self._prompt(source_prompt), target, sigmas, opts, progress
-            )
+            sigmas = self.family.sigmas(opts.steps, self.canvas.tokens, engine.device)
+            source = self._conditioning(source_prompt, opts.inversion_guidance, recording=True)
+            latent, run = engine.edit_without_inversion(self._source_latent(), source, target, sigmas, opts, progress)
             report.update(mode="inversion-free", kv_cache_mode=INVERSION_FREE_MODE, reused_inversion=False,
                           inversion_seconds=0.0,
                           transformer_calls=run.transformer_calls, cached_steps=1 if run.kv_cache_bytes else 0)
+            if "elastic" in run.extra:
+                report["elastic_refresh"] = run.extra["elastic"]
         else:
             info = self._ensure_inversion(source_prompt, opts, progress)
             latent, run = engine.denoise(self.inversion, target, opts, progress)
@@ -261,10 +266,13 @@ class EditSession:
                           inversion_seconds=info["inversion_seconds"],
                           transformer_calls=info["transformer_calls"] + run.transformer_calls,
                           cached_steps=len(self.inversion.store.steps()))
+            if isinstance(self.inversion.store, KeyframeStore):
+                report["elastic_keyframes"] = {"keyframes": self.inversion.store.keyframes(),
+                                               "kept_share": self.inversion.store.kept_share()}
         report.update(denoise_seconds=run.seconds, kv_cache_bytes=run.kv_cache_bytes)
 
         decode_start = time.perf_counter()
-        generated = decode_latents(self.pipe, latent, self.canvas)
+        generated = self.family.decode(latent, self.canvas)
         if generated.shape[:2] != (self.height, self.width):
             generated = np.asarray(Image.fromarray(generated).resize((self.width, self.height), Image.LANCZOS))
         pixels = paste_back(self._rgb, generated, blend_weights(self._mask, opts.feather_px))
@@ -272,7 +280,7 @@ class EditSession:
         return EditResult(Image.fromarray(pixels, "RGB"), self._finish(report, peak, started), Image.fromarray(generated, "RGB"))
 
     def _note_prompt_lengths(self, report: dict[str, Any], source_prompt: str, target_prompt: str) -> None:
-        limit = text_length(self.pipe, self.model_name)
+        limit = self.family.text_length()
         for which, text in (("source", source_prompt), ("target", target_prompt)):
             tokens = prompt_token_count(self.pipe, text)
             report[f"{which}_prompt_tokens"] = tokens
@@ -285,7 +293,11 @@ class EditSession:
         tm = self.token_mask
         return {
             "model": spec.label if spec is not None else self.model_name,
+            "family": self.family.family,
+            "licence": spec.license if spec is not None else "",
+            "licence_note": spec.licence_note if spec is not None else "",
             "random_weights": bool(spec.random_weights) if spec is not None else False,
+            "guidance_kind": self.family.guidance_kind,
             "width": self.width,
             "height": self.height,
             "working_width": self.canvas.width,
@@ -293,7 +305,7 @@ class EditSession:
             "image_tokens": tm.image_tokens,
             "foreground_tokens": tm.foreground_tokens,
             "background_tokens": tm.background_tokens,
-            "text_tokens": text_length(self.pipe, self.model_name),
+            "text_tokens": self.family.text_length(),
             "layers": self._get_engine().n_layers,
             "steps": opts.steps,
             "skip_steps": opts.skip_steps,
@@ -306,6 +318,7 @@ class EditSession:
             "seed": opts.seed,
             "feather_px": opts.feather_px,
             "kv_cache_requested": opts.kv_cache,
+            "speed": opts.speed,
             "kv_cache_mode": opts.kv_cache,  # replaced by the store's real mode once one is made
             "device": str(self._get_engine().device),
             "dtype": str(self._get_engine().dtype).replace("torch.", ""),

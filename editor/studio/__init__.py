@@ -7,8 +7,9 @@
 """
 
 from editor.studio.context import JobCancelled, JobContext, Progress
-from editor.studio.requests import AdRequest, CutoutRequest, EditRequest, GenerateRequest, InvertRequest
+from editor.studio.requests import AdBatchRequest, AdRequest, CutoutRequest, EditRequest, GenerateRequest, InvertRequest
 from editor.studio.studio import (
+    AdBatchOutcome,
     AdOutcome,
     CutoutOutcome,
     EditOutcome,
@@ -19,7 +20,7 @@ from editor.studio.studio import (
 )
 
 __all__ = [
-    "AdOutcome", "AdRequest", "CutoutOutcome", "CutoutRequest", "EditOutcome", "EditRequest", "GenerateOutcome",
-    "GenerateRequest", "InvertOutcome", "InvertRequest", "JobCancelled", "JobContext", "Progress", "Studio",
-    "StudioConfig",
+    "AdBatchOutcome", "AdBatchRequest", "AdOutcome", "AdRequest", "CutoutOutcome", "CutoutRequest", "EditOutcome",
+    "EditRequest", "GenerateOutcome", "GenerateRequest", "InvertOutcome", "InvertRequest", "JobCancelled", "JobContext",
+    "Progress", "Studio", "StudioConfig",
 ]

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from models.families import supports
 from models.locate import locate
 from models.manager import PIPELINE_CLASSES
-from models.registry import ModelSpec, diffusion_models, get_spec
+from models.registry import ModelSpec, diffusion_models, get_spec, preferred_model
+from models.vocabulary import KV_EDIT
 
 TINY = "tiny"
 
@@ -31,7 +33,7 @@ def tasks_of(spec: ModelSpec) -> tuple[str, ...]:
 
 
 def can_do(spec: ModelSpec, task: str) -> bool:
-    return spec.kind == "diffusion" and task in tasks_of(spec)
+    return supports(spec, task)
 
 
 def model_choice(spec: ModelSpec) -> ModelChoice:
@@ -46,14 +48,14 @@ def model_choices(task: str | None = None) -> list[ModelChoice]:
 
 
 def default_model(task: str | None = None, preferred: str | None = None) -> str:
-    """`preferred` when it can do `task`; else the first real model that is here, models shops may
-    use commercially first; else the tiny model (random weights)."""
+    """`preferred` when it can do `task`; else the real model here that `auto` prefers for the task
+    (`models.registry.preferred_model`: models shops may use commercially first); else the tiny
+    model (random weights)."""
     choices = model_choices(task)
     if preferred in [c.name for c in choices]:
         return preferred
-    here = [c for c in choices if c.available and not c.random_weights]
-    here.sort(key=lambda c: not c.commercial_use)  # stable: registry order within each group
-    return here[0].name if here else TINY
+    here = [c.name for c in choices if c.available and not c.random_weights]
+    return preferred_model(here, KV_EDIT if task == KV_EDIT else "generate") or TINY
 
 
 def resolve_model_name(name: str | None, task: str) -> str:

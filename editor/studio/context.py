@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from editor.errors import IntactError
 
 # progress(stage, step, total): stages are "prepare", "load", "invert", "edit", "generate",
-# "cutout", "background", "format", "decode", "save". Raising inside it cancels the run.
+# "cutout", "background", "format", "product" (one per product of a batch), "decode", "save".
+# Raising inside it cancels the run.
 Progress = Callable[[str, int, int], None]
 
 
@@ -24,13 +25,17 @@ class JobContext:
     """session: the client's session id (a browser tab, a CLI run); edits of one session reuse its
     inversion and its ad builds reuse its cut-out. owner: a non-reversible tag stored with saved
     results (the gallery shows each owner their own). save: keep the results in the output store.
-    progress: called at every step of every stage. cancel: set it to stop the job at the next step."""
+    progress: called at every step of every stage. cancel: set it to stop the job at the next step.
+    earlier_inversions: how many earlier jobs of this session left an inversion, as the caller counted
+    them; a serving front end sends it, so a replica that never saw the session knows the session's
+    inversion was made on another replica (its report says so) rather than never made."""
 
     session: str | None = None
     owner: str | None = None
     save: bool = True
     progress: Progress | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
+    earlier_inversions: int = 0
 
     def report(self, stage: str, step: int, total: int) -> None:
         """The progress callback handed to the domain: checks for cancellation at every step."""

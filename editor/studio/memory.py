@@ -14,7 +14,7 @@ from typing import Callable, TypeVar
 
 from models.memory.oom import free_memory, run_with_oom_fallback
 from models.memory.planner import MemoryBudget, MemoryPlan, detect_budget, plan_memory
-from models.vocabulary import AUTO
+from models.vocabulary import AUTO, EXACT
 
 T = TypeVar("T")
 
@@ -66,14 +66,15 @@ class MemoryPolicy:
     budget: MemoryBudget | None = None  # None: measure this machine at each job (tests fix one)
 
     def plan(self, manager, model: str, width: int, height: int, steps: int, *, task: str,
-             mask_fraction: float = 1.0, skip_steps: int = 0) -> MemoryPlan:
+             mask_fraction: float = 1.0, skip_steps: int = 0, images: int = 1, speed: str = EXACT) -> MemoryPlan:
         """The fastest plan that fits this job here (an IntactError when none does). A model that
-        is not there is reported first: that is what to fix."""
+        is not there is reported first: that is what to fix. `images`: a generation's batch;
+        `speed`: a KV-Edit's speed setting (fast / fastest keep a share of the steps)."""
         manager.require_available(model)
         budget = self.budget or budget_for(manager)
         plan = plan_memory(model, width, height, max(1, int(steps)), mask_fraction, budget.gpu_free,
                            budget.ram_free, skip_steps=skip_steps, task=task, dtype=manager.dtype,
-                           budget_label=budget.label)
+                           budget_label=budget.label, images=images, speed=speed)
         return forced(plan.require_fit(), self.memory_mode)
 
     @staticmethod

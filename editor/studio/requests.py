@@ -21,25 +21,23 @@ from editor.ad.cutout import remover_names
 from editor.ad.workflow import AdRequest
 from editor.generate import GenerateRequest
 from editor.kv_edit.options import EditOptions
-from editor.limits import MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS
-from editor.validation import choice, number, text, whole
+from editor.limits import MAX_NAME_CHARS, MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS
+from editor.validation import choice, flag, number, text, whole
 from models.registry import ModelSpec
-from models.vocabulary import AUTO, KV_CACHE_MODES
+from models.vocabulary import AUTO, EXACT, KV_CACHE_MODES, SPEED_SETTINGS
 
-__all__ = ["AdRequest", "CutoutRequest", "EditRequest", "GenerateRequest", "InvertRequest", "edit_defaults"]
+__all__ = ["AdBatchRequest", "AdRequest", "CutoutRequest", "EditRequest", "GenerateRequest", "InvertRequest",
+           "edit_defaults"]
 
 KV_CACHE_CHOICES = (AUTO, *KV_CACHE_MODES)
 
 
 def edit_defaults(spec: ModelSpec) -> dict[str, Any]:
-    """Starting values for a KV-Edit on `spec`: the paper's 28 steps for models that invert well,
-    the model's own step count for distilled ones; guidance as the model reads it."""
-    steps = 28 if spec.guidance_distilled and not spec.random_weights else spec.default_steps
-    return {
-        "steps": steps,
-        "inversion_guidance": 1.5,
-        "guidance": 5.5 if spec.guidance_distilled else spec.default_guidance,
-    }
+    """Starting values for a KV-Edit on `spec` (`EditOptions.for_model`): the model's own step
+    count (the paper's 28 for FLUX.1 [dev] and klein Base); guidance as the model reads it, and
+    true-CFG models invert without CFG."""
+    options = EditOptions.for_model(spec.name)
+    return {"steps": options.steps, "inversion_guidance": options.inversion_guidance, "guidance": options.guidance}
 
 
 @dataclass(frozen=True)
@@ -66,6 +64,7 @@ class InvertRequest:
     # The English the model gets instead of its translation of `source_prompt`, as the user
     # corrected it (models that need English, no translator model); None: translate.
     source_english: str | None = None
+    speed: str = EXACT  # fast / fastest: elastic refresh of the background keys/values (models/speed.py)
 
     def __post_init__(self):
         if self.image is None:
@@ -75,7 +74,7 @@ class InvertRequest:
         text("source_prompt", self.source_prompt, MAX_PROMPT_CHARS, "source prompt")
         if self.source_english is not None:
             text("source_english", self.source_english, MAX_PROMPT_CHARS, "source prompt in English")
-        text("model", self.model, 100, "model")
+        text("model", self.model, MAX_NAME_CHARS, "model")
         if self.steps is not None:
             whole("steps", self.steps, 1, MAX_STEPS)
         if self.skip_steps is not None:
@@ -87,15 +86,13 @@ class InvertRequest:
         whole("seed", self.seed, 0, MAX_SEED)
         whole("feather_px", self.feather_px, 0, 256)
         choice("kv_cache", self.kv_cache, KV_CACHE_CHOICES, "KV cache mode")
+        choice("speed", self.speed, SPEED_SETTINGS, "speed setting")
         if self.style is not None:
             text("style", self.style, 64, "style")
         if self.style_weight is not None:
             number("style_weight", self.style_weight, -2.0, 2.0, "style weight")
-        for flag in ("re_init", "attn_mask"):
-            if not isinstance(getattr(self, flag), bool):
-                from editor.errors import InputError
-
-                raise InputError(f"{flag} must be true or false.", key="not_bool", field=flag, name=flag)
+        for name in ("re_init", "attn_mask"):
+            flag(name, getattr(self, name))
 
     def options(self, spec: ModelSpec, kv_cache: str) -> EditOptions:
         """The engine's options for `spec`: what the request gives, the model's defaults for the rest."""
@@ -111,6 +108,7 @@ class InvertRequest:
             seed=self.seed,
             kv_cache=kv_cache,
             feather_px=self.feather_px,
+            speed=self.speed,
         )
 
 
@@ -142,4 +140,30 @@ class CutoutRequest:
             from editor.errors import InputError
 
             raise InputError("Upload a product photo first.", key="no_product", field="image")
+        text("remover", self.remover, MAX_NAME_CHARS, "cut-out method")
         choice("remover", self.remover, remover_names(), "cut-out method")
+
+
+@dataclass(frozen=True)
+class AdBatchRequest:
+    """Ads for many products at once: every format of `template` for every product photo.
+
+    products: photo files, zips of photos, or (file name, bytes) pairs. The copy is the template's
+    (headline, sub-line, price, ...) for every product, or a CSV (path, bytes or text) with a row
+    per product: a `file` column naming the photo and the copy columns (English or Korean headers).
+    template: an AdRequest without a product: formats, background, brand, layouts, scale, ...
+    """
+
+    products: tuple
+    template: AdRequest
+    copy_csv: Any = None
+
+    def __post_init__(self):
+        from editor.errors import InputError
+
+        if not self.products:
+            raise InputError("Upload product photos (or a zip of them) first.", key="batch_no_products",
+                             field="products")
+        if not isinstance(self.template, AdRequest):
+            raise InputError("A batch needs the ad settings it applies to every product.", key="batch_no_template",
+                             field="template")

@@ -1,7 +1,9 @@
 """Per-client state the Studio keeps between jobs: an edit's inversion and an ad's node cache.
 
 Inversions are large (gigabytes at real model size), so only `max_sessions` clients keep one; the
-least recently used loses it and simply inverts again on its next edit (its report says so).
+least recently used loses it and simply inverts again on its next edit (its report says so). A
+serving replica may also be asked for a session it never saw although the client had inverted
+before (the replica was restarted or the session moved): that edit says the replica changed.
 Ad workflows (their node graph and cut-out model) are small and kept for `max_ad_sessions`.
 Nothing here is global: the Studio owns one `SessionStore`.
 """
@@ -12,6 +14,9 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
+
+EVICTED = "evicted to make room"
+REPLICA_CHANGED = "replica changed"
 
 
 @dataclass(eq=False)
@@ -25,7 +30,9 @@ class EditState:
     # KV store would mean inverting again).
     plan: Any = None
     plan_steps: tuple | None = None
-    evicted: bool = False  # a previous inversion of this client was dropped to make room
+    # Why this session's next inversion is a re-inversion: EVICTED (dropped here to make room) or
+    # REPLICA_CHANGED (made on another replica); None for a first inversion.
+    recompute: str | None = None
 
     def drop(self) -> None:
         """Forget the EditSession and free its recorded keys/values now, not at garbage collection."""
@@ -50,6 +57,9 @@ class _LRU:
             evicted.append(self._items.popitem(last=False))
         return item, evicted
 
+    def __contains__(self, key: str) -> bool:
+        return key in self._items
+
     def pop(self, key: str):
         return self._items.pop(key, None)
 
@@ -66,15 +76,20 @@ class SessionStore:
         self._ads = _LRU(max_ad_sessions, make_workflow)
         self._evicted: set[str] = set()  # sessions whose inversion was dropped to make room
 
-    def edit_state(self, session: str | None) -> EditState:
-        """The session's edit state (a fresh one, kept by nobody, without a session id)."""
+    def edit_state(self, session: str | None, earlier_inversions: int = 0) -> EditState:
+        """The session's edit state (a fresh one, kept by nobody, without a session id).
+        `earlier_inversions`: the client's count (JobContext); a session new here with earlier
+        inversions had them on another replica."""
         if session is None:
             return EditState()
         with self._lock:
+            new_here = session not in self._edits
             state, evicted = self._edits.get(session)
             if session in self._evicted:
                 self._evicted.discard(session)
-                state.evicted = True
+                state.recompute = EVICTED
+            elif new_here and earlier_inversions > 0:
+                state.recompute = REPLICA_CHANGED
             self._evicted.update(key for key, old in evicted if old.session is not None)
         for _key, old in evicted:
             old.drop()
@@ -96,6 +111,16 @@ class SessionStore:
         for state in states:
             if state.key is not None and state.key[0] != keep_model:
                 state.drop()
+
+    def evict(self, session: str) -> None:
+        """Drop the session's inversion now, as the bound does (a serving replica bounds its sessions
+        itself); its next edit here says it was evicted. Its ad cache stays."""
+        with self._lock:
+            state = self._edits.pop(session)
+            if state is not None and state.session is not None:
+                self._evicted.add(session)
+        if state is not None:
+            state.drop()
 
     def forget(self, session: str) -> None:
         """The client is gone (browser tab closed): free what it held now."""

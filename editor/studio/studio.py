@@ -31,9 +31,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from editor.ad.brand import BrandStore
+from editor.ad.design import layouts_to_json
+from editor.ad.formats import unique_formats
 from editor.ad.workflow import AdRequest, AdWorkflow
 from editor.digests import array_digest
-from editor.errors import InputError
+from editor.errors import InputError, IntactError
 from editor.generate import GenerateRequest, resolve_settings, run_generation
 from editor.images import as_mask, load_image
 from editor.kv_edit import EditSession
@@ -42,12 +45,13 @@ from editor.storage import JobFile, OutputStore, SavedJob, readable_name
 from editor.studio import catalog
 from editor.studio.context import JobContext
 from editor.studio.memory import MemoryPolicy, kv_cache_for, plan_report
-from editor.studio.requests import CutoutRequest, EditRequest, InvertRequest, edit_defaults
+from editor.studio.requests import AdBatchRequest, CutoutRequest, EditRequest, InvertRequest, edit_defaults
 from editor.studio.sessions import EditState, SessionStore
 from models.registry import ModelSpec, get_spec
 from models.vocabulary import AUTO, GENERATE, KV_EDIT, TEXT2IMG
 
 MIB = 2**20
+NOT_PICTURES = ("mask", "zip", "layout")  # saved files a gallery does not show
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,8 @@ class StudioConfig:
     max_ad_sessions: int = 32  # clients whose ad node cache (cut-outs, backgrounds) is kept
     # Edits run on a crop around the mask at about this many pixels, pasted back into the photo.
     working_pixels: int = WORKING_PIXELS
+    progress_bars: bool = True  # the libraries' own progress bars on stderr (the CLI draws its own line)
+    brand_dir: Path | None = None  # saved brand kits; None: $INTACT_BRAND_DIR or brands/
 
 
 # --- results ---------------------------------------------------------------------------------
@@ -91,6 +97,14 @@ class AdOutcome:
     images: dict[str, Image.Image]  # format name -> picture
     report: dict
     cutout: Any = None
+    saved: SavedJob | None = None
+    layouts: dict = field(default_factory=dict)  # format name -> editor.ad.AdLayout, every field set
+
+
+@dataclass
+class AdBatchOutcome:
+    items: list[dict]  # per product: name, status ("done" / "failed"), files in the zip, error
+    report: dict
     saved: SavedJob | None = None
 
 
@@ -124,6 +138,7 @@ class Studio:
         self._lock = threading.Lock()
         self._manager = manager
         self._store = store
+        self._brands: BrandStore | None = None
         self._translator = None
         self.memory = MemoryPolicy(self.config.memory_mode)
         self.sessions = SessionStore(self.config.max_edit_sessions, self.config.max_ad_sessions,
@@ -139,7 +154,7 @@ class Studio:
             if self._manager is None:
                 from models.manager import ModelManager
 
-                self._manager = ModelManager(device=self.config.device)
+                self._manager = ModelManager(device=self.config.device, progress_bars=self.config.progress_bars)
             return self._manager
 
     @property
@@ -152,6 +167,14 @@ class Studio:
             if self._store is None:
                 self._store = OutputStore(self.config.output_dir)
             return self._store
+
+    @property
+    def brands(self) -> BrandStore:
+        """The shops' saved brand kits (name, logo, colours, font), applied to ads that name them."""
+        with self._lock:
+            if self._brands is None:
+                self._brands = BrandStore(self.config.brand_dir)
+            return self._brands
 
     @property
     def translator(self):
@@ -182,6 +205,16 @@ class Studio:
 
         return load_presets()
 
+    def data_problems(self) -> list:
+        """The data files skipped because they cannot be read (LoRA styles, shop presets, ad
+        backdrops), each a `models.data_files.DataProblem`: the file's name and one line,
+        no folder. Each is also in the log with its full path. For the Status tab."""
+        from editor.ad.backgrounds import scan_backdrops
+        from editor.presets import scan_presets
+        from models.lora import scan_styles
+
+        return [*scan_styles()[1], *scan_presets()[1], *scan_backdrops()[1]]
+
     def plan_preview(self, model: str):
         """The plan a 1024×1024 job on `model` would get here (an edit where the model can edit),
         planned without the model manager, so asking loads and starts nothing."""
@@ -208,7 +241,7 @@ class Studio:
             if only_owner and (owner is None or record.get("owner") != owner):
                 continue
             for listed in record["files"]:
-                if listed.get("role") in ("mask", "zip"):
+                if listed.get("role") in NOT_PICTURES:
                     continue
                 path = store.path_of(listed)
                 if path.is_file():
@@ -301,32 +334,82 @@ class Studio:
             # 1. validate (the workflow checks texts, formats and the background choice first)
             workflow = self.sessions.ad_workflow(ctx.session)
             request = replace(request, out_dir=None)  # files are saved as the job's record (step 6)
-            task = _ad_model_task(request)
-            if task is None:
-                # 2-5. no diffusion model involved: uploaded or procedural background
-                result, memory_plan = workflow.run(request, progress=ctx.report), None
-            else:
-                # 2. model
-                spec = self._model_for(request.model, task)
-                request = replace(request, model=spec.name)
-                # 3-5. plan (backgrounds are generated at most 1024 px on the long side), adapters, run
-                result, chosen, ran = self._on_model(
-                    spec, lambda: self.memory.plan(self.manager, spec.name, 1024, 1024, spec.default_steps,
-                                                   task=task if task == KV_EDIT else GENERATE, mask_fraction=0.7),
-                    None, None, lambda _plan: workflow.run(request, progress=ctx.report))
-                memory_plan = plan_report(chosen, ran)
-                self.last_plan = memory_plan
-            report = dict(result.report, memory_plan=memory_plan, style=None,
-                          **(_model_report(get_spec(request.model)) if task else {}))
-            # 6. save: every format, and a zip of them all
-            names = list(dict.fromkeys(request.formats))
+            # 2-5. model, plan, adapters, run
+            result, report = self._ad_steps(workflow, request, ctx)
+            # 6. save: every format (a format listed twice once), the layouts to adjust, a zip of the pictures
             files = [JobFile(f"ad:{name}", readable_name(request.headline, name), image=result.images[name])
-                     for name in names if name in result.images]
-            files.append(JobFile("zip", readable_name(request.headline, "ads", suffix=".zip"),
-                                 data=_zip_of(files)))
+                     for name in unique_formats(request.formats)]
+            files.append(JobFile("zip", readable_name(request.headline, "ads", suffix=".zip"), data=_zip_of(files)))
+            files.append(JobFile("layout", readable_name(request.headline, "layout", suffix=".json"),
+                                 data=layouts_to_json(result.layouts).encode("utf-8")))
             saved = self._save(ctx, "ad", request, report, caption=request.headline, files=files)
             # 7. result
-            return AdOutcome(result.images, report, result.cutout, saved)
+            return AdOutcome(result.images, report, result.cutout, saved, result.layouts)
+
+    def make_ads_batch(self, request: AdBatchRequest, context: JobContext | None = None) -> AdBatchOutcome:
+        """Every format for every product photo (one copy, or a CSV of copy per product): one zip.
+        Progress reports stage "product" once per product; a product that fails is listed with its
+        reason and the others go on."""
+        from editor.ad import batch
+
+        ctx = context or JobContext()
+        with self._job(ctx):
+            started = time.perf_counter()
+            # 1. validate: the photos (zips opened) and their copy, before any ad is built
+            ctx.report("prepare", 0, 1)
+            products = batch.read_products(request.products)
+            rows = batch.read_copy_csv(request.copy_csv) if request.copy_csv is not None else None
+            t = request.template
+            shared = {k: getattr(t, k) for k in batch.COPY_FIELDS} if t.headline or t.subline or t.price or t.cta else None
+            items, notes = batch.batch_items(products, copy=shared, csv_rows=rows)
+            workflow = self.sessions.ad_workflow(ctx.session)
+            reports: list[dict] = []
+
+            class _Runner:  # each product runs steps 2-5 of an ad job (a generated background: on the model)
+                def run(_, ad_request):
+                    result, report = self._ad_steps(workflow, ad_request, ctx, quiet=True)
+                    reports.append(report)
+                    return result
+
+            def progress(event: batch.BatchEvent) -> None:
+                if event.state != "started":
+                    ctx.report("product", event.index + 1, event.total)
+
+            result = batch.run_batch(_Runner(), items, replace(t, out_dir=None), progress, notes)
+            done = result.done
+            report = {"products": len(items), "done": done, "failed": len(items) - done, "formats": list(result.formats),
+                      "items": result.items, "notes": result.notes, "seconds": round(time.perf_counter() - started, 3),
+                      "memory_plan": next((r["memory_plan"] for r in reversed(reports) if r.get("memory_plan")), None)}
+            # 6. save: the zip of every product's formats and layouts
+            caption = t.headline or f"{len(items)} products"
+            saved = self._save(ctx, "ad-batch", t, report, caption=caption,
+                               files=[JobFile("zip", readable_name(caption, "batch", suffix=".zip"), data=result.data)])
+            # 7. result
+            return AdBatchOutcome(result.items, report, saved)
+
+    def _ad_steps(self, workflow: AdWorkflow, request: AdRequest, ctx: JobContext, quiet: bool = False):
+        """Steps 2-5 of an ad: the model when the background is generated, its plan, no style, the
+        run; (workflow result, report). `quiet` leaves the per-stage progress out (a batch reports
+        per product)."""
+        progress = None if quiet else ctx.report
+        task = _ad_model_task(request)
+        if task is None:
+            # 2-5. no diffusion model involved: uploaded or procedural background
+            result, memory_plan = workflow.run(request, progress=progress or _cancel_check(ctx)), None
+        else:
+            # 2. model
+            spec = self._model_for(request.model, task)
+            request = replace(request, model=spec.name)
+            # 3-5. plan (backgrounds are generated at most 1024 px on the long side), adapters, run
+            result, chosen, ran = self._on_model(
+                spec, lambda: self.memory.plan(self.manager, spec.name, 1024, 1024, spec.default_steps,
+                                               task=task if task == KV_EDIT else GENERATE, mask_fraction=0.7),
+                None, None, lambda _plan: workflow.run(request, progress=progress or _cancel_check(ctx)))
+            memory_plan = plan_report(chosen, ran)
+            self.last_plan = memory_plan
+        report = dict(result.report, memory_plan=memory_plan, style=None,
+                      **(_model_report(get_spec(request.model)) if task else {}))
+        return result, report
 
     def generate(self, request: GenerateRequest, context: JobContext | None = None) -> GenerateOutcome:
         """Text-to-image or image-to-image, with a shop preset and a LoRA style."""
@@ -341,20 +424,21 @@ class Studio:
             # 3-5. plan, adapters (the request's style, or none), run
             result, chosen, ran = self._on_model(
                 spec, lambda: self.memory.plan(self.manager, spec.name, settings.width, settings.height,
-                                               settings.steps, task=GENERATE),
+                                               settings.steps, task=GENERATE, images=request.num_images),
                 settings.style, request.style_weight,
                 lambda _plan: run_generation(self.manager, request, settings, progress=ctx.report))
             report = {**result.report, **_model_report(spec), "memory_plan": plan_report(chosen, ran),
                       "style": _style_report(request, settings.style)}
             self.last_plan = report["memory_plan"]
+            images = _without_blank_pictures(result.images, report)
             # 6. save
             caption = request.prompt or request.preset or ""
             files = [JobFile("result" if i == 0 else f"result-{i + 1}",
-                             readable_name("generate", caption, *([str(i + 1)] if len(result.images) > 1 else [])),
-                             image=image) for i, image in enumerate(result.images)]
+                             readable_name("generate", caption, *([str(i + 1)] if len(images) > 1 else [])),
+                             image=image) for i, image in enumerate(images)]
             saved = self._save(ctx, "generate", request, report, caption=caption, files=files)
             # 7. result
-            return GenerateOutcome(result.images, report, saved)
+            return GenerateOutcome(images, report, saved)
 
     # --- session control ------------------------------------------------------------------
 
@@ -370,6 +454,15 @@ class Studio:
     def forget(self, session: str) -> None:
         """The client is gone: free its inversion and its ad cache now."""
         self.sessions.forget(session)
+
+    def evict(self, session: str) -> None:
+        """Free the session's inversion now, as if evicted to make room (a serving replica's own
+        bound on sessions); waits for a job running on the model to finish first."""
+        if not self.manager_started:
+            self.sessions.evict(session)
+            return
+        with self.manager.lock:
+            self.sessions.evict(session)
 
     # --- the shared steps -------------------------------------------------------------------
 
@@ -392,7 +485,7 @@ class Studio:
         """Steps 1-2 of an inversion or an edit: (RGB uint8, mask float32, the work area, notes,
         model, source prompt as the model reads it, Korean translated where it needs English)."""
         ctx.report("prepare", 0, 1)
-        loaded = load_image(request.image)  # size-checked from the file's header first
+        loaded = load_image(request.image, field="image")  # size-checked from the file's header first
         mask, mask_notes = as_mask(request.mask, loaded.size)
         area = work_area(mask, self.config.working_pixels)
         notes = tuple(loaded.notes) + tuple(mask_notes)
@@ -474,19 +567,22 @@ class Studio:
         manager = self.manager
         with manager.lock:
             self._switch_model(spec.name)
-            state = self.sessions.edit_state(ctx.session)
+            state = self.sessions.edit_state(ctx.session, ctx.earlier_inversions)
             key = (spec.name, array_digest(image), array_digest(mask))
             if state.key != key:
+                if state.key is not None:
+                    state.recompute = None  # another photo or mask: its first inversion
                 state.drop()
                 state.key = key
-            draft = request.options(spec, "device")  # the step counts decide the plan
-            steps = (draft.steps, draft.skip_steps)
+            draft = request.options(spec, "device")  # the step counts (and the speed's keyframes) decide the plan
+            steps = (draft.steps, draft.skip_steps, request.speed)
             if state.plan is None or state.plan_steps != steps:
                 rows, cols = slice(area.box[1], area.box[3]), slice(area.box[0], area.box[2])
                 fraction = float((mask[rows, cols] > 0.5).mean()) if mask.size else 1.0
                 ctx.report("load", 0, 1)
                 state.plan = self.memory.plan(manager, spec.name, area.size[0], area.size[1], draft.steps,
-                                              task=KV_EDIT, mask_fraction=fraction, skip_steps=draft.skip_steps)
+                                              task=KV_EDIT, mask_fraction=fraction, skip_steps=draft.skip_steps,
+                                              speed=request.speed)
                 state.plan_steps = steps
             chosen = state.plan
 
@@ -522,7 +618,13 @@ class Studio:
         ctx.report("save", 0, 1)
         record = {"task": task, "caption": caption or "", "owner": ctx.owner, "model": report.get("model"),
                   "request": request_params(request), "report": report}
-        saved = self.store.save_job(record, files)
+        try:
+            saved = self.store.save_job(record, files)
+        except OSError as exc:
+            problem = _save_failure(exc)
+            if problem is None:
+                raise
+            raise problem from exc
         if ctx.progress is not None:  # saved now: a late cancel must not say nothing was saved
             ctx.progress("save", 1, 1)
         return saved
@@ -549,6 +651,35 @@ def _pasted(image: np.ndarray, mask: np.ndarray, area: WorkArea, result, feather
     if result.decoded is None:
         return image.copy()
     return area.paste(image, mask, np.asarray(result.decoded), feather_px)
+def _save_failure(exc: OSError) -> IntactError | None:
+    """A full disk or an output folder that cannot be written, said as the user can act on it (the
+    store writes atomically: nothing half-written was left). The folder is the operator's."""
+    import errno
+
+    where = f"({exc.filename})" if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return IntactError("The disk is full: the result could not be saved (nothing half-written is left). "
+                           "Free some space and try again.", key="disk_full", operator_hint=where)
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return IntactError("The output folder cannot be written: the result could not be saved.",
+                           key="output_not_writable", operator_hint=where)
+    return None
+
+
+def _without_blank_pictures(images: list[Image.Image], report: dict) -> list[Image.Image]:
+    """The pictures that are not blank. A model whose numbers overflowed (NaN) decodes to pure black:
+    never saved as if it were a result. All blank: an error; some: left out, and the report says so."""
+    kept = [image for image in images if np.asarray(image).any()]
+    if not kept:
+        raise IntactError("The model produced a blank (black) picture: its computation overflowed. Nothing was "
+                          "saved. Try another seed, a lower style weight or no style.", key="blank_output")
+    if len(kept) < len(images):
+        blank = len(images) - len(kept)
+        report["blank_images"] = blank
+        report["notes"] = [*report.get("notes", []), f"{blank} of {len(images)} pictures came out blank (the "
+                           "model's computation overflowed) and were left out"]
+        report["num_images"] = len(kept)
+    return kept
 
 
 def _mask_image(mask: np.ndarray) -> Image.Image:
@@ -579,7 +710,7 @@ def _inversion_note(info: dict, state: EditState) -> str:
         return "not needed (inversion-free)"
     if info.get("transformer_calls", 0) == 0 and info.get("mode", "").startswith("unchanged"):
         return "not needed (empty mask)"
-    return "recomputed (evicted to make room)" if state.evicted else "computed"
+    return f"recomputed ({state.recompute})" if state.recompute else "computed"
 
 
 def _ad_model_task(request: AdRequest) -> str | None:
@@ -590,6 +721,14 @@ def _ad_model_task(request: AdRequest) -> str | None:
     if request.background is None and (request.background_prompt or request.preset):
         return TEXT2IMG
     return None
+
+
+def _cancel_check(ctx: JobContext):
+    """A progress callback that only checks for cancellation (no stage is shown)."""
+    def check(_stage: str, _step: int, _total: int) -> None:
+        if ctx.cancel.is_set():
+            ctx.report("cancel", 0, 1)  # raises JobCancelled
+    return check
 
 
 def _zip_of(files: list[JobFile]) -> bytes:

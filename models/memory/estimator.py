@@ -11,10 +11,12 @@ Units are bytes; GB in messages means 10^9 bytes.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 
 import torch
 
+from models.families import family_of
 from models.registry import get_spec
 
 GB = 1_000_000_000
@@ -30,6 +32,22 @@ WEIGHT_QUANT_BYTES = {"nf4": 0.5 + 4 / 64, "int8": 1.0}
 # block holds its input, the norm output, q/k/v (3), the attention output, the MLP hidden and its
 # activation (4 + 4), their concatenation (5) and the output (1).
 BLOCK_WORKSPACE_WIDTHS = 20
+# With feature chunking (models/memory/chunking.py) the MLP branch runs over token slices after
+# attention: the peak is the larger of the attention phase and what stays alive through the MLP
+# phase (input, norm output, attention output, the output being filled) plus one slice of the
+# MLP's widths. Split measured on CPU with live-tensor accounting (benchmarks/chunking_bench.py):
+# 2 slices keep 0.71 of the unchunked peak, 4 or more 0.67, where the attention phase dominates.
+BLOCK_ATTENTION_WIDTHS = 13.5
+BLOCK_MLP_CARRIED_WIDTHS = 8.5
+FEATURE_CHUNKS = 4  # token slices the planner uses when it chunks: where the attention phase takes over
+
+
+def block_workspace_widths(feature_chunks: int = 1) -> float:
+    """Peak live width of one block, in multiples of tokens x hidden, with the MLP in that many slices."""
+    if feature_chunks <= 1:
+        return BLOCK_WORKSPACE_WIDTHS
+    mlp = BLOCK_WORKSPACE_WIDTHS - BLOCK_MLP_CARRIED_WIDTHS
+    return max(BLOCK_ATTENTION_WIDTHS, BLOCK_MLP_CARRIED_WIDTHS + mlp / feature_chunks)
 
 
 def dtype_name(dtype: torch.dtype | str) -> str:
@@ -189,14 +207,8 @@ def footprint_from_components(model: str, components: dict[str, object]) -> Mode
     text_names = [k for k in modules if k.startswith("text_encoder")]
     biggest_text = max(text_names, key=lambda k: sum(p.numel() for p in modules[k].parameters()), default=None)
     sizes = tuple(count_component(k, modules[k], k in ("transformer", biggest_text)) for k in sorted(modules))
-    transformer = modules["transformer"]
-    cfg = transformer.config
-    if spec.family == "flux":
-        layers = cfg.num_layers + cfg.num_single_layers
-        heads, head_dim, patch = cfg.num_attention_heads, cfg.attention_head_dim, 2  # latents packed 2x2
-    else:  # z-image: main layers + noise refiner + context refiner
-        layers = cfg.n_layers + 2 * cfg.n_refiner_layers
-        heads, head_dim, patch = cfg.n_heads, cfg.dim // cfg.n_heads, cfg.all_patch_size[0]
+    layers, heads, head_dim = family_of(spec).attention_shape(modules["transformer"].config)
+    patch = 2  # every family makes a token of 2x2 latent pixels (packed, patchified)
     vae = modules["vae"]
     vae_factor = 2 ** (len(vae.config.block_out_channels) - 1)
     text = tuple(
@@ -232,11 +244,11 @@ def model_footprint(model: str) -> ModelFootprint:
         components = {
             name: _build_on_meta(*architecture) for name, architecture in ARCHITECTURES[model].items()
         }
-    elif model == "tiny":
-        from models.tiny import build_tiny_flux_components
+    elif spec.random_weights:
+        from models.tiny import tiny_components
 
         with torch.device("meta"):
-            components = build_tiny_flux_components()
+            components = tiny_components(model)
     else:
         raise ValueError(f"No architecture known for '{model}'.")
     return footprint_from_components(model, components)
@@ -294,6 +306,7 @@ def kv_cache_size(
     cached_steps: int,
     dtype: torch.dtype | str = "bf16",
     accelerator: bool = True,
+    keyframe_share: float | None = None,
 ) -> KVCacheSize:
     """Where the K/V cache lives and how big it is, per mode.
 
@@ -302,49 +315,59 @@ def kv_cache_size(
             prefetched. Without an accelerator it is plain RAM, like `device`.
     fp8 / int8: one byte per element plus scales, on the compute device.
     none:   inversion-free: one step's keys/values alive at a time.
+
+    keyframe_share (elastic refresh, editor/kv_edit/elastic.py): a stored cache keeps at most that
+    share of its steps (rounded up); the inversion-free mode also keeps each layer's background
+    block input (half a step more) to restart a refresh mid-way. None: exact, every step.
     """
     n_bg = background_tokens(fp, width, height, mask_fraction)
     full = dtype_bytes(dtype)
     per_step_full = kv_bytes_per_step(fp, n_bg, full)
     layer_full = per_step_full // max(1, fp.attention_layers)
+    held = cached_steps if keyframe_share is None else min(cached_steps, math.ceil(keyframe_share * cached_steps))
     if mode == "device":
-        return KVCacheSize(mode, per_step_full, cached_steps, per_step_full * cached_steps, 0)
+        return KVCacheSize(mode, per_step_full, held, per_step_full * held, 0)
     if mode == "cpu":
         if not accelerator:
-            return KVCacheSize(mode, per_step_full, cached_steps, per_step_full * cached_steps, 0)
-        return KVCacheSize(mode, per_step_full, cached_steps, 2 * layer_full, per_step_full * cached_steps)
+            return KVCacheSize(mode, per_step_full, held, per_step_full * held, 0)
+        return KVCacheSize(mode, per_step_full, held, 2 * layer_full, per_step_full * held)
     if mode in ("fp8", "int8"):
         per_step = kv_bytes_per_step(fp, n_bg, 1) + kv_scale_bytes_per_step(fp, n_bg, mode)
         # plus one layer dequantized to the compute dtype while it is used
-        return KVCacheSize(mode, per_step, cached_steps, per_step * cached_steps + layer_full, 0)
+        return KVCacheSize(mode, per_step, held, per_step * held + layer_full, 0)
     if mode == "none":
-        return KVCacheSize(mode, per_step_full, 1, per_step_full, 0)
+        alive = per_step_full if keyframe_share is None else per_step_full + per_step_full // 2
+        return KVCacheSize(mode, alive, 1, alive, 0)
     raise ValueError(f"unknown KV cache mode '{mode}'")
 
 
-def transformer_activation_bytes(fp: ModelFootprint, width: int, height: int, dtype: torch.dtype | str = "bf16") -> int:
-    """Peak activations of one transformer forward pass over text + all image tokens.
+def transformer_activation_bytes(fp: ModelFootprint, width: int, height: int, dtype: torch.dtype | str = "bf16",
+                                 feature_chunks: int = 1, images: int = 1) -> int:
+    """Peak activations of one transformer forward pass over text + all image tokens, for a batch
+    of `images`, with the blocks' MLPs in `feature_chunks` token slices.
 
     Fused attention kernels (flash / memory-efficient on CUDA, flash on CPU) never hold the
     tokens x tokens score matrix, so the peak is one block's workspace plus the residual streams
     and the fp32 rotary tables."""
     n = image_tokens(fp, width, height) + fp.text_tokens
     per = dtype_bytes(dtype)
-    block = BLOCK_WORKSPACE_WIDTHS * n * fp.hidden * per
+    block = block_workspace_widths(feature_chunks) * n * fp.hidden * per
     streams = 2 * n * fp.hidden * per
     rotary = 2 * n * fp.head_dim * 4
-    return block + streams + rotary
+    return int(images * (block + streams) + rotary)
 
 
 def vae_activation_bytes(
-    fp: ModelFootprint, width: int, height: int, dtype: torch.dtype | str = "bf16", tiled: bool = False, tile: int = 512
+    fp: ModelFootprint, width: int, height: int, dtype: torch.dtype | str = "bf16", tiled: bool = False, tile: int = 512,
+    images: int = 1,
 ) -> int:
     """Peak working memory of the VAE, the larger of encoding (inversion) and decoding.
 
     Decoding peaks in the last up block at full resolution, where a resnet holds about three
     tensors at its input width and three at its output width; encoding peaks in the first down
     block (four tensors at the first width). Tiled, the same happens per tile, plus the full-size
-    output being blended (fp32, RGB, twice)."""
+    output being blended (fp32, RGB, twice). A tiled VAE is also sliced (one image at a time:
+    `offload.set_vae_tiling`); a full one decodes the batch of `images` at once."""
     per = dtype_bytes(dtype)
     if tiled:
         tile = min(tile, fp.vae_sample_size)
@@ -356,7 +379,7 @@ def vae_activation_bytes(
     decode = w * h * per * (3 * c_in_last + 3 * ch[0])
     encode = w * h * per * 4 * ch[0]
     blend = 2 * width * height * 3 * 4 if tiled else 0
-    return max(decode, encode) + blend
+    return max(decode, encode) * (1 if tiled else images) + blend
 
 
 def text_encoder_activation_bytes(fp: ModelFootprint, dtype: torch.dtype | str = "bf16") -> int:

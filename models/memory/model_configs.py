@@ -9,6 +9,10 @@ The numbers are those of the released checkpoints:
   guidance embedding.
 - Z-Image-Turbo: 6B single-stream DiT (30 layers + 2 noise and 2 context refiner layers, dim 3840,
   30 heads), Qwen3-4B as text encoder, the same 16-channel VAE as FLUX.1.
+- FLUX.2 [klein] 4B and 4B Base (one architecture; Base is the non-distilled teacher): MM-DiT with
+  5 double-stream + 20 single-stream blocks, 24 heads x 128, text input 7680 (three Qwen3-4B hidden
+  layers of 2560), 128 input channels (32 latent channels patchified 2x2), no guidance embedding;
+  Qwen3-4B causal LM as text encoder; the FLUX.2 VAE (32 channels, batch-norm latent statistics).
 """
 
 from __future__ import annotations
@@ -113,6 +117,52 @@ QWEN3_4B = MappingProxyType(
     }
 )
 
+FLUX2_KLEIN_4B_TRANSFORMER = MappingProxyType(
+    {
+        "patch_size": 1,
+        "in_channels": 128,
+        "num_layers": 5,
+        "num_single_layers": 20,
+        "attention_head_dim": 128,
+        "num_attention_heads": 24,
+        "joint_attention_dim": 7680,
+        "timestep_guidance_channels": 256,
+        "mlp_ratio": 3.0,
+        "axes_dims_rope": (32, 32, 32, 32),
+        "rope_theta": 2000,
+        "eps": 1e-6,
+        "guidance_embeds": False,
+    }
+)
+
+FLUX2_VAE = MappingProxyType(
+    {
+        "in_channels": 3,
+        "out_channels": 3,
+        "down_block_types": ("DownEncoderBlock2D",) * 4,
+        "up_block_types": ("UpDecoderBlock2D",) * 4,
+        "block_out_channels": (128, 256, 512, 512),
+        "layers_per_block": 2,
+        "act_fn": "silu",
+        "latent_channels": 32,
+        "norm_num_groups": 32,
+        "sample_size": 1024,
+        "use_quant_conv": True,
+        "use_post_quant_conv": True,
+        "mid_block_add_attention": True,
+        "batch_norm_eps": 1e-4,
+        "batch_norm_momentum": 0.1,
+        "patch_size": (2, 2),
+    }
+)
+
+FLUX2_KLEIN_4B = MappingProxyType(
+    {
+        "transformer": ("diffusers", "Flux2Transformer2DModel", None, FLUX2_KLEIN_4B_TRANSFORMER),
+        "text_encoder": ("transformers", "Qwen3ForCausalLM", "Qwen3Config", QWEN3_4B),
+        "vae": ("diffusers", "AutoencoderKLFlux2", None, FLUX2_VAE),
+    }
+)
 
 # component name -> (library, model class, config class (transformers only), config); the names are those of the pipeline folders.
 ARCHITECTURES = MappingProxyType(
@@ -140,5 +190,7 @@ ARCHITECTURES = MappingProxyType(
                 "vae": ("diffusers", "AutoencoderKL", None, FLUX_VAE),
             }
         ),
+        "flux2-klein-4b": FLUX2_KLEIN_4B,
+        "flux2-klein-base-4b": FLUX2_KLEIN_4B,
     }
 )

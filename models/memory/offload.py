@@ -7,6 +7,8 @@
   so the next block's weights are copied while the current one computes; VAE stays on the device.
 - VAE: `enable_tiling` (tiles of 512 px; FLUX's VAE would otherwise only tile above 1024 px) and
   `enable_slicing`.
+- feature chunking: the blocks' MLPs over token slices (`chunking.set_feature_chunking`), set
+  before any offload hook so group offloading wraps it.
 - weight quantization is chosen when loading (`quantization_config`), not applied afterwards.
 
 `apply_memory_plan` first undoes whatever an earlier plan set, so the out-of-memory fallback can
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
+from models.memory.chunking import set_feature_chunking
 from models.memory.planner import MemoryPlan
 from models.memory.prompt_cache import release_text_encoders, text_encoders
 
@@ -73,11 +76,14 @@ def set_vae_tiling(vae, enabled: bool, tile_pixels: int = VAE_TILE_PIXELS) -> No
 
 
 def reset_memory_options(pipe) -> None:
-    """Remove offload hooks (model, sequential, group) and VAE tiling; weights stay where they are."""
+    """Remove offload hooks (model, sequential, group), feature chunking and VAE tiling; weights
+    stay where they are."""
     pipe.remove_all_hooks()
     for component in pipe.components.values():
         if isinstance(component, torch.nn.Module):
             _remove_group_offload(component)
+    if isinstance(getattr(pipe, "transformer", None), torch.nn.Module):
+        set_feature_chunking(pipe.transformer, 1)
     set_vae_tiling(getattr(pipe, "vae", None), False)
 
 
@@ -136,11 +142,13 @@ def require_quantized_weights(pipe, plan) -> None:
         )
 
 
-def place_pipeline(pipe, offload: str, vae_tiling: bool, text_encoders_on_device: bool, device: torch.device | str) -> torch.device:
-    """Set offloading and VAE options on `pipe`, replacing earlier ones; the one implementation
-    behind `apply_memory_plan` and the model manager. Returns where prompts are encoded."""
+def place_pipeline(pipe, offload: str, vae_tiling: bool, text_encoders_on_device: bool, device: torch.device | str,
+                   feature_chunks: int = 1) -> torch.device:
+    """Set offloading, feature chunking and VAE options on `pipe`, replacing earlier ones; the one
+    implementation behind `apply_memory_plan` and the model manager. Returns where prompts are encoded."""
     device = resolve_device(device)
     reset_memory_options(pipe)
+    set_feature_chunking(pipe.transformer, feature_chunks)  # before offload hooks: they must wrap it
     cpu = torch.device("cpu")
     te_device = device if text_encoders_on_device else cpu
     streams = device.type == "cuda"
@@ -185,5 +193,6 @@ def apply_memory_plan(pipe, plan: MemoryPlan, device: torch.device | str | None 
         device = "cuda" if plan.device == "cuda" else "cpu"
     device = resolve_device(device)
     require_quantized_weights(pipe, plan)
-    te_device = place_pipeline(pipe, plan.offload, plan.vae_tiling, plan.text_encoders == "device", device)
+    te_device = place_pipeline(pipe, plan.offload, plan.vae_tiling, plan.text_encoders == "device", device,
+                               getattr(plan, "feature_chunks", 1))
     return AppliedPlan(plan, device, te_device)

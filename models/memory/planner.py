@@ -1,17 +1,19 @@
 """Choosing how to run a model in the memory a machine has.
 
-A plan combines five choices. Candidates are tried from the fastest to the cheapest and the first
+A plan combines six choices. Candidates are tried from the fastest to the cheapest and the first
 one whose estimated peak fits both the free accelerator memory and the free RAM wins:
 
     weight quantization   none, then NF4 / int8 where bitsandbytes / torchao are installed
       text encoders       on the accelerator while encoding, then (last resort) on the CPU
         offload           none (all resident) > model CPU offload > group offload with streams
           K/V cache       device > cpu (pinned, prefetched) > fp8 > none (inversion-free)
-            VAE           full > tiled
+            MLP           all tokens at once > in token slices (feature chunking)
+              VAE         full > tiled (and sliced)
 
-The order encodes cost: tiling the VAE costs a fraction of one decode, so it is tried before a
-slower cache; a slower cache costs less than streaming 24 GB of weights every step, so every cache
-is tried before offloading more; quantizing weights changes the pictures, so it comes last. The
+The order encodes cost: tiling the VAE costs a fraction of one decode and chunking the blocks'
+MLPs a few percent of each step (same numbers), so both are tried before a slower cache; a slower
+cache costs less than streaming 24 GB of weights every step, so every cache is tried before
+offloading more; quantizing weights changes the pictures, so it comes last. The
 `cpu` cache ranks above `fp8` because its copies overlap compute (50 ms per step over PCIe against
 93 ms of compute on an H100, slower GPUs hide it more) and it is exact.
 
@@ -27,9 +29,11 @@ from types import MappingProxyType
 
 import torch
 
+from models.families import supports
 from models.memory import estimator as est
 from models.registry import get_spec
-from models.vocabulary import KV_CACHE_MODES, KV_EDIT, OFFLOAD_MODES, PLAN_KINDS
+from models.speed import kv_refresh as speed_refresh
+from models.vocabulary import ELASTIC, EVERY_STEP, EXACT, KV_CACHE_MODES, KV_EDIT, OFFLOAD_MODES, PLAN_KINDS
 
 GiB = 2**30
 GB = est.GB
@@ -97,6 +101,8 @@ class MemoryPlan:
     budget: MemoryBudget
     parts: tuple[tuple[str, int], ...]  # what the peaks are made of, for reports
     fits: bool
+    feature_chunks: int = 1  # token slices for the blocks' MLPs (models/memory/chunking.py); 1 = none
+    kv_refresh: str = EVERY_STEP  # "elastic": the speed setting keeps keyframes / refreshes by drift
     explanation: str = ""
     fallback: "MemoryPlan | None" = None  # the next cheaper plan that fits, for out-of-memory retries
 
@@ -107,7 +113,11 @@ class MemoryPlan:
 
     @property
     def name(self) -> str:
-        bits = [f"offload={self.offload}", f"kv={self.kv_cache or '-'}", "vae=tiled" if self.vae_tiling else "vae=full"]
+        elastic = self.kv_refresh == ELASTIC and self.kv_cache is not None
+        bits = [f"offload={self.offload}", f"kv={self.kv_cache or '-'}" + ("/elastic" if elastic else "")]
+        if self.feature_chunks > 1:
+            bits.append(f"mlp=chunks{self.feature_chunks}")
+        bits.append("vae=tiled" if self.vae_tiling else "vae=full")
         if self.text_encoders != "device":
             bits.append(f"text={self.text_encoders}")
         if self.weight_quantization:
@@ -121,6 +131,10 @@ class MemoryPlan:
         if self.kv_cache is not None:
             kv = KV_WORDS[self.kv_cache]
             words.append(kv if self.device == "cuda" else kv.replace(" on the GPU", " in RAM"))
+            if self.kv_refresh == ELASTIC:
+                words.append("elastic refresh" if self.kv_cache == "none" else "keyframes only")
+        if self.feature_chunks > 1:
+            words.append(f"MLP in {self.feature_chunks} token slices")
         words.append("tiled VAE" if self.vae_tiling else "full VAE")
         if self.device == "cuda" and self.text_encoders == "cpu":
             words.append("text encoders on the CPU")
@@ -146,6 +160,7 @@ class _Candidate:
     offload: str
     kv_cache: str | None
     vae_tiling: bool
+    feature_chunks: int = 1
 
 
 def available_weight_quantizers() -> tuple[str, ...]:
@@ -183,17 +198,19 @@ def available_ram() -> int:
 def candidates(task: str, accelerator: bool, weight_quantizers: tuple[str, ...]) -> list[_Candidate]:
     """Every plan worth trying, fastest first (see the module docstring for the order)."""
     kv_modes: tuple[str | None, ...] = KV_MODES if task == KV_EDIT else (None,)
+    chunkings = (1, est.FEATURE_CHUNKS)
     if not accelerator:
         # On the CPU, "cpu" storage is "device" storage and there is nothing to offload to.
         kv = tuple(m for m in kv_modes if m != "cpu")
-        return [_Candidate(None, "device", "none", k, t) for k in kv for t in (False, True)]
+        return [_Candidate(None, "device", "none", k, t, c) for k in kv for c in chunkings for t in (False, True)]
     out = []
     for wq in (None, *weight_quantizers):
         for te in TEXT_ENCODER_PLACES:
             for offload in OFFLOAD_MODES:
                 for kv in kv_modes:
-                    for tiling in (False, True):
-                        out.append(_Candidate(wq, te, offload, kv, tiling))
+                    for chunks in chunkings:
+                        for tiling in (False, True):
+                            out.append(_Candidate(wq, te, offload, kv, tiling, chunks))
     return out
 
 
@@ -213,19 +230,22 @@ def _estimate(
     mask_fraction: float,
     dtype: str,
     accelerator: bool,
+    images: int = 1,
+    keyframe_share: float | None = None,
 ) -> _Need:
     wq = c.weight_quantization
     transformer = fp.component("transformer").weight_bytes(dtype, wq)
     text = est.weights_bytes(fp, fp.text_encoder_names, dtype, wq)
     largest_text = max((fp.component(n).weight_bytes(dtype, wq) for n in fp.text_encoder_names), default=0)
     vae = fp.component("vae").weight_bytes(dtype)
-    act_t = est.transformer_activation_bytes(fp, width, height, dtype)
-    act_v = est.vae_activation_bytes(fp, width, height, dtype, tiled=c.vae_tiling)
+    act_t = est.transformer_activation_bytes(fp, width, height, dtype, c.feature_chunks, images)
+    act_v = est.vae_activation_bytes(fp, width, height, dtype, tiled=c.vae_tiling, images=images)
     act_te = est.text_encoder_activation_bytes(fp, dtype)
     if c.kv_cache is None:
         kv = est.KVCacheSize("-", 0, 0, 0, 0)
     else:
-        kv = est.kv_cache_size(fp, c.kv_cache, width, height, mask_fraction, cached_steps, dtype, accelerator)
+        kv = est.kv_cache_size(fp, c.kv_cache, width, height, mask_fraction, cached_steps, dtype, accelerator,
+                               keyframe_share)
 
     if not accelerator:
         weights = transformer + text + vae
@@ -305,6 +325,8 @@ def evaluate_plans(
     task: str = KV_EDIT,
     dtype: torch.dtype | str | None = None,
     weight_quantizers: tuple[str, ...] | None = None,
+    images: int = 1,
+    speed: str = EXACT,
 ) -> list[MemoryPlan]:
     """Every candidate plan, fastest first, with its estimated needs and whether it fits `budget`
     (no explanations, no fallbacks: `plan_memory` adds those to the one it picks)."""
@@ -314,19 +336,23 @@ def evaluate_plans(
         raise ValueError("width, height and steps must be positive")
     if not 0 <= skip_steps < steps:
         raise ValueError(f"skip_steps must be between 0 and steps - 1; got {skip_steps}")
+    if isinstance(images, bool) or not isinstance(images, int) or images < 1:
+        raise ValueError(f"images must be a whole number of at least 1; got {images!r}")
     spec = get_spec(model)
-    if task == KV_EDIT and spec.family != "flux":
+    if task == KV_EDIT and not supports(spec, KV_EDIT):
         from models.errors import IntactError
 
-        raise IntactError(f"KV-Edit needs a FLUX.1 model; '{model}' is {spec.title}.")
+        raise IntactError(f"'{model}' ({spec.title}) cannot run KV-Edit.")
     accelerator = budget.has_accelerator
     dtype_name = est.dtype_name(dtype) if dtype is not None else ("bf16" if accelerator else "fp32")
     if weight_quantizers is None:
         weight_quantizers = available_weight_quantizers() if accelerator else ()
     fp = est.model_footprint(model)
+    refresh = speed_refresh(speed) if task == KV_EDIT else None
+    share = refresh.keyframe_share if refresh is not None else None
     plans = []
     for c in candidates(task, accelerator, tuple(weight_quantizers)):
-        need = _estimate(fp, c, width, height, steps - skip_steps, mask_fraction, dtype_name, accelerator)
+        need = _estimate(fp, c, width, height, steps - skip_steps, mask_fraction, dtype_name, accelerator, images, share)
         plans.append(
             MemoryPlan(
                 model=model,
@@ -343,6 +369,8 @@ def evaluate_plans(
                 budget=budget,
                 parts=need.parts,
                 fits=need.ram <= budget.ram_free and (not accelerator or need.gpu <= budget.gpu_free),
+                feature_chunks=c.feature_chunks,
+                kv_refresh=ELASTIC if refresh is not None else EVERY_STEP,
             )
         )
     return plans
@@ -362,6 +390,8 @@ def plan_memory(
     dtype: torch.dtype | str | None = None,
     weight_quantizers: tuple[str, ...] | None = None,
     budget_label: str = "",
+    images: int = 1,
+    speed: str = EXACT,
 ) -> MemoryPlan:
     """The fastest plan that fits, with its cheaper fallbacks chained in `fallback`.
 
@@ -370,6 +400,9 @@ def plan_memory(
     steps / skip_steps: KV-Edit caches `steps - skip_steps` steps (0 skipped = the worst case).
     dtype: compute dtype; default bf16 with an accelerator, fp32 without (as `models.loading`).
     weight_quantizers: quantizers to consider; default: the installed ones.
+    images: pictures made in one batch (generation): activations grow with it, a sliced VAE does not.
+    speed: the speed setting; for KV-Edit "fast"/"fastest" keep keyframes only (models/speed.py
+        KV_EDIT_REFRESH), so a stored cache is counted at its keyframe share.
     When nothing fits, the returned plan has `fits=False` and says what is missing.
     """
     budget = MemoryBudget(int(gpu_free_bytes or 0), int(ram_free_bytes), budget_label)
@@ -385,9 +418,13 @@ def plan_memory(
         task=task,
         dtype=dtype,
         weight_quantizers=weight_quantizers,
+        images=images,
+        speed=speed,
     )
 
     job = f"{model} {width}x{height}, {steps} steps" + (f", {mask_fraction:.0%} mask" if task == KV_EDIT else "")
+    if speed != EXACT:
+        job += f", speed {speed}"
     have = (f"{_gb(budget.gpu_free)} GPU / " if accelerator else "no GPU, ") + f"{_gb(budget.ram_free)} RAM free"
     fitting = [i for i, p in enumerate(plans) if p.fits]
     if not fitting:

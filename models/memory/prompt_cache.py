@@ -128,8 +128,9 @@ def text_encoders_on(pipe, device: torch.device | str) -> Iterator[None]:
             torch.cuda.empty_cache()
 
 
-def encode_flux_prompt(
+def encode_cached(
     pipe,
+    encode,
     prompt: str,
     max_sequence_length: int,
     device: torch.device | str,
@@ -137,8 +138,9 @@ def encode_flux_prompt(
     cache: PromptEmbeddingCache | None = None,
     model_name: str = "",
     encode_device: torch.device | str | None = None,
-):
-    """(prompt_embeds, pooled_prompt_embeds, text_ids) on `device`, like FluxPipeline.encode_prompt.
+) -> tuple:
+    """The prompt's embeddings on `device`, from `encode(pipe, prompt, max_sequence_length, device)`
+    (a family's encoder, `models.families`), as a tuple of tensors.
 
     The text encoders run on `encode_device` (default: `device`; "cpu" for plans that keep them
     off a small GPU) and go back to where they were. With a cache, a prompt seen before is not
@@ -146,17 +148,23 @@ def encode_flux_prompt(
     device = torch.device(device)
     encode_device = torch.device(encode_device) if encode_device is not None else device
 
-    def encode():
+    def run():
         with text_encoders_on(pipe, encode_device), torch.no_grad():
-            embeds, pooled, text_ids = pipe.encode_prompt(
-                prompt=prompt, prompt_2=None, device=encode_device, max_sequence_length=max_sequence_length
-            )
-        return embeds.cpu(), pooled.cpu(), text_ids.cpu()
+            encoded = encode(pipe, prompt, max_sequence_length, encode_device)
+        return tuple(t.cpu() for t in encoded)
 
     if cache is None:
-        result = encode()
+        result = run()
     else:
         if not model_name:
             raise ValueError("a cached prompt needs the model name (prompts encode differently per model)")
-        result = cache.get_or_encode(model_name, prompt, max_sequence_length, encode)
+        result = cache.get_or_encode(model_name, prompt, max_sequence_length, run)
     return tuple(t.to(device) for t in result)
+
+
+def encode_flux_prompt(pipe, prompt: str, max_sequence_length: int, device: torch.device | str, **kwargs):
+    """(prompt_embeds, pooled_prompt_embeds, text_ids) on `device`, like FluxPipeline.encode_prompt
+    (see `encode_cached` for the keywords)."""
+    from models.families.flux1 import encode
+
+    return encode_cached(pipe, encode, prompt, max_sequence_length, device, **kwargs)

@@ -149,10 +149,10 @@ def product(tmp_path_factory) -> Path:
 def ad_inputs(product: Path, **changes) -> dict:
     from gradio_client import handle_file
 
-    inputs = {"product": handle_file(str(product)), "mask_value": None, "remover": "offline", "bg_mode": "style",
-              "bg_image": None, "bg_style": "studio-white", "bg_preset": None, "bg_prompt": "", "model": "tiny",
+    inputs = {"product": handle_file(str(product)), "mask_value": None, "remover": "offline", "bg_mode": "backdrop",
+              "bg_image": None, "backdrop": "studio-white", "bg_preset": None, "bg_prompt": "", "model": "tiny",
               "seed": 0, "headline": "신메뉴 출시", "subline": "따뜻한 라떼", "price": "4,500원", "cta": "지금 주문",
-              "formats": ["instagram-square", "web-banner"], "scale": 0.2}
+              "formats": ["instagram-square", "web-banner"], "scale": 0.2, "old_price": "", "brand": ""}
     inputs.update(changes)
     return inputs
 
@@ -180,21 +180,50 @@ def test_cutout_gives_a_fixable_mask_and_a_preview(client, product):
     assert np.array_equal(before[:40], after[:40])
 
 
-def test_build_ad_renders_every_format_and_a_zip_and_text_changes_rerender_only_text(client, product):
-    _status, previews, files, report = client.predict(**ad_inputs(product), api_name="/build_ad")
+def test_build_ad_renders_every_format_and_a_zip_and_text_changes_rerun_no_cutout_or_background(client, product):
+    _status, previews, files, report, adjustable = client.predict(**ad_inputs(product), api_name="/build_ad")
     pngs = {Path(f).name: f for f in files if f.endswith(".png")}
     assert Image.open(pngs["신메뉴-출시_instagram-square.png"]).size == (216, 216)  # 1080 × 0.2
     assert Image.open(pngs["신메뉴-출시_web-banner.png"]).size == (240, 126)  # 1200×628 × 0.2
     archive = [f for f in files if f.endswith(".zip")]
     assert sorted(zipfile.ZipFile(archive[0]).namelist()) == ["신메뉴-출시_instagram-square.png",
                                                               "신메뉴-출시_web-banner.png"]
-    assert len(previews) == 2
+    assert len(previews) == 2 and adjustable["value"] == "instagram-square"  # the layout controls show it
+    assert any(f.endswith("_layout.json") for f in files)
 
-    _status, previews, files, report = client.predict(**ad_inputs(product, headline="오늘만 할인"),
-                                                      api_name="/build_ad")
+    _status, previews, files, report, _ = client.predict(**ad_inputs(product, headline="오늘만 할인"),
+                                                         api_name="/build_ad")
     ran = {key.split("[")[0] for key in report["nodes"]["ran"]}
-    assert ran <= {"layout", "text"}
+    assert ran <= {"design", "placement", "composite", "text"}  # new text may move the product
     assert "text" in ran and "background" not in ran and "cutout" not in ran
+
+
+def test_a_built_layout_is_adjusted_and_applied_without_a_new_cutout_or_background(client, product):
+    client.predict(**ad_inputs(product), api_name="/build_ad")
+    _status, _previews, _files, report, chosen = client.predict(
+        **ad_inputs(product), name="instagram-square", position="top", align="center", text_size=70,
+        font="nanum-gothic", text_colour="#123456", accent="rgba(170, 34, 51, 1)", emphasis="bold", product_size=0.5,
+        product_x=0.5, product_y=0.9, api_name="/apply_layout")
+    text = report["formats"]["instagram-square"]["layout"]["text"]
+    assert (text["position"], text["align"], text["size"], text["font"]) == ("top", "center", 70, "nanum-gothic")
+    assert text["price_emphasis"] == "bold" and chosen["value"] == "instagram-square"
+    ran = {key.split("[")[0] for key in report["nodes"]["ran"]}
+    assert "cutout" not in ran and "background" not in ran and "text" in ran
+
+
+def test_a_batch_builds_every_product_into_one_zip(client, product, tmp_path):
+    from gradio_client import handle_file
+
+    from editor.ad.samples import product_shot
+
+    other = tmp_path / "blue.png"
+    Image.fromarray(product_shot("plain", 100, 100, colour=(40, 60, 150)).rgb).save(other)
+    status, zip_path = client.predict(**ad_inputs(product), products=[handle_file(str(product)), handle_file(str(other))],
+                                      csv_file=None, api_name="/build_ad_batch")
+    assert "2" in status and "✓ blue" in status
+    with zipfile.ZipFile(zip_path) as archive:
+        names = set(archive.namelist())
+    assert {"blue/instagram-square.png", "blue/web-banner.png", "manifest.json"} <= names
 
 
 def test_gallery_lists_saved_results_and_reopens_one_in_edit_and_generate(client, photo, stroke):
@@ -224,8 +253,13 @@ def test_the_history_log_is_not_served_to_browsers(app, client, photo, stroke):
     outputs = Path(os.environ["INTACT_OUTPUT_DIR"]).resolve()
     history = outputs / "history.jsonl"
     assert history.is_file()
-    image = next((outputs / "jobs").glob("*/*.png"))
+    image = next((outputs / "jobs").glob("*/edit_a-fox.png"))
     assert http_status(f"{app.url}gradio_api/file={image}") == 200  # results are served...
+    ad = next((outputs / "jobs").glob("*/*_instagram-square.png"), None)
+    if ad is not None:  # Korean names are served too (percent-encoded, as a browser sends them)
+        from urllib.parse import quote
+
+        assert http_status(f"{app.url}gradio_api/file={quote(str(ad))}") == 200
     assert http_status(f"{app.url}gradio_api/file={history}") in (403, 404)  # ...the log of everyone's is not
 
 

@@ -8,7 +8,7 @@ import pytest
 
 import app as app_module
 
-ACCELERATOR_ENDPOINTS = {"invert", "edit", "generate", "build_ad"}
+ACCELERATOR_ENDPOINTS = {"invert", "edit", "generate", "build_ad", "apply_layout", "build_ad_batch"}
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +38,17 @@ def test_light_events_do_not_wait_for_the_accelerator(built):
     fns = _functions(demo)
     for name in ("status", "gallery", "cutout_fix", "continue_editing", "cutout", "cancel_edit"):
         assert fns[name].concurrency_id != "gpu"
+
+
+def test_only_accelerator_events_and_the_cut_out_wait_in_the_queue(built):
+    """Everything else (status, gallery, brush previews, cancel, model pickers, page load) is answered
+    directly: never behind a GPU job, never refused "Queue is full" (tests/reliability checks it live)."""
+    _config, demo = built
+    queued = {fn.api_name or fn.name for fn in demo.fns.values() if fn.queue}
+    assert queued == ACCELERATOR_ENDPOINTS | {"cutout"}
+    fns = _functions(demo)
+    for name in ("status", "gallery", "cutout_fix", "continue_editing", "cancel_edit", "open_in_edit"):
+        assert fns[name].queue is False
 
 
 def test_queue_is_bounded_by_the_flag(built):

@@ -51,13 +51,14 @@ def test_every_family_task_names_a_real_diffusers_class():
     assert PIPELINE_CLASSES["z-image"]["img2img"] == "ZImageImg2ImgPipeline"
 
 
-def test_kv_edit_on_z_image_is_refused_before_anything_loads():
+def test_every_family_runs_every_task_and_bad_requests_are_refused_before_anything_loads():
+    assert all(set(tasks) == set(TASKS) for tasks in PIPELINE_CLASSES.values())
     loads = []
     manager = ModelManager(device="cpu", loader=lambda name, dtype: loads.append(name))
-    with pytest.raises(IntactError, match="KV-Edit needs a FLUX.1 model"):
-        manager.pipeline("z-image-turbo", "kv-edit")
     with pytest.raises(IntactError, match="Unknown task"):
         manager.pipeline("tiny", "upscale")
+    with pytest.raises(IntactError, match="not an image generation model"):
+        manager.pipeline("opus-mt-ko-en", "text2img")
     assert loads == []
 
 

@@ -159,7 +159,7 @@ def _cases(d: Path, p: dict[str, Path], styles: dict[str, Path], presets: Path, 
                                {}, "python -m models download flux-dev", [out / "e9.png"]),
         "edit_model_corrupt": (edit + ["--image", p["photo.png"], "--mask", p["mask.png"], "--target", "x", "--out", out / "e10.png"],
                                {"INTACT_MODEL_TINY": str(broken_tiny)}, "could not be loaded", [out / "e10.png"]),
-        "edit_not_flux": (["editor", "edit", "--model", "z-image-turbo", "--source", "a", "--image", p["photo.png"],
+        "edit_not_flux": (["editor", "edit", "--model", "opus-mt-ko-en", "--source", "a", "--image", p["photo.png"],
                            "--mask", p["mask.png"], "--target", "x", "--out", out / "e11.png"],
                           {}, "cannot do kv-edit", [out / "e11.png"]),
         "gen_init_not_image": (gen + ["--image", p["text.png"], "--out", out / "g1"], {}, "is not an image", [out / "g1"]),
@@ -170,7 +170,7 @@ def _cases(d: Path, p: dict[str, Path], styles: dict[str, Path], presets: Path, 
         "gen_truncated_lora": (gen + ["--lora", "broken", "--out", out / "g5"], {"INTACT_STYLES_DIR": str(styles["styles"])},
                                "not a readable safetensors file", [out / "g5"]),
         "gen_preset_error": (gen + ["--preset", "mine", "--out", out / "g6"], {"INTACT_PRESETS_DIR": str(presets)},
-                             "mine.json, line ", [out / "g6"]),
+                             "Preset 'mine' cannot be used: mine.json, line ", [out / "g6"]),
         "gen_model_corrupt": (gen + ["--out", out / "g7"], {"INTACT_MODEL_TINY": str(broken_tiny)}, "could not be loaded",
                               [out / "g7"]),
         "cutout_text_file": (["editor", "cutout", "--image", p["text.png"], "--out", out / "c1.png"], {}, "is not an image",
@@ -183,6 +183,37 @@ def _cases(d: Path, p: dict[str, Path], styles: dict[str, Path], presets: Path, 
                                "--out", out / "a2"], {}, "is not an image", [out / "a2"]),
         "ad_bad_format": (["editor", "ad", "--product", p["product.png"], "--headline", "x", "--format", "billboard",
                            "--out", out / "a3"], {}, "Unknown ad format", [out / "a3"]),
+        # Output paths are checked before any work (a folder, a place under a file, a read-only place).
+        "edit_report_is_folder": (edit + ["--image", p["photo.png"], "--mask", p["mask.png"], "--target", "x",
+                                          "--out", out / "r1.png", "--report", out], {}, "is a folder", [out / "r1.png"]),
+        "edit_out_under_file": (edit + ["--image", p["photo.png"], "--mask", p["mask.png"], "--target", "x",
+                                        "--out", p["photo.png"] / "r2.png"], {}, "it is a file", []),
+        "edit_out_read_only": (edit + ["--image", p["photo.png"], "--mask", p["mask.png"], "--target", "x",
+                                       "--out", "/proc/1/r3.png"], {}, "permission denied", []),
+        "edit_output_dir_is_file": (edit + ["--image", p["photo.png"], "--mask", p["mask.png"], "--target", "x",
+                                            "--out", out / "r4.png", "--output-dir", p["photo.png"]], {},
+                                    "is a file, not a folder", [out / "r4.png"]),
+        "edit_empty_target": (edit + ["--image", p["photo.png"], "--mask", p["mask.png"], "--target", "",
+                                      "--out", out / "r5.png"], {}, "The target prompt is empty", [out / "r5.png"]),
+        "edit_device_tpu": (edit + ["--image", p["photo.png"], "--mask", p["mask.png"], "--target", "x",
+                                    "--out", out / "r6.png", "--device", "tpu"], {}, "invalid choice: 'tpu'", [out / "r6.png"]),
+        "edit_device_cuda_without_gpu": (edit + ["--image", p["photo.png"], "--mask", p["mask.png"], "--target", "x",
+                                                 "--out", out / "r7.png", "--device", "cuda"], {}, "No CUDA GPU",
+                                         [out / "r7.png"]),
+        "gen_out_is_file": (gen + ["--out", p["photo.png"]], {}, "is a file, not a folder", []),
+        "gen_report_is_folder": (gen + ["--out", out / "g8", "--report", out], {}, "is a folder", [out / "g8"]),
+        "cutout_out_is_folder": (["editor", "cutout", "--image", p["product.png"], "--out", out], {}, "is a folder", []),
+        "cutout_report_is_folder": (["editor", "cutout", "--image", p["product.png"], "--out", out / "c3.png",
+                                     "--report", out], {}, "is a folder", [out / "c3.png"]),
+        "ad_report_is_folder": (["editor", "ad", "--product", p["product.png"], "--headline", "x", "--out", out / "a4",
+                                 "--report", out], {}, "is a folder", [out / "a4"]),
+        "ad_out_under_file": (["editor", "ad", "--product", p["product.png"], "--headline", "x",
+                               "--out", p["photo.png"] / "a5"], {}, "it is a file", []),
+        "ad_pasted_headline": (["editor", "ad", "--product", p["product.png"], "--headline", "가" * 10_000,
+                                "--out", out / "a6"], {}, "The headline is too long (10000 characters, at most 80)",
+                               [out / "a6"]),
+        "models_bad_flag": (["models", "list", "--bogus"], {}, "unrecognized arguments: --bogus", []),
+        "models_plan_bad_size": (["models", "plan", "--size", "12"], {}, "argument --size", []),
         "models_unknown": (["models", "download", "imaginary-model"], {}, "Unknown model", []),
         "models_offline": (["models", "download", "flux-dev"], {}, "HF_HUB_OFFLINE", []),
         # Odd but valid inputs: handled, not rejected.
@@ -230,6 +261,10 @@ IN_PROCESS = [
     "edit_bad_kv_cache", "edit_model_missing", "edit_not_flux", "gen_init_not_image", "gen_bad_size",
     "gen_style_traversal", "gen_truncated_lora", "gen_model_corrupt", "cutout_out_not_png", "ad_bad_background",
     "ad_bad_format", "models_unknown",
+    "edit_report_is_folder", "edit_out_under_file", "edit_out_read_only", "edit_output_dir_is_file",
+    "edit_empty_target", "edit_device_tpu", "edit_device_cuda_without_gpu", "gen_out_is_file", "gen_report_is_folder",
+    "cutout_out_is_folder", "cutout_report_is_folder", "ad_report_is_folder", "ad_out_under_file",
+    "ad_pasted_headline", "models_bad_flag", "models_plan_bad_size",
 ]
 SUCCEEDING = [n for n in ("ok_edit_cmyk_rotated_resized_mask_long_prompt", "ok_edit_empty_mask",
                           "ok_generate_long_prompt", "ok_ad_missing_glyphs_16bit")]
@@ -285,7 +320,27 @@ def test_bad_input_in_a_real_process_gives_one_line_exit_2_and_no_output(cli, na
 @pytest.mark.parametrize("name", IN_PROCESS)
 def test_bad_input_gives_one_line_exit_2_and_no_output(cli, name, monkeypatch, capsys):
     argv, env, _, _ = cli["cases"][name]
+    if name == "edit_device_cuda_without_gpu":
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("this machine has a CUDA GPU")
     check_clean_failure(cli, name, run_in_process(argv, env, monkeypatch, capsys))
+
+
+def test_output_paths_are_refused_before_any_work(cli, monkeypatch, capsys):
+    """A bad --report is found before the photo is even read: no model is loaded, nothing is saved."""
+    import editor.studio.studio as studio_module
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the job ran before its output paths were checked")
+
+    for job in ("edit", "generate", "cutout", "make_ad"):
+        monkeypatch.setattr(studio_module.Studio, job, no_work)
+    for name in ("edit_report_is_folder", "gen_report_is_folder", "cutout_report_is_folder", "ad_report_is_folder",
+                 "edit_output_dir_is_file"):
+        argv, env, _, _ = cli["cases"][name]
+        check_clean_failure(cli, name, run_in_process(argv, env, monkeypatch, capsys))
 
 
 def test_editor_failures_are_logged_with_their_traceback(cli):
@@ -337,6 +392,7 @@ def test_empty_mask_returns_the_photo_unchanged(cli):
 def test_prompt_beyond_the_token_limit_is_truncated_and_reported(cli):
     o = _ok(cli, "ok_generate_long_prompt")
     assert "note: the prompt is" in o.stdout and "reads the first 32" in o.stdout
+    assert "it/s" not in o.stderr and "%|" not in o.stderr  # no library progress bars: only the command's lines
     report = json.loads((cli["dir"] / "out" / "ok3.json").read_text(encoding="utf-8"))
     assert report["prompt_truncated"] is True
     assert report["prompt_tokens"] > report["max_sequence_length"] == 32
@@ -346,7 +402,7 @@ def test_prompt_beyond_the_token_limit_is_truncated_and_reported(cli):
 @pytest.mark.slow
 def test_glyphs_the_font_lacks_are_left_out_with_a_note_and_16_bit_products_work(cli):
     o = _ok(cli, "ok_ad_missing_glyphs_16bit")
-    assert "no glyph" in o.stdout and "☃" in o.stdout
+    assert "no glyph" in o.stdout and "𝄞" in o.stdout  # a musical symbol no Korean font here has
     ad = Image.open(next((cli["dir"] / "out" / "ok4").glob("*_instagram-square.png")))
     assert ad.size == (1080, 1080)
 

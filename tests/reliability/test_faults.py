@@ -24,6 +24,8 @@ import pytest
 import torch
 from PIL import Image
 
+from editor.errors import IntactError
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -435,3 +437,23 @@ def test_ctrl_c_stops_the_cli_with_cancelled_and_no_output(tmp_path):
     assert "Traceback" not in text
     assert not (tmp_path / "out.png").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_full_disk_in_the_app_is_one_line_in_the_users_language_and_leaves_no_folder(studio, monkeypatch):
+    """The Studio says it (every front end): before, the app showed "Something went wrong: OSError
+    [Errno 28]" and left an empty job folder."""
+    from editor.studio import GenerateRequest, JobContext
+    from ui.error_text import error_text
+
+    studio.store.root.mkdir(parents=True, exist_ok=True)
+    before = snapshot(studio.store.root)
+    fill_disk_under(monkeypatch, studio.store.root, budget=10)
+    with pytest.raises(IntactError) as caught:
+        studio.generate(GenerateRequest(prompt="a cup", model="tiny", steps=1, width=32, height=32, seed=1),
+                        JobContext())
+    monkeypatch.undo()
+    assert caught.value.key == "disk_full" and str(caught.value).startswith("The disk is full")
+    assert str(studio.store.root) not in str(caught.value)  # the folder is for the operator: in the hint
+    assert "디스크가 가득" in error_text(caught.value, "ko")
+    assert snapshot(studio.store.root) == before
+    assert not studio.store.jobs_dir.exists() or list(studio.store.jobs_dir.iterdir()) == []

@@ -88,12 +88,22 @@ def test_a_sixteen_bit_upload_keeps_its_brightness_in_the_editor():
     assert np.asarray(image).max() in (25, 26)  # scaled by 65535, not clipped to white
 
 
-def test_the_app_makes_pil_refuse_images_beyond_the_megapixel_limit(monkeypatch):
+def test_the_app_makes_pil_refuse_images_beyond_the_megapixel_limit_not_twice_it(monkeypatch):
+    import io
+    import warnings
+
+    import pytest
     from PIL import Image as PILImage
 
     import app
+    from tests.reliability.test_images import png_header_only
 
     monkeypatch.setenv("INTACT_MAX_MEGAPIXELS", "2")
     monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", PILImage.MAX_IMAGE_PIXELS)
-    app.limit_decoded_pixels()
-    assert PILImage.MAX_IMAGE_PIXELS == 2_000_000
+    with warnings.catch_warnings():  # the app silences Pillow's warnings process-wide; not in the tests
+        app.limit_decoded_pixels()
+        # Pillow itself (any code in the app that opens a picture) refuses just above our limit, from the header...
+        with pytest.raises(PILImage.DecompressionBombError):
+            PILImage.open(io.BytesIO(png_header_only(1500, 1500)))  # 2.25 MP
+        # ...and opens what our loader accepts.
+        assert PILImage.open(io.BytesIO(png_header_only(1400, 1400))).size == (1400, 1400)  # 1.96 MP

@@ -34,11 +34,16 @@ def test_a_real_model_on_disk_wins_over_tiny_and_commercial_licences_win_over_ot
     assert default_model(KV_EDIT) == "flux-dev"
     _fake_downloaded(empty_models_dir, "flux-schnell")
     assert default_model(KV_EDIT) == "flux-schnell"  # Apache-2.0 before the non-commercial dev
+    _fake_downloaded(empty_models_dir, "flux2-klein-base-4b")
+    _fake_downloaded(empty_models_dir, "z-image-turbo")
+    assert default_model(KV_EDIT) == "flux2-klein-base-4b"  # not distilled: inverts best
+    assert default_model() == "z-image-turbo"  # generation: few steps, reads Korean
 
 
 def test_a_chosen_model_is_kept_when_it_can_do_the_task(empty_models_dir):
     assert default_model(preferred="flux-dev") == "flux-dev"
-    assert default_model(KV_EDIT, preferred="z-image-turbo") == "tiny"  # cannot edit: not offered
+    assert default_model(KV_EDIT, preferred="z-image-turbo") == "z-image-turbo"  # every image model edits
+    assert default_model(KV_EDIT, preferred="opus-mt-ko-en") == "tiny"  # not an image model: not offered
 
 
 def test_missing_models_stay_listed_and_are_marked_in_the_users_language(empty_models_dir):
@@ -50,7 +55,9 @@ def test_missing_models_stay_listed_and_are_marked_in_the_users_language(empty_m
     assert korean["tiny"] == "tiny — 무작위 가중치, 테스트용"
     # Without a language the labels are catalogue keys the browser translates.
     assert "__i18n__" in dict((n, str(lbl)) for lbl, n in model_choices())["tiny"]
-    assert [name for _label, name in model_choices(KV_EDIT)] == ["flux-dev", "flux-schnell", "tiny"]
+    assert [name for _label, name in model_choices(KV_EDIT)] == [
+        "flux-dev", "flux-schnell", "z-image-turbo", "flux2-klein-4b", "flux2-klein-base-4b", "tiny", "tiny-flux2",
+        "tiny-zimage"]
 
 
 def test_a_missing_models_note_says_so_without_server_paths_or_commands(empty_models_dir):

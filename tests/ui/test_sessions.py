@@ -88,10 +88,10 @@ def test_two_ad_sessions_get_separate_records(tmp_path):
 
     services = Services(AppConfig(model="tiny", output_dir=tmp_path))
     product = Image.fromarray(product_shot("plain", 96, 96).rgb)
-    inputs = AdInputs(product, None, "offline", "style", None, "studio-white", "", "", "tiny", 0, "신메뉴", "", "",
+    inputs = AdInputs(product, None, "offline", "backdrop", None, "studio-white", "", "", "tiny", 0, "신메뉴", "", "",
                       "", ["instagram-square"], 0.1)
     _, files_a, _ = run_ad(services, ClientState(), inputs, request=Request("a"))
     _, files_b, _ = run_ad(services, ClientState(), inputs, request=Request("b"))
     assert Path(files_a[0]).parent != Path(files_b[0]).parent
     assert Path(files_a[0]).name == Path(files_b[0]).name == "신메뉴_instagram-square.png"
-    assert Path(files_a[-1]).name == "신메뉴_ads.zip"
+    assert [Path(f).name for f in files_a[1:]] == ["신메뉴_ads.zip", "신메뉴_layout.json"]

@@ -57,8 +57,22 @@ def test_cli_edit_rejects_bad_input_with_one_line_and_writes_nothing(tmp_path, c
                       "--out", str(tmp_path / "out.png"), "--kv-cache", "floppy", *common])
     assert code_mode == 2
     code_model = main(["edit", "--image", str(tmp_path / "in.png"), "--mask", str(tmp_path / "mask.png"),
-                       "--out", str(tmp_path / "out.png"), "--source", "a", "--target", "b", "--model", "z-image-turbo"])
+                       "--out", str(tmp_path / "out.png"), "--source", "a", "--target", "b", "--model", "opus-mt-ko-en"])
     assert code_model == 2
     err = capsys.readouterr().err
     assert "File not found" in err and "floppy" in err and "cannot do kv-edit" in err
     assert not (tmp_path / "out.png").exists()
+
+
+def test_cli_speed_setting_reaches_the_edit_and_is_reported(tmp_path, capsys):
+    _files(tmp_path)
+    code = main(["edit", "--image", str(tmp_path / "in.png"), "--mask", str(tmp_path / "mask.png"),
+                 "--source", "a", "--target", "b", "--out", str(tmp_path / "out.png"), "--model", "tiny",
+                 "--steps", "6", "--kv-cache", "none", "--speed", "fastest", "--report", str(tmp_path / "r.json"),
+                 "--output-dir", str(tmp_path / "records")])
+    assert code == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["speed"] == "fastest" and "elastic_refresh" in report
+    assert "speed: fastest" in capsys.readouterr().out
+    assert main(["edit", "--image", str(tmp_path / "in.png"), "--mask", str(tmp_path / "mask.png"), "--source", "a",
+                 "--target", "b", "--out", str(tmp_path / "x.png"), "--speed", "warp"]) == 2

@@ -17,6 +17,7 @@ from editor.kv_edit.attention import (
     separation_mask,
 )
 from editor.kv_edit.engine import Canvas
+from editor.kv_edit.families.flux1 import image_ids
 from editor.kv_edit.kv_cache import DeviceKVStore
 from editor.kv_edit.masks import token_mask
 
@@ -48,7 +49,7 @@ def _inputs(seed: int = 1):
         "latents": torch.randn(1, canvas.tokens, 16, generator=g),
         "text": torch.randn(1, TEXT, 32, generator=g),
         "pooled": torch.randn(1, 32, generator=g),
-        "img_ids": canvas.image_ids("cpu"),
+        "img_ids": image_ids(canvas, "cpu"),
         "txt_ids": torch.zeros(TEXT, 3),
     }
 
@@ -77,10 +78,10 @@ def _full_then_foreground(model, attn_scale: float = 0.0):
     inp, mask = _inputs(), _mask()
     fg, bg = mask.foreground_index(), mask.background_index()
     store = DeviceKVStore("cpu", torch.float32)
-    record = KVContext(store=store, text_len=TEXT, background_index=bg, n_layers=count_layers(model), step=3)
+    record = KVContext(store=store, background_index=bg, image_rows=mask.image_tokens, n_layers=count_layers(model), step=3)
     with recording(model, record):
         full = _run(model, inp, inp["latents"], inp["img_ids"])
-    replay = KVContext(store=store, text_len=TEXT, background_index=bg, n_layers=count_layers(model), step=3)
+    replay = KVContext(store=store, background_index=bg, image_rows=mask.image_tokens, n_layers=count_layers(model), step=3)
     replay.key_bias = background_key_bias(TEXT, len(fg), len(bg), attn_scale, torch.float32, "cpu")
     with replaying(model, replay):
         partial = _run(model, inp, inp["latents"][:, fg], inp["img_ids"][fg])
@@ -120,7 +121,7 @@ def test_recorded_keys_are_background_only_and_post_rope():
     # Post-RoPE: the same content at another position gives other keys.
     inp, mask = _inputs(), _mask()
     shifted = DeviceKVStore("cpu", torch.float32)
-    ctx = KVContext(store=shifted, text_len=TEXT, background_index=mask.background_index(), n_layers=2, step=3)
+    ctx = KVContext(store=shifted, background_index=mask.background_index(), image_rows=mask.image_tokens, n_layers=2, step=3)
     ids = inp["img_ids"].clone()
     ids[:, 1:] += 5
     with recording(model, ctx):
@@ -162,7 +163,7 @@ def test_processors_are_restored_even_when_the_pass_fails():
     model = _transformer(1, 1)
     before = {name: type(p) for name, p in model.attn_processors.items()}
     before_ids = {name: id(p) for name, p in model.attn_processors.items()}
-    ctx = KVContext(store=DeviceKVStore("cpu", torch.float32), text_len=TEXT, background_index=_mask().background_index(), n_layers=2)
+    ctx = KVContext(store=DeviceKVStore("cpu", torch.float32), background_index=_mask().background_index(), image_rows=16, n_layers=2)
     inp = _inputs()
     with pytest.raises(KeyError):  # nothing was recorded, so replay cannot find step 0
         with replaying(model, ctx):
@@ -176,8 +177,8 @@ def test_separation_mask_keeps_foreground_blind_to_background_within_a_block():
     model = _transformer(1, 0)
     inp, mask = _inputs(), _mask()
     fg_bool = torch.from_numpy(mask.tokens)
-    ctx = KVContext(store=DeviceKVStore("cpu", torch.float32), text_len=TEXT, background_index=mask.background_index(), n_layers=1)
-    ctx.attention_mask = separation_mask(TEXT, fg_bool)
+    ctx = KVContext(store=DeviceKVStore("cpu", torch.float32), background_index=mask.background_index(), image_rows=16, n_layers=1)
+    ctx.foreground = fg_bool
     block = model.transformer_blocks[0]
     temb = torch.randn(1, 32)
     text = torch.randn(1, TEXT, 32)
@@ -213,11 +214,11 @@ def test_equivalence_holds_with_a_lora_adapter():
 def test_installed_processors_keep_the_models_attention_backend():
     model = _transformer(1, 1)
     model.set_attention_backend("native")
-    ctx = KVContext(store=DeviceKVStore("cpu", torch.float32), text_len=TEXT, background_index=_mask().background_index(), n_layers=2)
+    ctx = KVContext(store=DeviceKVStore("cpu", torch.float32), background_index=_mask().background_index(), image_rows=16, n_layers=2)
     with recording(model, ctx):
         backends = {p._attention_backend for p in model.attn_processors.values()}
-        kinds = {type(p).__name__ for p in model.attn_processors.values()}
-    assert kinds == {"RecordingAttnProcessor"}
+        roles = {p.role for p in model.attn_processors.values()}
+    assert roles == {"record"}
     from diffusers.models.attention_dispatch import AttentionBackendName
 
     assert backends == {AttentionBackendName.NATIVE}

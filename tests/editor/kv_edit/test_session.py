@@ -267,18 +267,18 @@ def test_bad_inputs_are_one_line_input_errors(tiny_pipe):
 def test_schedule_is_the_one_fluxpipeline_uses_for_the_image_size(tiny_pipe):
     from diffusers import FlowMatchEulerDiscreteScheduler, FluxPipeline
 
-    from editor.kv_edit.engine import flux_sigmas
+    from editor.kv_edit.families.flux1 import Flux1Adapter
 
     # A pipeline sharing the tiny components but with its own scheduler, so tiny_pipe stays untouched.
     components = dict(tiny_pipe.components, scheduler=FlowMatchEulerDiscreteScheduler.from_config(tiny_pipe.scheduler.config))
     pipe = FluxPipeline(**components)
     pipe.set_progress_bar_config(disable=True)
     pipe("a cup", height=128, width=96, num_inference_steps=5, output_type="latent", max_sequence_length=32)
-    ours = flux_sigmas(tiny_pipe.scheduler.config, 5, (128 // 16) * (96 // 16), "cpu")
+    ours = Flux1Adapter(tiny_pipe).sigmas(5, (128 // 16) * (96 // 16), "cpu")
     np.testing.assert_allclose(ours, pipe.scheduler.sigmas.numpy(), rtol=1e-6)
     assert ours[0] == pytest.approx(1.0) and ours[-1] == 0.0
     # Shifted by image size: a bigger image keeps more noise at the same step.
-    assert flux_sigmas(tiny_pipe.scheduler.config, 5, 4096, "cpu")[2] > ours[2]
+    assert Flux1Adapter(tiny_pipe).sigmas(5, 4096, "cpu")[2] > ours[2]
 
 
 def test_loading_a_lora_invalidates_the_inversion(tiny_pipe):

@@ -25,7 +25,7 @@ def test_an_ad_job_saves_every_format_and_a_zip_as_one_record_with_readable_name
                                        **TEXTS), JobContext(owner="me"))
     [record] = studio.store.history()
     assert record["task"] == "ad" and record["caption"] == "가을 신메뉴" and record["owner"] == "me"
-    assert [f["role"] for f in record["files"]] == ["ad:instagram-square", "ad:story", "zip"]  # a format once
+    assert [f["role"] for f in record["files"]] == ["ad:instagram-square", "ad:story", "zip", "layout"]  # a format once
     files = outcome.saved.files
     assert files["ad:story"].name == "가을-신메뉴_story.png" and files["zip"].name == "가을-신메뉴_ads.zip"
     with zipfile.ZipFile(files["zip"]) as archive:

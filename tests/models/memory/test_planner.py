@@ -98,11 +98,12 @@ def test_skipped_steps_are_not_cached():
     assert skipped.parts_dict["kv_cache_on_gpu"] == kv * 24 // 28
 
 
-def test_generation_plans_have_no_cache_and_kv_edit_needs_flux():
+def test_generation_plans_have_no_cache_and_kv_edit_needs_an_image_model():
     plan = plan_for_profile("z-image-turbo", 1024, 1024, 9, 0.0, "l4-24gb", task="generate", **NO_QUANT)
     assert plan.fits and plan.kv_cache is None and "K/V" not in plan.explanation
-    with pytest.raises(IntactError, match="FLUX.1"):
-        plan_for_profile("z-image-turbo", 1024, 1024, 9, 0.25, "l4-24gb")
+    assert plan_for_profile("z-image-turbo", 1024, 1024, 9, 0.25, "l4-24gb", **NO_QUANT).kv_cache is not None
+    with pytest.raises(IntactError, match="cannot run KV-Edit"):
+        plan_for_profile("opus-mt-ko-en", 1024, 1024, 9, 0.25, "l4-24gb")
 
 
 def test_bad_requests_are_refused():

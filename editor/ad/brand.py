@@ -1,0 +1,180 @@
+"""Brand kits: a shop's name, logo, colours and font, kept on disk and applied to every ad.
+
+Each shop has a folder under the brand root (env `INTACT_BRAND_DIR`, default `brands/`):
+
+    <root>/<key>/brand.json   name, colours, font, where the logo goes
+    <root>/<key>/logo.png     the logo, RGBA (transparent where it has no ink)
+
+`key` is made from the shop name (letters and digits of any script, so Korean names keep their
+own key; never a path). Both files are written atomically, the logo first, so a reader sees the
+old kit or the new one. In an ad the brand's colours are the defaults for the text and the
+accent (a layout's own colours win), its font is the default font, and the logo (or, without
+one, the shop name) is placed as the format asks.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from editor.ad.colour import parse_hex, to_hex
+from editor.ad.formats import AdFormat
+from editor.ad.typography import BrandMark
+from editor.atomic import atomic_write_bytes, atomic_write_text
+from editor.errors import InputError
+from editor.images import load_image
+
+BRAND_VERSION = 1
+MAX_LOGO_SIDE = 1024
+MAX_NAME = 60
+LOGO_FILE, KIT_FILE = "logo.png", "brand.json"
+
+
+def default_root() -> Path:
+    return Path(os.environ.get("INTACT_BRAND_DIR", "brands"))
+
+
+def brand_key(name: str) -> str:
+    """A folder name for a shop: its letters and digits (NFC, lower case), dashes between words."""
+    text = unicodedata.normalize("NFC", str(name)).strip().lower()
+    key = re.sub(r"[^\w]+", "-", text, flags=re.UNICODE).replace("_", "-").strip("-")
+    return key[:MAX_NAME]
+
+
+@dataclass(frozen=True, eq=False)
+class BrandKit:
+    name: str
+    colors: tuple[str, ...] = ()  # "#rrggbb": the accent (price, button) first, then the text colour
+    font: str | None = None  # a font family key
+    logo: np.ndarray | None = None  # uint8 H×W×4
+    logo_position: str = "stack"  # editor.ad.design.LOGO_POSITIONS
+
+    def __post_init__(self):
+        from editor.ad.design import LOGO_POSITIONS
+
+        name = unicodedata.normalize("NFC", str(self.name or "")).strip()
+        if not name or not brand_key(name):
+            raise InputError("A brand needs a shop name with letters or digits.", key="brand_needs_name", field="brand")
+        if len(name) > MAX_NAME:
+            raise InputError(f"A shop name has at most {MAX_NAME} characters.", key="brand_name_too_long", field="brand",
+                             limit=MAX_NAME)
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "colors", tuple(to_hex(parse_hex(c)) for c in self.colors))
+        if self.logo_position not in LOGO_POSITIONS:
+            raise InputError(f"The logo position must be one of {', '.join(LOGO_POSITIONS)}.", key="brand_bad_logo_position",
+                             field="brand")
+        if self.logo is not None:
+            object.__setattr__(self, "logo", _as_logo(self.logo))
+
+    @property
+    def key(self) -> str:
+        return brand_key(self.name)
+
+    @property
+    def accent(self) -> str | None:
+        return self.colors[0] if self.colors else None
+
+    @property
+    def text_color(self) -> str | None:
+        return self.colors[1] if len(self.colors) > 1 else None
+
+    def mark(self, fmt: AdFormat) -> BrandMark:
+        return BrandMark(self.name, self.logo, fmt.logo_height)
+
+
+def _as_logo(source) -> np.ndarray:
+    """Any image as an RGBA logo no larger than MAX_LOGO_SIDE, cropped to its visible pixels."""
+    if isinstance(source, np.ndarray) and source.ndim == 3 and source.shape[2] == 4 and source.dtype == np.uint8:
+        rgba = source
+    else:
+        loaded = load_image(source)
+        alpha = loaded.alpha if loaded.alpha is not None else np.full(loaded.rgb.shape[:2], 255, np.uint8)
+        rgba = np.dstack([loaded.rgb, alpha])
+    ys, xs = np.nonzero(rgba[..., 3] > 8)
+    if not len(xs):
+        raise InputError("The logo is fully transparent.", key="brand_logo_empty", field="logo")
+    rgba = rgba[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    h, w = rgba.shape[:2]
+    if max(h, w) > MAX_LOGO_SIDE:
+        s = MAX_LOGO_SIDE / max(h, w)
+        rgba = np.asarray(Image.fromarray(rgba, "RGBA").resize((max(1, round(w * s)), max(1, round(h * s))), Image.LANCZOS))
+    return np.ascontiguousarray(rgba)
+
+
+class BrandStore:
+    """The brand kits saved on this machine, one folder per shop."""
+
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root) if root is not None else default_root()
+
+    def _folder(self, name: str) -> Path:
+        key = brand_key(name)
+        if not key:
+            raise InputError("A brand needs a shop name with letters or digits.", key="brand_needs_name", field="brand")
+        return self.root / key
+
+    def names(self) -> list[str]:
+        """Shop names of the saved kits, sorted."""
+        if not self.root.is_dir():
+            return []
+        names = []
+        for kit in sorted(self.root.glob(f"*/{KIT_FILE}")):
+            try:
+                names.append(str(json.loads(kit.read_text(encoding="utf-8"))["name"]))
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # a damaged kit is skipped in the list; loading it says what is wrong
+        return sorted(names)
+
+    def save(self, kit: BrandKit) -> Path:
+        folder = self._folder(kit.name)
+        folder.mkdir(parents=True, exist_ok=True)
+        logo_name = None
+        if kit.logo is not None:
+            buffer = io.BytesIO()
+            Image.fromarray(kit.logo, "RGBA").save(buffer, format="PNG")
+            atomic_write_bytes(folder / LOGO_FILE, buffer.getvalue())
+            logo_name = LOGO_FILE
+        body = {"version": BRAND_VERSION, "name": kit.name, "colors": list(kit.colors), "font": kit.font,
+                "logo": logo_name, "logo_position": kit.logo_position}
+        atomic_write_text(folder / KIT_FILE, json.dumps(body, indent=2, ensure_ascii=False) + "\n")
+        if kit.logo is None and (folder / LOGO_FILE).exists():
+            (folder / LOGO_FILE).unlink()  # the kit no longer has a logo; brand.json already says so
+        return folder
+
+    def load(self, name: str) -> BrandKit:
+        folder = self._folder(name)
+        path = folder / KIT_FILE
+        if not path.is_file():
+            raise InputError(f"There is no saved brand called '{name}'.", key="brand_not_found", field="brand", name=str(name))
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            logo = None
+            if data.get("logo"):
+                logo = np.asarray(Image.open(folder / LOGO_FILE).convert("RGBA"))
+            return BrandKit(data["name"], tuple(data.get("colors") or ()), data.get("font"), logo,
+                            data.get("logo_position") or "stack")
+        except InputError:
+            raise
+        except (OSError, ValueError, KeyError, TypeError):
+            raise InputError(f"The saved brand '{name}' is damaged; save it again.", key="brand_damaged", field="brand",
+                             name=str(name)) from None
+
+    def delete(self, name: str) -> None:
+        folder = self._folder(name)
+        for file in (KIT_FILE, LOGO_FILE):  # the kit file first: a half-deleted kit is simply gone
+            try:
+                (folder / file).unlink()
+            except FileNotFoundError:
+                pass
+        try:
+            folder.rmdir()
+        except OSError:
+            pass

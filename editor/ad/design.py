@@ -1,0 +1,153 @@
+"""An ad's layout as data: what a user can change after the build, saved and read as JSON.
+
+`AdLayout` holds, per format, the text block's position (one of the format's suggested
+positions), alignment, size, line length, font and colours, how the price is emphasised, the
+product's scale and position, and where the brand mark goes. Every field may be left out (None):
+the composition fills it in, and the layout that comes back from a build has every field set, so
+it can be edited and sent back to re-render without cutting the product out or making the
+background again.
+
+File format (`save_layouts` / `load_layouts`):
+
+    {"version": 1, "formats": {"instagram-square": {"text": {...}, "product": {...}, "logo": "stack"}}}
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+from editor.ad.colour import parse_hex, to_hex
+from editor.ad.composite import PlacementRequest
+from editor.ad.formats import POSITIONS, canonical_name
+from editor.ad.typography import ALIGNS, EMPHASES
+from editor.atomic import atomic_write_text
+from editor.errors import InputError
+
+LAYOUT_VERSION = 1
+LOGO_POSITIONS = ("stack", "top-left", "top-right", "bottom-left", "bottom-right", "none")
+MAX_LAYOUT_BYTES = 256 * 1024
+
+
+def _bad(message: str, **values) -> InputError:
+    return InputError(f"The layout is invalid: {message}", key="ad_bad_layout", field="layout", detail=message, **values)
+
+
+@dataclass(frozen=True)
+class TextSettings:
+    position: str | None = None  # where the block sits relative to the product: one of the format's positions
+    align: str | None = None  # "left" or "center": one alignment axis for the whole block
+    size: int | None = None  # headline size in pixels at the format's full size
+    width: float | None = None  # longest line allowed, fraction of the canvas width
+    font: str | None = None  # font family key (editor.ad.fonts.FontCatalogue)
+    color: str | None = None  # "#rrggbb": headline, sub-line, old price
+    accent: str | None = None  # "#rrggbb": price and button
+    price_emphasis: str | None = None  # "accent", "bold" or "plain"
+
+    def __post_init__(self):
+        if self.position is not None and self.position not in POSITIONS:
+            raise _bad(f"text position must be one of {', '.join(POSITIONS)}; got '{self.position}'.")
+        if self.align is not None and self.align not in ALIGNS:
+            raise _bad(f"text align must be one of {', '.join(ALIGNS)}; got '{self.align}'.")
+        if self.size is not None and (isinstance(self.size, bool) or not isinstance(self.size, int) or not 8 <= self.size <= 400):
+            raise _bad(f"text size must be a whole number of pixels from 8 to 400; got {self.size!r}.")
+        if self.width is not None and (isinstance(self.width, bool) or not isinstance(self.width, (int, float))
+                                       or not 0.15 <= self.width <= 1.0):
+            raise _bad(f"text width must be a fraction from 0.15 to 1; got {self.width!r}.")
+        if self.price_emphasis is not None and self.price_emphasis not in EMPHASES:
+            raise _bad(f"price emphasis must be one of {', '.join(EMPHASES)}; got '{self.price_emphasis}'.")
+        for name in ("color", "accent"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, to_hex(parse_hex(value)))
+
+
+@dataclass(frozen=True)
+class AdLayout:
+    text: TextSettings = field(default_factory=TextSettings)
+    product: PlacementRequest | None = None  # None: placed by the composition
+    logo: str | None = None  # one of LOGO_POSITIONS
+
+    def __post_init__(self):
+        if self.logo is not None and self.logo not in LOGO_POSITIONS:
+            raise _bad(f"logo must be one of {', '.join(LOGO_POSITIONS)}; got '{self.logo}'.")
+
+    def merged(self, other: AdLayout | None) -> AdLayout:
+        """This layout with every field `other` sets taken from `other`."""
+        if other is None:
+            return self
+        text = replace(self.text, **{f.name: getattr(other.text, f.name) for f in fields(TextSettings)
+                                     if getattr(other.text, f.name) is not None})
+        return AdLayout(text, other.product or self.product, other.logo or self.logo)
+
+    def to_dict(self) -> dict:
+        text = {k: v for k, v in asdict(self.text).items() if v is not None}
+        out: dict = {"text": text}
+        if self.product is not None:
+            out["product"] = {k: round(v, 5) for k, v in asdict(self.product).items()}
+        if self.logo is not None:
+            out["logo"] = self.logo
+        return out
+
+    @classmethod
+    def from_dict(cls, data) -> AdLayout:
+        if not isinstance(data, dict):
+            raise _bad("each format's layout must be an object.")
+        unknown = set(data) - {"text", "product", "logo"}
+        if unknown:
+            raise _bad(f"unknown keys {', '.join(sorted(unknown))}.")
+        text = data.get("text") or {}
+        if not isinstance(text, dict):
+            raise _bad("'text' must be an object.")
+        names = {f.name for f in fields(TextSettings)}
+        if set(text) - names:
+            raise _bad(f"unknown text settings {', '.join(sorted(set(text) - names))}.")
+        product = data.get("product")
+        if product is not None:
+            if not isinstance(product, dict) or set(product) != {"center_x", "bottom_y", "height"}:
+                raise _bad("'product' needs center_x, bottom_y and height (fractions of the canvas).")
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in product.values()):
+                raise _bad("product center_x, bottom_y and height must be numbers.")
+            product = PlacementRequest(**{k: float(v) for k, v in product.items()})
+        return cls(TextSettings(**text), product, data.get("logo"))
+
+
+def layouts_to_json(layouts: dict[str, AdLayout]) -> str:
+    body = {"version": LAYOUT_VERSION, "formats": {name: layout.to_dict() for name, layout in layouts.items()}}
+    return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+
+
+def layouts_from_json(text: str) -> dict[str, AdLayout]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _bad(f"not JSON ({exc.msg} at line {exc.lineno}).") from None
+    if not isinstance(data, dict) or not isinstance(data.get("formats"), dict):
+        raise _bad("expected an object with 'formats'.")
+    if data.get("version", LAYOUT_VERSION) != LAYOUT_VERSION:
+        raise _bad(f"version {data.get('version')!r} is not supported (this build reads version {LAYOUT_VERSION}).")
+    out: dict[str, AdLayout] = {}
+    for name, value in data["formats"].items():
+        try:
+            key = canonical_name(name)
+        except InputError:
+            raise _bad(f"unknown format '{name}'.") from None
+        out[key] = AdLayout.from_dict(value)
+    return out
+
+
+def save_layouts(path: str | Path, layouts: dict[str, AdLayout]) -> None:
+    atomic_write_text(path, layouts_to_json(layouts))
+
+
+def load_layouts(path: str | Path) -> dict[str, AdLayout]:
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_LAYOUT_BYTES:
+            raise _bad(f"the file is {size} bytes; a layout is at most {MAX_LAYOUT_BYTES}.")
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise InputError("The layout file cannot be read.", key="ad_layout_unreadable", field="layout") from None
+    return layouts_from_json(text)

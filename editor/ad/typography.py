@@ -1,0 +1,431 @@
+"""The ad's text block: copy, type scale, line breaking, and where every line's ink lands.
+
+One block, one column, one alignment axis. Its elements stack top to bottom: the brand mark
+(when the brand kit asks for it there), headline, sub-line, price and the call-to-action button.
+Their sizes follow the format's type scale (headline = price × r = sub-line × r² = button × r³).
+`fit_block` picks the largest scale at which every element breaks into balanced lines within the
+column and the stack fits its height, keeping the headline on one line when that is possible at
+a size not below the format's one-line minimum.
+
+Alignment is by ink, not by boxes: each line is shifted by its own left side bearing (measured
+on the rendered glyphs), so the visible left edges of all lines, the old price and the button
+share one x (optical margin alignment); centred blocks centre the ink.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from editor.ad import text as textlib
+from editor.ad.fonts import FontBook
+from editor.ad.formats import AdFormat
+from editor.ad.linebreak import balanced_lines, units
+
+ROLES = ("headline", "subline", "price", "cta")
+STEPS = {"cta": 0, "subline": 1, "price": 2, "headline": 3}
+WEIGHTS = {"headline": "bold", "subline": "regular", "price": "bold", "cta": "bold", "old_price": "regular", "brand": "bold"}
+LEADING = {"headline": 1.2, "subline": 1.4, "price": 1.2, "cta": 1.2, "brand": 1.2}
+MAX_LINES = {"headline": 3, "subline": 3, "price": 2, "cta": 1, "brand": 1}
+# Space above an element, in units of the button's size (the scale's base step).
+GAP_BEFORE = {"headline": 1.5, "subline": 1.1, "price": 1.4, "cta": 1.5}
+EMPHASES = ("accent", "bold", "plain")
+DISPLAY_BOOST = 1.5
+ALIGNS = ("left", "center")
+_PRICE_ARROW = re.compile(r"\s*(?:→|->|⇒|=>|➔|➜)\s*")
+_HANGUL_REFERENCE = "한글가나"  # the ink height every line's box is measured against
+
+
+@dataclass(frozen=True)
+class Copy:
+    """The ad's texts, normalised; an old price can be given on its own or as "5,500원 → 4,500원"."""
+
+    headline: str = ""
+    subline: str = ""
+    price: str = ""
+    old_price: str = ""
+    cta: str = ""
+
+    @classmethod
+    def from_texts(cls, texts: dict) -> Copy:
+        get = {k: textlib.normalise(texts.get(k)) for k in ("headline", "subline", "price", "old_price", "cta")}
+        price, old = get["price"].replace("\n", " "), get["old_price"].replace("\n", " ")
+        parts = _PRICE_ARROW.split(price)
+        if len(parts) == 2 and all(parts):
+            old, price = old or parts[0], parts[1]
+        return cls(get["headline"], get["subline"], price, old, get["cta"].replace("\n", " "))
+
+    def text(self, role: str) -> str:
+        return getattr(self, role)
+
+    def without_missing(self, book: FontBook) -> tuple[Copy, dict[str, list[str]]]:
+        """The copy without characters the fonts lack (reported per element, never drawn as boxes)."""
+        values, missing = {}, {}
+        for name in ("headline", "subline", "price", "old_price", "cta"):
+            kept, lacking = getattr(self, name), []
+            for weight in ("bold", "regular"):
+                kept, gone = textlib.drop_missing(book.font(32, weight), kept)
+                lacking += [ch for ch in gone if ch not in lacking]
+            values[name] = kept
+            if lacking:
+                missing[name] = lacking
+        return Copy(**values), missing
+
+
+def missing_notes(missing: dict[str, list[str]]) -> list[str]:
+    return [f"{name}: the font has no glyph for {''.join(chars)!r}; left out" for name, chars in missing.items()]
+
+
+def type_sizes(headline_px: float, ratio: float) -> dict[str, int]:
+    """Pixel size of every role for a headline size, on the format's ratio."""
+    return {role: max(7, round(headline_px / ratio ** (STEPS["headline"] - step))) for role, step in STEPS.items()}
+
+
+@dataclass(frozen=True)
+class Ink:
+    """Where a string's visible ink is, relative to its drawing origin (anchor "ls": left, baseline)."""
+
+    left: int
+    right: int
+    top: int
+    bottom: int
+
+
+def ink(book: FontBook, size: int, weight: str, text: str) -> Ink:
+    """Ink extents as drawn, pixels at least half covered (what the eye reads as the edge)."""
+    left, top, right, bottom = book.ink(size, weight, text)
+    return Ink(left, right, top, bottom)
+
+
+def _extent(book: FontBook, size: int, weight: str, text: str, exact: bool) -> Ink:
+    """Ink extents, or (while searching sizes, `exact` False) the advance box, which is cheap."""
+    if exact:
+        return ink(book, size, weight, text)
+    return Ink(0, round(book.length(size, weight, text)), 0, 0)
+
+
+@dataclass(frozen=True)
+class Run:
+    text: str
+    weight: str
+    size: int
+    colour: str  # "text" | "muted" | "accent" | "button": resolved to a colour when the block is drawn
+    dx: int  # drawing origin, from the line's drawing origin
+    strike: bool = False
+
+
+@dataclass(frozen=True)
+class Line:
+    element: str  # "brand", "headline", "subline", "price", "cta"
+    runs: tuple[Run, ...]
+    x: int  # drawing origin, relative to the block's axis
+    baseline: int  # relative to the block's top
+    left: int  # visible ink box, relative to the block's axis and top
+    right: int
+    top: int
+    bottom: int
+
+
+@dataclass(frozen=True)
+class Pill:
+    """The call-to-action button's shape, relative to the block's axis and top."""
+
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+
+@dataclass(frozen=True)
+class LogoBox:
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+
+@dataclass(frozen=True)
+class Block:
+    """A fitted text block. Coordinates relative to (axis x, top y); `left` ≤ 0 ≤ `right`."""
+
+    align: str
+    headline_px: int
+    sizes: dict
+    lines: tuple[Line, ...]
+    pill: Pill | None
+    logo: LogoBox | None
+    left: int
+    right: int
+    height: int
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left
+
+    def headline_lines(self) -> tuple[str, ...]:
+        return tuple("".join(r.text for r in line.runs) for line in self.lines if line.element == "headline")
+
+
+@dataclass(frozen=True)
+class BrandMark:
+    """What the brand puts in the block: its logo (RGBA pixels) or, without one, the shop name."""
+
+    name: str = ""
+    logo: np.ndarray | None = None  # uint8 H×W×4
+    height: float = 0.0  # logo height, fraction of the canvas's shorter side
+
+
+def _break(role: str, text: str, book: FontBook, size: int, weight: str, max_width: float, char_break: bool) -> tuple[str, ...] | None:
+    if not text:
+        return ()
+    breaking = balanced_lines(text, lambda t: book.length(size, weight, t), max_width, MAX_LINES[role])
+    if breaking is not None:
+        return breaking.lines
+    if not char_break:
+        return None
+    lines = textlib.wrap(book.font(size, weight), text, max_width)  # a word wider than the column: characters
+    return tuple(lines) if len(lines) <= MAX_LINES[role] else None
+
+
+def _price_rows(copy: Copy, sizes: dict, book: FontBook, emphasis: str, max_width: float, char_break: bool):
+    """Rows of runs for the price: old price (struck) and new price on one row when they fit, else two."""
+    new_weight = "regular" if emphasis == "plain" else "bold"
+    new_colour = "accent" if emphasis == "accent" else "text"
+    new_lines = _break("price", copy.price, book, sizes["price"], new_weight, max_width, char_break) if copy.price else ()
+    if new_lines is None:
+        return None
+    rows = [[(t, new_weight, sizes["price"], new_colour, False)] for t in new_lines]
+    if copy.old_price:
+        old_width = book.length(sizes["subline"], "regular", copy.old_price)
+        if old_width > max_width:
+            return None
+        gap = _run_gap(sizes["price"])
+        old_run = (copy.old_price, "regular", sizes["subline"], "muted", True)
+        if rows and old_width + gap + book.length(sizes["price"], new_weight, new_lines[0]) <= max_width:
+            rows[0] = [old_run, *rows[0]]
+        else:
+            rows.insert(0, [old_run])
+        if len(rows) > MAX_LINES["price"] + 1:
+            return None
+    return rows
+
+
+class _Metrics:
+    """Reference ink heights per (weight, size), so every line gets the same top and bottom."""
+
+    def __init__(self, book: FontBook):
+        self.book = book
+        self._cache: dict[tuple[str, int], tuple[int, int]] = {}
+
+    def ascent_descent(self, weight: str, size: int) -> tuple[int, int]:
+        key = (weight, size)
+        if key not in self._cache:
+            box = ink(self.book, size, weight, _HANGUL_REFERENCE)
+            self._cache[key] = (-box.top, box.bottom)
+        return self._cache[key]
+
+
+def _rows(copy: Copy, sizes: dict, book: FontBook, emphasis: str, max_width: float, char_break: bool):
+    """(element, rows) for every non-empty element; a row is a list of run tuples. None: does not fit."""
+    out = []
+    for role in ROLES:
+        if role == "price":
+            if not (copy.price or copy.old_price):
+                continue
+            rows = _price_rows(copy, sizes, book, emphasis, max_width, char_break)
+        else:
+            text = copy.text(role)
+            if not text:
+                continue
+            weight = WEIGHTS[role]
+            width = max_width - (2 * _pill_pad(sizes["cta"]) if role == "cta" else 0)
+            lines = _break(role, text, book, sizes[role], weight, width, char_break and role != "cta")
+            rows = None if lines is None else [[(t, weight, sizes[role], "button" if role == "cta" else "text", False)] for t in lines]
+        if rows is None:
+            return None
+        out.append((role, rows))
+    return out
+
+
+def _pill_pad(cta: int) -> int:
+    return round(1.15 * cta)
+
+
+def _place_rows(row, book: FontBook, exact: bool):
+    """One row of runs laid out left to right: the runs and the visible ink box from the row's
+    origin (left, right, top, bottom; top and bottom relative to the baseline)."""
+    dx = 0
+    runs = []
+    left = right = top = bottom = 0
+    for i, (text, weight, size, colour, strike) in enumerate(row):
+        if i:
+            dx += _run_gap(size)
+        box = _extent(book, size, weight, text, exact)
+        if i == 0:
+            left = dx + box.left
+        right = dx + box.right
+        top, bottom = min(top, box.top), max(bottom, box.bottom)
+        runs.append(Run(text, weight, size, colour, dx, strike))
+        dx += round(book.length(size, weight, text))
+    return runs, Ink(left, right, top, bottom)
+
+
+def _run_gap(size: int) -> int:
+    return round(0.4 * size)
+
+
+def build_block(copy: Copy, sizes: dict, headline_px: int, book: FontBook, align: str, emphasis: str,
+                max_width: float, brand: BrandMark | None, short_side: int, char_break: bool = False,
+                exact: bool = True) -> Block | None:
+    """The block at these sizes, or None when an element cannot break into its line budget.
+    `exact` False measures lines by their advance instead of their ink (for the size search)."""
+    element_rows = _rows(copy, sizes, book, emphasis, max_width, char_break)
+    if element_rows is None:
+        return None
+    metrics = _Metrics(book)
+    base = sizes["cta"]
+    lines: list[Line] = []
+    pill = logo = None
+    y = 0
+    first = True
+    if brand is not None and (brand.logo is not None or brand.name):
+        if brand.logo is not None:
+            lh = max(8, round(brand.height * short_side))
+            lw = round(brand.logo.shape[1] * lh / max(brand.logo.shape[0], 1))
+            if lw > max_width:
+                lw, lh = int(max_width), max(4, round(brand.logo.shape[0] * max_width / brand.logo.shape[1]))
+            x0 = 0 if align == "left" else -(lw // 2)
+            logo = LogoBox(x0, 0, x0 + lw, lh)
+            y = lh
+        else:  # the shop name as a wordmark, at the sub-line's size
+            name_size = sizes["subline"]
+            if book.length(name_size, "bold", brand.name) > max_width:
+                return None
+            asc, desc = metrics.ascent_descent("bold", name_size)
+            runs, box = _place_rows([(brand.name, "bold", name_size, "text", False)], book, exact)
+            asc, desc = max(asc, -box.top), max(desc, box.bottom)
+            x = -box.left if align == "left" else -round((box.left + box.right) / 2)
+            lines.append(Line("brand", tuple(runs), x, asc, x + box.left, x + box.right, 0, asc + desc))
+            y = asc + desc
+        first = False
+    for role, rows in element_rows:
+        if not first:
+            y += round(GAP_BEFORE[role] * base)
+        first = False
+        if role == "cta":
+            (text, weight, size, colour, strike), = rows[0]
+            asc, desc = metrics.ascent_descent(weight, size)
+            pad = _pill_pad(size)
+            ph = round(size * 2.3)
+            pw = round(book.length(size, weight, text)) + 2 * pad
+            box = _extent(book, size, weight, text, exact)
+            px0 = 0 if align == "left" else -(pw // 2)
+            pill = Pill(px0, y, px0 + pw, y + ph)
+            baseline = y + round((ph + asc - desc) / 2)
+            tx = px0 + round((pw - (box.right - box.left)) / 2) - box.left  # ink centred in the pill
+            lines.append(Line("cta", (Run(text, weight, size, colour, 0),), tx, baseline, px0, px0 + pw, y, y + ph))
+            y += ph
+            continue
+        for i, row in enumerate(rows):
+            size = max(r[2] for r in row)
+            weight = row[-1][1]
+            asc, desc = metrics.ascent_descent(weight, size)
+            if i == 0:
+                baseline = y + asc
+            else:
+                baseline = lines[-1].baseline + round(size * LEADING[role])
+            runs, box = _place_rows(row, book, exact)
+            x = -box.left if align == "left" else -round((box.left + box.right) / 2)
+            # The box holds the reference Hangul height and any ink beyond it (a comma's tail).
+            lines.append(Line(role, tuple(runs), x, baseline, x + box.left, x + box.right,
+                              baseline - max(asc, -box.top), baseline + max(desc, box.bottom)))
+        y = lines[-1].bottom
+    if not lines and logo is None:
+        return None
+    spans = [(ln.left, ln.right) for ln in lines] + ([(logo.left, logo.right)] if logo else [])
+    left = min(a for a, _ in spans)
+    right = max(b for _, b in spans)
+    return Block(align, headline_px, dict(sizes), tuple(lines), pill, logo, left, right, y)
+
+
+def _candidate_sizes(hi: float, lo: float) -> list[int]:
+    sizes, s = [], float(hi)
+    while s >= lo - 1e-9:
+        if not sizes or round(s) != sizes[-1]:
+            sizes.append(round(s))
+        s *= 0.97
+    return sizes or [round(lo)]
+
+
+def fit_block(copy: Copy, book: FontBook, fmt: AdFormat, max_width: float, max_height: float, *, align: str = "left",
+              emphasis: str = "accent", brand: BrandMark | None = None, headline_px: int | None = None) -> Block | None:
+    """The best block that fits `max_width` × `max_height` (pixels of this canvas), or None.
+
+    Preference: a one-line headline at a size not below the format's one-line minimum; else the
+    headline breaking with the fewest single-word lines; then the largest size. `headline_px`
+    asks for a headline size instead; the block is only made smaller when that does not fit.
+    """
+    S = fmt.short_side
+    ratio = fmt.type_ratio
+    floor = fmt.headline_min * S
+
+    def attempt(px: int, char_break: bool = False) -> Block | None:
+        rough = build_block(copy, type_sizes(px, ratio), px, book, align, emphasis, max_width, brand, S, char_break, exact=False)
+        if rough is None or rough.height > max_height or rough.width > max_width:
+            return None
+        block = build_block(copy, type_sizes(px, ratio), px, book, align, emphasis, max_width, brand, S, char_break)
+        if block is None or block.height > max_height or block.width > max_width:
+            return None
+        return block
+
+    if headline_px is not None:
+        candidates = [int(headline_px)] + [s for s in _candidate_sizes(headline_px, floor) if s < headline_px]
+        order = candidates
+    else:
+        candidates = _candidate_sizes(fmt.headline_max * S * _display_boost(copy.headline), floor)
+        order = _headline_order(copy.headline, book, candidates, max_width, fmt.headline_one_line_min * S)
+    for px in order:
+        best = attempt(px)
+        if best is not None:
+            break
+    else:  # words longer than the column: break inside them, at the smallest sizes
+        for px in candidates[-3:]:
+            best = attempt(px, char_break=True)
+            if best is not None:
+                return best
+        return None
+    if headline_px is not None and best.headline_px < headline_px:
+        note = f"the text was made smaller ({best.headline_px} px headline instead of {headline_px}) to fit"
+        return replace(best, notes=(note,))
+    return best
+
+
+def _display_boost(headline: str) -> float:
+    """A headline of one or two words may be set larger than the format's usual largest size (as
+    display type), so a short ad still fills its canvas."""
+    return DISPLAY_BOOST if 0 < len(units(headline)) <= 2 else 1.0
+
+
+def _headline_order(headline: str, book: FontBook, candidates: list[int], max_width: float, one_line_min: float) -> list[int]:
+    """Candidate sizes, best first: one line (at or above `one_line_min`, largest first), then by
+    fewest single-word lines and largest size; sizes where the headline cannot break go last."""
+    if not headline:
+        return candidates
+    keyed = []
+    for px in candidates:
+        weight = WEIGHTS["headline"]
+        breaking = balanced_lines(headline, lambda t, px=px: book.length(px, weight, t), max_width, MAX_LINES["headline"])
+        if breaking is None:
+            continue
+        one_line = len(breaking.lines) == 1
+        if one_line and px >= one_line_min:
+            keyed.append(((0, 0, -px), px))
+        elif not one_line:
+            keyed.append(((1, breaking.single_unit_lines, -px), px))
+        else:  # one line only at a size below the one-line minimum: a last resort
+            keyed.append(((2, 0, -px), px))
+    ranked = [px for _, px in sorted(keyed)]
+    return ranked + [px for px in candidates if px not in ranked]

@@ -1,0 +1,66 @@
+"""Upload widgets that hand the event the uploaded file as it is, never an image Gradio decoded.
+
+Gradio's own `gr.Image` / `gr.ImageEditor` open every upload with Pillow before the event runs: a
+file that is not an image, empty, truncated or SVG then fails inside Gradio ("Could not preprocess
+input component ... <its temporary path>", several lines, in English), and a large one is decoded
+in full before any of our checks. These subclasses look the same in the page (same front-end
+widgets) but pass the file on untouched: a path for uploads and API calls, bytes for what the
+browser's canvas sends. `editor.images.load_image` then reads it — header first, so an oversized
+picture is refused before a pixel is decoded — and every problem is our one line, with a key the
+page shows in the user's language.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+import gradio as gr
+
+Source = str | bytes  # what an event receives for each picture: a file path, or the bytes of one
+
+
+def upload_source(payload) -> Source | None:
+    """The picture inside a Gradio file payload (FileData / ImageData / raw bytes), undecoded."""
+    if payload is None or isinstance(payload, (bytes, bytearray)):
+        return None if payload is None else bytes(payload)
+    path = getattr(payload, "path", None)
+    if path:
+        return str(path)
+    url = getattr(payload, "url", None) or ""
+    if url.startswith("data:") and "," in url:  # a pasted picture sent inline
+        try:
+            return base64.b64decode(url.split(",", 1)[1], validate=False)
+        except (binascii.Error, ValueError):
+            return b""  # the loader says it is not an image
+    return None
+
+
+class ImageFile(gr.Image):
+    """`gr.Image` whose event value is the uploaded file (path or bytes), read by our loader."""
+
+    is_template = True  # the page uses gr.Image's front end
+    # No __init__ of its own: Gradio builds the page's config from gr.Image.__init__'s parameters.
+    # Make it with type="filepath" (what the API documents; the value is a file whatever the type).
+
+    def preprocess(self, payload) -> Source | None:
+        return upload_source(payload)
+
+
+class ImageEditorFiles(gr.ImageEditor):
+    """`gr.ImageEditor` whose event value is {"background": file, "layers": [file, ...], "composite":
+    None}, each file a path or bytes read by our loader (the composite is never used, so never read)."""
+
+    is_template = True  # the page uses gr.ImageEditor's front end (make it with type="filepath", as above)
+
+    def preprocess(self, payload) -> dict | None:
+        if payload is None:
+            return None
+        stored = payload
+        if payload.id is not None:  # the browser's canvas sent the pictures ahead, as blobs
+            stored = self.blob_storage.pop(payload.id, None)
+        if stored is None:
+            return {"background": None, "layers": [], "composite": None}
+        layers = [upload_source(layer) for layer in stored.layers or []]
+        return {"background": upload_source(stored.background), "layers": [x for x in layers if x is not None],
+                "composite": None}
