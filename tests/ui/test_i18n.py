@@ -76,12 +76,12 @@ def test_language_of_a_request_without_headers_is_english():
 
 def test_every_choice_the_pickers_offer_has_a_name_in_both_languages():
     from editor.ad import remover_names
-    from editor.ad.backgrounds import list_styles
+    from editor.ad.backgrounds import list_backdrops
     from editor.ad.formats import FORMAT_SPECS
     from editor.studio.requests import KV_CACHE_CHOICES
 
     for kind, names in (("remover", remover_names()), ("kv", KV_CACHE_CHOICES), ("format", FORMAT_SPECS),
-                        ("backdrop", list_styles())):
+                        ("backdrop", list_backdrops())):
         for name in names:
             assert f"{kind}.{name}" in EN, f"{kind} '{name}' has no text"
 
