@@ -11,8 +11,13 @@ import sys
 from typing import Iterable, TextIO
 
 
+# Checking the inputs takes no time worth showing, and a refused input must stay one line on stderr.
+QUIET_STAGES = frozenset({"prepare"})
+
+
 class StageProgress:
-    """progress(stage, step, total) for the CLI. `stages`: only these are shown (default: all)."""
+    """progress(stage, step, total) for the CLI. `stages`: only these are shown (default: all but
+    the quiet ones)."""
 
     def __init__(self, stages: Iterable[str] | None = None, stream: TextIO | None = None):
         self.stages = frozenset(stages) if stages is not None else None
@@ -27,7 +32,7 @@ class StageProgress:
         return bool(isatty and isatty())
 
     def __call__(self, stage: str, step: int, total: int) -> None:
-        if self.stages is not None and stage not in self.stages:
+        if stage not in self.stages if self.stages is not None else stage in QUIET_STAGES:
             return
         done = step >= total
         if self._is_tty():

@@ -78,7 +78,9 @@ def works_markdown(services: Services, lang: str) -> str:
     loaded, _notes = services.studio.resident()
     if loaded is not None:
         lines.append(tr(lang, "status.busy", model=get_spec(loaded).title))
-    return f"### {tr(lang, 'status.works')}\n\n" + "\n".join(f"- {line}" for line in lines)
+    sections = [(tr(lang, "status.works"), "\n".join(f"- {line}" for line in lines)),
+                *data_problems_section(services, lang)]  # file names only: any browser may see them
+    return "\n\n".join(f"### {title}\n\n{body}" for title, body in sections)
 
 
 # --- the operator's details ------------------------------------------------------------------
@@ -133,7 +135,6 @@ def status_markdown(services: Services, lang: str) -> str:
         (tr(lang, "status.device"), device_line(services)),
         (tr(lang, "status.memory"), memory_line(services, lang)),
         (tr(lang, "status.settings"), settings),
-        *data_problems_section(services, lang),
     ]
     return "\n\n".join(f"### {title}\n\n{body}" for title, body in sections)
 
