@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 from typing import Iterable, TextIO
 
-
 # Checking the inputs takes no time worth showing, and a refused input must stay one line on stderr.
 QUIET_STAGES = frozenset({"prepare"})
 

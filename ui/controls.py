@@ -10,7 +10,16 @@ from __future__ import annotations
 import gradio as gr
 from PIL import Image
 
+from models.vocabulary import EXACT, SPEED_SETTINGS
+from ui.i18n import named_label, t
+
 PREVIEW_SIDE = 1600  # longest side of pictures shown in the page; the downloads keep full size
+
+
+def speed_picker(elem_id: str) -> gr.Dropdown:
+    """The speed setting (models/speed.py): exact, fast or fastest, in the user's language."""
+    return gr.Dropdown([(named_label("speed", name), name) for name in SPEED_SETTINGS], value=EXACT,
+                       label=t("common.speed"), info=t("common.speed_info"), elem_id=elem_id)
 
 
 def switched(count: int, on: bool) -> list:

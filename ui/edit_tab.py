@@ -22,9 +22,9 @@ from editor.kv_edit.options import default_skip_steps
 from editor.studio import EditRequest, InvertRequest, JobCancelled, JobContext
 from editor.studio.requests import KV_CACHE_CHOICES, edit_defaults
 from models.registry import get_spec
-from models.vocabulary import KV_EDIT
+from models.vocabulary import EXACT, KV_EDIT
 from ui.app_state import ClientState, HistoryEntry, Services, forget_client
-from ui.controls import preview, while_running
+from ui.controls import preview, speed_picker, while_running
 from ui.feedback import progress_reporter, user_error, user_errors
 from ui.gpu import gpu
 from ui.i18n import lang_of, named, named_label, t, tr
@@ -44,7 +44,7 @@ GPU = "gpu"  # one concurrency id for every accelerator-bound event in the app
 BRUSH = gr.Brush(colors=["#ff2878"], default_color="#ff2878", color_mode="fixed")
 HISTORY_SIDE = 384  # the session's history shows thumbnails
 OPTION_NAMES = ("steps", "skip_steps", "inversion_guidance", "guidance", "re_init", "attn_mask", "attn_scale", "seed",
-                "kv_cache")
+                "kv_cache", "speed")
 
 
 def edit_start_values(model: str) -> dict:
@@ -64,6 +64,7 @@ class OptionValues:
     attn_scale: float
     seed: int
     kv_cache: str  # "auto" (the memory plan chooses) or a KV store mode
+    speed: str = EXACT  # models.vocabulary.SPEED_SETTINGS
 
     def fields(self) -> dict:
         """The request fields, as the widgets hold them (numbers as numbers)."""
@@ -77,6 +78,7 @@ class OptionValues:
             "attn_scale": _number(self.attn_scale),
             "seed": _whole(self.seed),
             "kv_cache": self.kv_cache,
+            "speed": self.speed or EXACT,
         }
 
 
@@ -229,6 +231,7 @@ def build_edit_tab(services: Services) -> dict:
                 seed = gr.Number(d["seed"], precision=0, minimum=0, label=t("common.seed"))
                 kv = gr.Dropdown([(named_label("kv", mode), mode) for mode in KV_CACHE_CHOICES],
                                  value=services.config.kv_cache, label=t("edit.kv_cache"), info=t("edit.kv_cache_info"))
+                speed = speed_picker("edit-speed")
         with gr.Column(scale=1):
             status = gr.Markdown(t("edit.hint"), elem_id="edit-status")
             compare = gr.ImageSlider(type="pil", label=t("edit.compare"), format="png", elem_id="edit-compare",
@@ -243,16 +246,16 @@ def build_edit_tab(services: Services) -> dict:
             history = gr.Gallery(label=t("edit.history"), columns=4, height=220, elem_id="edit-history",
                                  format="png", interactive=False)
 
-    options = [steps, skip, inv_g, guid, re_init, attn_mask, attn_scale, seed, kv]
+    options = [steps, skip, inv_g, guid, re_init, attn_mask, attn_scale, seed, kv, speed]
     run_buttons = [invert_btn, edit_btn]
 
     @gpu
     def invert(state, made_source, model, editor_value, source_prompt, steps, skip_steps, inversion_guidance, guidance,
-               re_init, attn_mask, attn_scale, seed, kv_cache, source_english=None, request: gr.Request = None,
-               progress=gr.Progress()):  # noqa: B008 - gradio injects it
+               re_init, attn_mask, attn_scale, seed, kv_cache, speed=EXACT, source_english=None,
+               request: gr.Request = None, progress=gr.Progress()):  # noqa: B008 - gradio injects it
         lang = lang_of(request)
         values = OptionValues(steps, skip_steps, inversion_guidance, guidance, re_init, attn_mask, attn_scale,
-                              seed, kv_cache)
+                              seed, kv_cache, speed)
         with user_errors(lang):
             try:
                 report = run_invert(services, state, model, editor_value, source_prompt, values,
@@ -265,11 +268,12 @@ def build_edit_tab(services: Services) -> dict:
 
     @gpu
     def edit(state, made_source, made_target, model, editor_value, source_prompt, target_prompt, steps, skip_steps,
-             inversion_guidance, guidance, re_init, attn_mask, attn_scale, seed, kv_cache, source_english=None,
-             target_english=None, request: gr.Request = None, progress=gr.Progress()):  # noqa: B008 - gradio injects it
+             inversion_guidance, guidance, re_init, attn_mask, attn_scale, seed, kv_cache, speed=EXACT,
+             source_english=None, target_english=None, request: gr.Request = None,
+             progress=gr.Progress()):  # noqa: B008 - gradio injects it
         lang = lang_of(request)
         values = OptionValues(steps, skip_steps, inversion_guidance, guidance, re_init, attn_mask, attn_scale,
-                              seed, kv_cache)
+                              seed, kv_cache, speed)
         english = (english_for(source_prompt, source_english, made_source),
                    english_for(target_prompt, target_english, made_target))
         started = time.perf_counter()

@@ -10,9 +10,9 @@ import gradio as gr
 
 from editor.studio import GenerateRequest, JobCancelled, JobContext
 from models.registry import get_spec
-from models.vocabulary import TEXT2IMG
+from models.vocabulary import EXACT, TEXT2IMG
 from ui.app_state import Services
-from ui.controls import preview, while_running
+from ui.controls import preview, speed_picker, while_running
 from ui.feedback import progress_reporter, user_errors
 from ui.gpu import gpu
 from ui.i18n import lang_of, t, tr
@@ -53,7 +53,7 @@ def style_choices(studio, lang: str, model: str) -> list[tuple[str, str]]:
 
 def run_generate(services: Services, model: str, prompt: str, preset: str, negative: str, style: str,
                  style_weight: float, init_image, strength: float, width, height, steps, guidance, seed,
-                 count: int, progress=None, request=None, prompt_english: str | None = None):
+                 count: int, progress=None, request=None, prompt_english: str | None = None, speed: str = EXACT):
     """Generate (the Studio saves every picture); returns (images, saved paths, report)."""
     job = GenerateRequest(
         prompt=prompt or "",
@@ -71,6 +71,7 @@ def run_generate(services: Services, model: str, prompt: str, preset: str, negat
         height=_optional_whole(height),
         negative_prompt=negative or None,
         num_images=_optional_whole(count) or 1,
+        speed=speed or EXACT,
     )
     session = getattr(request, "session_hash", None)  # the Cancel button reaches the job by it
     owner = services.owner(request) if request is not None else None
@@ -140,6 +141,7 @@ def build_generate_tab(services: Services) -> dict:
                 with gr.Row():
                     seed = gr.Number(None, precision=0, minimum=0, label=t("common.seed"), info=t("gen.seed_info"))
                     count = gr.Slider(1, 4, value=1, step=1, label=t("gen.count"))
+                speed = speed_picker("gen-speed")
             with gr.Row():
                 run = gr.Button(t("gen.run"), variant="primary", elem_id="gen-run", scale=3)
                 cancel_btn = gr.Button(t("common.cancel"), variant="stop", elem_id="gen-cancel", scale=1)
@@ -154,15 +156,15 @@ def build_generate_tab(services: Services) -> dict:
 
     @gpu
     def generate_images(made_from, model, prompt, preset, negative, lora, lora_weight, init_image, strength, width,
-                        height, steps, guidance, seed, count, prompt_english=None, request: gr.Request = None,
-                        progress=gr.Progress()):  # noqa: B008 - gradio injects it
+                        height, steps, guidance, seed, count, speed=EXACT, prompt_english=None,
+                        request: gr.Request = None, progress=gr.Progress()):  # noqa: B008 - gradio injects it
         lang = lang_of(request)
         with user_errors(lang):
             try:
                 images, paths, report = run_generate(
                     services, model, prompt, preset, negative, lora, lora_weight, init_image, strength, width,
                     height, steps, guidance, seed, count, progress_reporter(progress, lang), request,
-                    english_for(prompt, prompt_english, made_from))
+                    english_for(prompt, prompt_english, made_from), speed)
             except JobCancelled:
                 return tr(lang, "common.cancelled"), gr.skip(), gr.skip(), gr.skip()
         return result_message(lang, report, len(images)), [preview(image) for image in images], paths, report
@@ -185,7 +187,7 @@ def build_generate_tab(services: Services) -> dict:
 
     while_running(run, [run], generate_images,
                   [made_from, model, prompt, preset, negative, lora, lora_weight, init_image, strength, width, height,
-                   steps, guidance, seed, count, prompt_en],
+                   steps, guidance, seed, count, speed, prompt_en],
                   [status, gallery, files, report_json], api_name="generate", concurrency_id=GPU,
                   concurrency_limit=services.gpu_slots, show_progress_on=[status])
     cancel_btn.click(cancel, None, [status], api_name="cancel_generate", show_progress="hidden")

@@ -267,7 +267,9 @@ class EditSession:
                           transformer_calls=info["transformer_calls"] + run.transformer_calls,
                           cached_steps=len(self.inversion.store.steps()))
             if isinstance(self.inversion.store, KeyframeStore):
-                report["elastic_keyframes"] = {"keyframes": self.inversion.store.keyframes(),
+                # Layer numbers as text: a report is JSON (the app's JSON view refuses number keys).
+                frames = {str(layer): steps for layer, steps in self.inversion.store.keyframes().items()}
+                report["elastic_keyframes"] = {"keyframes": frames,
                                                "kept_share": self.inversion.store.kept_share()}
         report.update(denoise_seconds=run.seconds, kv_cache_bytes=run.kv_cache_bytes)
 

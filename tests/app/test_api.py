@@ -126,6 +126,21 @@ def test_generate_text_to_image_with_a_preset_and_korean_prompt(client):
     assert Image.open(files[0]).size == (report["width"], report["height"])
 
 
+def test_the_speed_picked_in_the_page_reaches_the_job(client, photo, stroke):
+    """Generate and Edit offer exact / fast / fastest; the job runs with the one picked and says so."""
+    *_, report = client.predict(
+        model="tiny", prompt="a cup", preset="", negative="", lora="", lora_weight=0.8, init_image=None,
+        strength=0.6, width=64, height=64, steps=4, guidance=None, seed=1, count=1, speed="fast",
+        api_name="/generate")
+    assert report["speed"]["setting"] == "fast"
+    *_, report, _history = client.predict("tiny", editor_value(photo, stroke), "a picture", "a cat",
+                                          **{**EDIT_OPTIONS, "speed": "fastest"}, api_name="/edit")
+    assert report["speed"] == "fastest"
+    with pytest.raises(Exception, match="warp"):  # refused: the picker offers no such speed
+        client.predict("tiny", editor_value(photo, stroke), "a picture", "a cat",
+                       **{**EDIT_OPTIONS, "speed": "warp"}, api_name="/edit")
+
+
 def test_generate_image_to_image_keeps_the_pictures_shape(client, photo):
     from gradio_client import handle_file
 

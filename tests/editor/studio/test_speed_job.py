@@ -41,6 +41,7 @@ def test_a_fast_edit_keeps_keyframes_plans_for_them_and_keeps_the_background(stu
     outcome = studio.edit(request)
     report = outcome.report
     assert report["speed"] == "fast" and report["elastic_keyframes"]["kept_share"] <= 1.0
+    assert_plain_json(report)  # the app shows it as JSON, strictly (no number keys)
     assert "keyframes only" in report["memory_plan"]["explanation"]
     np.testing.assert_array_equal(np.asarray(outcome.image)[mask == 0], np.asarray(photo)[mask == 0])
 
@@ -54,3 +55,13 @@ def test_an_unknown_speed_is_refused_at_the_port(make):
     with pytest.raises(InputError, match="speed setting") as caught:
         make()
     assert caught.value.field == "speed"
+
+
+def assert_plain_json(value, where="report"):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            assert isinstance(key, str), f"{where} has a {type(key).__name__} key: {key!r}"
+            assert_plain_json(item, f"{where}.{key}")
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            assert_plain_json(item, f"{where}[{i}]")
