@@ -221,7 +221,7 @@ def build_edit_tab(services: Services) -> dict:
                 edit_btn = gr.Button(t("edit.run"), variant="primary", elem_id="edit-run")
                 cancel_btn = gr.Button(t("common.cancel"), variant="stop", elem_id="edit-cancel")
             with gr.Accordion(t("common.advanced"), open=False):
-                steps = gr.Slider(1, 50, value=d["steps"], step=1, label=t("edit.steps"))
+                steps = gr.Slider(1, 50, value=d["steps"], step=1, label=t("edit.steps"), elem_id="edit-steps")
                 skip = gr.Slider(0, 49, value=d["skip_steps"], step=1, label=t("edit.skip"), info=t("edit.skip_info"))
                 inv_g = gr.Slider(0, 10, value=d["inversion_guidance"], step=0.1, label=t("edit.inv_guidance"))
                 guid = gr.Slider(0, 10, value=d["guidance"], step=0.1, label=t("edit.guidance"))

@@ -359,3 +359,33 @@ def test_the_same_edit_through_the_cli_and_the_api_gives_the_same_report_fields_
     cli_pixels = np.asarray(Image.open(tmp_path / "out.png").convert("RGB"), np.int16)
     api_pixels = np.asarray(Image.open(files[0]).convert("RGB"), np.int16)
     assert np.abs(cli_pixels - api_pixels).max() <= 1  # one model, one request: the same picture
+
+
+def test_a_24_mp_edit_reports_its_stages_and_the_sessions_cancel_stops_it(client, tmp_path):
+    """A phone photo through /edit: progress names the stages while it runs; /cancel_edit from the
+    same session stops it and nothing is saved."""
+    import time
+
+    size = (5664, 4248)
+    rng = np.random.default_rng(1)
+    photo = tmp_path / "phone.jpg"
+    Image.fromarray(rng.integers(0, 256, (size[1] // 8, size[0] // 8, 3), dtype=np.uint8)).resize(
+        size, Image.Resampling.NEAREST).save(photo, quality=85)
+    layer = np.zeros((size[1], size[0], 4), np.uint8)
+    layer[1000:2000, 2000:3500] = (255, 40, 120, 255)
+    stroke = tmp_path / "stroke.png"
+    Image.fromarray(layer, "RGBA").save(stroke)
+    outputs = Path(__import__("os").environ["INTACT_OUTPUT_DIR"])
+    saved_before = len(list(outputs.glob("jobs/*"))) if outputs.exists() else 0
+
+    job = client.submit("tiny", editor_value(photo, stroke), "a picture", "a cat",
+                        **{**EDIT_OPTIONS, "steps": 50}, api_name="/edit")
+    seen, deadline = [], time.monotonic() + 300
+    while time.monotonic() < deadline and not any(d.startswith(("Inverting", "Editing")) for d in seen):
+        seen += [unit.desc for unit in job.status().progress_data or [] if unit.desc and unit.desc not in seen]
+        time.sleep(0.05)
+    assert any(d.startswith(("Inverting", "Editing")) for d in seen), seen  # the model is at work
+    assert client.predict(api_name="/cancel_edit") == "Cancelling: the job stops at its next step."
+    message, *_ = job.result(timeout=300)
+    assert message == "Cancelled: nothing was saved."
+    assert len(list(outputs.glob("jobs/*"))) == saved_before
