@@ -13,6 +13,8 @@ import os
 import sys
 from pathlib import Path
 
+from ui.gpu import CUTOUT_QUEUE, GPU_QUEUE
+
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home from shops' machines
 
 DEFAULT_PORT = 7860
@@ -133,7 +135,7 @@ def limit_decoded_pixels() -> None:
 
 
 # Events that wait in Gradio's queue: those on the accelerator (one at a time) and the CPU cut-out.
-QUEUED_EVENTS = ("gpu", "cutout")
+QUEUED_EVENTS = (GPU_QUEUE, CUTOUT_QUEUE)
 
 
 def answer_cheap_events_directly(demo) -> None:

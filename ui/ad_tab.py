@@ -30,13 +30,12 @@ from ui.ad_brand import build_brand_panel, chosen_brand, font_choices
 from ui.app_state import ClientState, Services, forget_client
 from ui.controls import while_running
 from ui.feedback import progress_reporter, user_errors
-from ui.gpu import gpu
+from ui.gpu import CUTOUT_QUEUE, GPU_QUEUE, gpu
 from ui.i18n import lang_of, named, named_label, notice_text, t, tr
 from ui.imaging import checkerboard_preview, dimmed_outside, read_upload, strokes_by_colour
 from ui.model_choice import default_model, model_choices
 from ui.uploads import ImageEditorFiles, ImageFile
 
-GPU = "gpu"
 ADD_COLOUR, REMOVE_COLOUR = "#22c55e", "#ef4444"  # green paints product in, red paints it out
 MASK_BRUSH = gr.Brush(colors=[ADD_COLOUR, REMOVE_COLOUR], default_color=ADD_COLOUR, color_mode="fixed")
 EXAMPLE_COPY = [  # headline, sub-line, price, call to action
@@ -426,19 +425,19 @@ def build_ad_tab(services: Services) -> dict:
     # errors show on the status line, never as badges over the (then empty) brush editor.
     running = [cut_btn, build, apply, batch_run]  # off while any of them runs
     while_running(cut_btn, running, cutout, [state, product, remover], [state, mask_editor, cut_preview, status],
-                  api_name="cutout", concurrency_id="cutout", concurrency_limit=2, show_progress_on=[status])
+                  api_name="cutout", concurrency_id=CUTOUT_QUEUE, concurrency_limit=2, show_progress_on=[status])
     fix_btn.click(fix, [state, product, mask_editor], [cut_preview], api_name="cutout_fix", show_progress_on=[status])
     outputs = [state, status, previews, files, report_json, adjust_format]
-    while_running(build, running, build_ad, [state, *build_inputs], outputs, api_name="build_ad", concurrency_id=GPU,
+    while_running(build, running, build_ad, [state, *build_inputs], outputs, api_name="build_ad", concurrency_id=GPU_QUEUE,
                   concurrency_limit=services.gpu_slots, show_progress_on=[status])
     while_running(apply, running, apply_layout, [state, *build_inputs, adjust_format, *layout_controls], outputs,
-                  api_name="apply_layout", concurrency_id=GPU, concurrency_limit=services.gpu_slots,
+                  api_name="apply_layout", concurrency_id=GPU_QUEUE, concurrency_limit=services.gpu_slots,
                   show_progress_on=[status])
     cancel_btn.click(cancel, [state], [status], api_name="cancel_ad", show_progress="hidden")
     adjust_format.change(show_layout, [state, adjust_format], [*layout_controls, suggestions],
                          api_visibility="private")
     while_running(batch_run, running, build_batch, [state, *build_inputs, batch_files, batch_csv],
-                  [state, batch_status, batch_zip], api_name="build_ad_batch", concurrency_id=GPU,
+                  [state, batch_status, batch_zip], api_name="build_ad_batch", concurrency_id=GPU_QUEUE,
                   concurrency_limit=services.gpu_slots, show_progress_on=[batch_status])
 
     def show_background_inputs(mode):

@@ -26,7 +26,7 @@ from models.vocabulary import EXACT, KV_EDIT
 from ui.app_state import ClientState, HistoryEntry, Services, forget_client
 from ui.controls import preview, speed_picker, while_running
 from ui.feedback import progress_reporter, user_error, user_errors
-from ui.gpu import gpu
+from ui.gpu import GPU_QUEUE, gpu
 from ui.i18n import lang_of, named, named_label, t, tr
 from ui.imaging import overlay_mask
 from ui.memory import plan_line
@@ -40,7 +40,6 @@ EXAMPLE_PROMPTS = [
     ["나무 테이블 위의 커피 한 잔", "나무 테이블 위의 녹차 한 잔"],
     ["a red dress on a mannequin", "a blue dress on a mannequin"],
 ]
-GPU = "gpu"  # one concurrency id for every accelerator-bound event in the app
 BRUSH = gr.Brush(colors=["#ff2878"], default_color="#ff2878", color_mode="fixed")
 HISTORY_SIDE = 384  # the session's history shows thumbnails
 OPTION_NAMES = ("steps", "skip_steps", "inversion_guidance", "guidance", "re_init", "attn_mask", "attn_scale", "seed",
@@ -305,12 +304,12 @@ def build_edit_tab(services: Services) -> dict:
     # The progress bar and any error show on the status line only: the result panels never get
     # an error badge, and keep the last result.
     while_running(invert_btn, run_buttons, invert, [state, made_source, model, editor, source, *options, source_en],
-                  [state, status], api_name="invert", concurrency_id=GPU, concurrency_limit=services.gpu_slots,
+                  [state, status], api_name="invert", concurrency_id=GPU_QUEUE, concurrency_limit=services.gpu_slots,
                   show_progress_on=[status], **remembered)
     while_running(edit_btn, run_buttons, edit,
                   [state, made_source, made_target, model, editor, source, target, *options, source_en, target_en],
                   [state, status, compare, overlay, download, report_json, history],
-                  api_name="edit", concurrency_id=GPU, concurrency_limit=services.gpu_slots, show_progress_on=[status], **remembered)
+                  api_name="edit", concurrency_id=GPU_QUEUE, concurrency_limit=services.gpu_slots, show_progress_on=[status], **remembered)
 
     def continue_from(state, request: gr.Request):
         lang = lang_of(request)

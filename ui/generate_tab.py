@@ -14,14 +14,13 @@ from models.vocabulary import EXACT, TEXT2IMG
 from ui.app_state import Services
 from ui.controls import preview, speed_picker, while_running
 from ui.feedback import progress_reporter, user_errors
-from ui.gpu import gpu
+from ui.gpu import GPU_QUEUE, gpu
 from ui.i18n import lang_of, t, tr
 from ui.memory import plan_line
 from ui.model_choice import default_model, model_choices, model_note
 from ui.prompts import english_for, english_preview
 from ui.uploads import ImageFile
 
-GPU = "gpu"
 EXAMPLES = [  # (prompt, preset); never run at start-up
     ["딸기 케이크와 라떼", "cafe"],
     ["a steaming bowl of ramen", "restaurant"],
@@ -188,7 +187,7 @@ def build_generate_tab(services: Services) -> dict:
     while_running(run, [run], generate_images,
                   [made_from, model, prompt, preset, negative, lora, lora_weight, init_image, strength, width, height,
                    steps, guidance, seed, count, speed, prompt_en],
-                  [status, gallery, files, report_json], api_name="generate", concurrency_id=GPU,
+                  [status, gallery, files, report_json], api_name="generate", concurrency_id=GPU_QUEUE,
                   concurrency_limit=services.gpu_slots, show_progress_on=[status])
     cancel_btn.click(cancel, None, [status], api_name="cancel_generate", show_progress="hidden")
     model.change(on_model, [model], [note, lora], api_visibility="private")

@@ -12,6 +12,12 @@ import importlib.util
 import os
 from collections.abc import Callable
 
+# Gradio concurrency ids of the events that wait in the queue: every accelerator-bound event shares
+# one, limited to what the Studio runs at once; the CPU cut-out has its own. Everything else is
+# answered off the queue (app.answer_cheap_events_directly).
+GPU_QUEUE = "gpu"
+CUTOUT_QUEUE = "cutout"
+
 
 def on_spaces() -> bool:
     """Hugging Face sets SPACE_ID in every Space's environment."""
