@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from editor.studio import AdBatchRequest, JobContext
-from ui.app_state import session_owner
 from ui.i18n import tr
 
 
@@ -24,7 +23,8 @@ def batch_request(files, csv_file, template) -> AdBatchRequest:
 def run_batch(services, state, request: AdBatchRequest, progress=None, http_request=None):
     """(zip path, outcome) of the batch, run for this browser session."""
     outcome = services.studio.make_ads_batch(request, JobContext(session=state.session_id(http_request),
-                                                                 owner=session_owner(http_request), progress=progress))
+                                                                 owner=services.owner(http_request),
+                                                                 progress=progress))
     return str(outcome.saved.files["zip"]), outcome
 
 

@@ -75,7 +75,7 @@ def run_cutout(services: Services, state: ClientState, product: Image.Image | No
     The editor shows the photo with what the cut-out left out darkened, ready for brush fixes."""
     pixels = _product_pixels(product)
     outcome = services.studio.cutout(CutoutRequest(image=pixels, remover=remover),
-                                     JobContext(session=state.session_id(request), owner=_owner(services, request),
+                                     JobContext(session=state.session_id(request), owner=services.owner(request),
                                                 save=False, progress=progress))
     cut = outcome.cutout
     state.cut, state.product_key = cut, array_digest(pixels)
@@ -94,9 +94,6 @@ def cutout_message(lang: str, cut) -> str:
     doubts = "\n".join(f"- {notice_text(lang, concern)}" for concern in cut.verdict.concerns)
     return f"**{tr(lang, 'ad.cutout_review')}**\n\n{doubts}\n\n{tr(lang, 'ad.cutout_editor_hint')}"
 
-
-def _owner(services: Services, request) -> str | None:
-    return services.owner(request) if request is not None else None
 
 
 def preview_fix(state: ClientState, product: Image.Image | None, mask_value):
@@ -174,7 +171,7 @@ def run_ad(services: Services, state: ClientState, inputs: AdInputs, progress=No
     """Build every chosen format; returns (previews, files: formats, zip, layouts, report). The
     layouts it got are kept in the session's state for the layout controls."""
     job = build_request(inputs, services.studio, layouts)
-    outcome = services.studio.make_ad(job, JobContext(session=state.session_id(request), owner=_owner(services, request),
+    outcome = services.studio.make_ad(job, JobContext(session=state.session_id(request), owner=services.owner(request),
                                                       progress=progress))
     state.ad_layouts, state.ad_report = dict(outcome.layouts), outcome.report
     previews = [(outcome.images[name], name) for name in outcome.images]

@@ -62,7 +62,8 @@ class Services:
 
     def owner(self, request) -> str | None:
         """The tag stored with a session's saved results: its browser's (kept across page reloads,
-        so one's own results stay one's own), or the page session's for clients without one."""
+        so one's own results stay one's own), or the page session's for clients without one; None
+        without a request (a job not started from the page)."""
         browser = self.browsers.get(getattr(request, "session_hash", None))
         return tag(browser) if browser else session_owner(request)
 

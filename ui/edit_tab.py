@@ -98,7 +98,7 @@ def run_invert(services: Services, state: ClientState, model: str, editor_value,
     image, mask = photo_and_mask(state, editor_value)
     job = InvertRequest(image=image, mask=mask, source_prompt=source_prompt or "", model=model,
                         source_english=source_english, **values.fields())
-    outcome = services.studio.invert(job, JobContext(session=state.session_id(request), owner=_owner(services, request),
+    outcome = services.studio.invert(job, JobContext(session=state.session_id(request), owner=services.owner(request),
                                                      progress=progress))
     return outcome.report
 
@@ -110,7 +110,7 @@ def run_edit(services: Services, state: ClientState, model: str, editor_value, s
     image, mask = photo_and_mask(state, editor_value)
     job = EditRequest(image=image, mask=mask, source_prompt=source_prompt or "", target_prompt=target_prompt or "",
                       model=model, source_english=english[0], target_english=english[1], **values.fields())
-    outcome = services.studio.edit(job, JobContext(session=state.session_id(request), owner=_owner(services, request),
+    outcome = services.studio.edit(job, JobContext(session=state.session_id(request), owner=services.owner(request),
                                                    progress=progress))
     files = outcome.saved.files
     state.history.append(HistoryEntry(after=preview(outcome.image, HISTORY_SIDE),
@@ -119,9 +119,6 @@ def run_edit(services: Services, state: ClientState, model: str, editor_value, s
     state.last_job = outcome.saved.id
     return outcome.before, outcome.image, outcome.mask, outcome.report, [str(files["result"]), str(files["mask"])]
 
-
-def _owner(services: Services, request) -> str | None:
-    return services.owner(request) if request is not None else None
 
 
 def history_items(state: ClientState) -> list[tuple[Image.Image, str]]:

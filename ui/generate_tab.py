@@ -73,8 +73,8 @@ def run_generate(services: Services, model: str, prompt: str, preset: str, negat
         speed=speed or EXACT,
     )
     session = getattr(request, "session_hash", None)  # the Cancel button reaches the job by it
-    owner = services.owner(request) if request is not None else None
-    outcome = services.studio.generate(job, JobContext(session=session, owner=owner, progress=progress))
+    outcome = services.studio.generate(job, JobContext(session=session, owner=services.owner(request),
+                                                       progress=progress))
     paths = [str(path) for path in outcome.saved.files.values()]
     return outcome.images, paths, outcome.report
 
