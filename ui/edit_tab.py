@@ -120,7 +120,6 @@ def run_edit(services: Services, state: ClientState, model: str, editor_value, s
     return outcome.before, outcome.image, outcome.mask, outcome.report, [str(files["result"]), str(files["mask"])]
 
 
-
 def history_items(state: ClientState) -> list[tuple[Image.Image, str]]:
     return [(entry.after, f"{i}. {entry.caption}") for i, entry in enumerate(state.history, 1)]
 
