@@ -72,14 +72,14 @@ def test_the_other_files_stay_usable_and_asking_for_a_broken_one_says_why(broken
 def test_the_app_builds_and_its_status_tab_lists_the_skipped_files(broken_data, caplog):
     import app as app_module
     from ui.app_state import Services
-    from ui.status import status_markdown
+    from ui.status import works_markdown
 
     args = app_module.build_parser().parse_args(["--model", "tiny", "--output-dir", str(broken_data / "out")])
     config = app_module.config_from_args(args)
     with caplog.at_level(logging.WARNING):
         app_module.create_demo(config)  # before: a traceback and exit 1
     assert any("3 data file(s) skipped" in r.getMessage() for r in caplog.records)
-    text = status_markdown(Services(config), "ko")
+    text = works_markdown(Services(config), "ko")  # the shop owner sees it too (names only)
     assert "건너뛴 데이터 파일" in text
     assert "- preset bakery.json: line" in text and "- style film.json:" in text and "- backdrop neon.json:" in text
     assert str(broken_data) not in text
