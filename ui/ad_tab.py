@@ -29,7 +29,7 @@ from ui.ad_batch import batch_request, batch_summary, run_batch
 from ui.ad_brand import build_brand_panel, chosen_brand, font_choices
 from ui.app_state import ClientState, Services, forget_client
 from ui.controls import while_running
-from ui.feedback import progress_reporter, user_errors
+from ui.feedback import cancel_job, progress_reporter, user_errors
 from ui.gpu import CUTOUT_QUEUE, GPU_QUEUE, gpu
 from ui.i18n import lang_of, named, named_label, notice_text, t, tr
 from ui.imaging import checkerboard_preview, dimmed_outside, read_upload, strokes_by_colour
@@ -415,8 +415,7 @@ def build_ad_tab(services: Services) -> dict:
         return state, batch_summary(lang, outcome), zip_path
 
     def cancel(state, request: gr.Request):
-        stopped = state.session is not None and services.studio.cancel(state.session)
-        return tr(lang_of(request), "common.cancelling" if stopped else "common.nothing_running")
+        return cancel_job(services.studio, state.session, lang_of(request))
 
     # The cut-out models run on the CPU: their own queue, never behind a GPU job. Its progress and
     # errors show on the status line, never as badges over the (then empty) brush editor.

@@ -25,7 +25,7 @@ from models.registry import get_spec
 from models.vocabulary import EXACT, KV_EDIT
 from ui.app_state import ClientState, HistoryEntry, Services, forget_client
 from ui.controls import preview, speed_picker, while_running
-from ui.feedback import progress_reporter, user_error, user_errors
+from ui.feedback import cancel_job, progress_reporter, user_error, user_errors
 from ui.gpu import GPU_QUEUE, gpu
 from ui.i18n import lang_of, named, named_label, t, tr
 from ui.imaging import overlay_mask
@@ -328,9 +328,7 @@ def build_edit_tab(services: Services) -> dict:
         return state, value, tr(lang, "edit.hint")
 
     def cancel(state, request: gr.Request):
-        lang = lang_of(request)
-        stopped = state.session is not None and services.studio.cancel(state.session)
-        return tr(lang, "common.cancelling" if stopped else "common.nothing_running")
+        return cancel_job(services.studio, state.session, lang_of(request))
 
     def on_model(name, source_text, target_text, request: gr.Request):
         lang = lang_of(request)

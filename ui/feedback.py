@@ -49,3 +49,9 @@ def progress_reporter(progress: gr.Progress, lang: str) -> Callable[[str, int, i
         progress((step, total), desc=tr(lang, f"progress.{stage}"), unit=tr(lang, "progress.unit"))
 
     return report
+
+
+def cancel_job(studio, session: str | None, lang: str) -> str:
+    """Ask the Studio to stop `session`'s running job; the line the page shows about it."""
+    stopped = session is not None and studio.cancel(session)
+    return tr(lang, "common.cancelling" if stopped else "common.nothing_running")

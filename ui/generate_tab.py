@@ -13,7 +13,7 @@ from models.registry import get_spec
 from models.vocabulary import EXACT, TEXT2IMG
 from ui.app_state import Services
 from ui.controls import preview, speed_picker, while_running
-from ui.feedback import progress_reporter, user_errors
+from ui.feedback import cancel_job, progress_reporter, user_errors
 from ui.gpu import GPU_QUEUE, gpu
 from ui.i18n import lang_of, t, tr
 from ui.memory import plan_line
@@ -169,8 +169,7 @@ def build_generate_tab(services: Services) -> dict:
         return result_message(lang, report, len(images)), [preview(image) for image in images], paths, report
 
     def cancel(request: gr.Request):
-        stopped = services.studio.cancel(request.session_hash) if request.session_hash else False
-        return tr(lang_of(request), "common.cancelling" if stopped else "common.nothing_running")
+        return cancel_job(services.studio, request.session_hash or None, lang_of(request))
 
     def on_prompt(text, name, request: gr.Request):
         return english_preview(services.studio, lang_of(request), text, name, TEXT2IMG)

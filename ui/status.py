@@ -80,7 +80,7 @@ def works_markdown(services: Services, lang: str) -> str:
         lines.append(tr(lang, "status.busy", model=get_spec(loaded).title))
     sections = [(tr(lang, "status.works"), "\n".join(f"- {line}" for line in lines)),
                 *data_problems_section(services, lang)]  # file names only: any browser may see them
-    return "\n\n".join(f"### {title}\n\n{body}" for title, body in sections)
+    return _markdown(sections)
 
 
 # --- the operator's details ------------------------------------------------------------------
@@ -136,6 +136,11 @@ def status_markdown(services: Services, lang: str) -> str:
         (tr(lang, "status.memory"), memory_line(services, lang)),
         (tr(lang, "status.settings"), settings),
     ]
+    return _markdown(sections)
+
+
+def _markdown(sections: list[tuple[str, str]]) -> str:
+    """(title, body) pairs as Markdown sections."""
     return "\n\n".join(f"### {title}\n\n{body}" for title, body in sections)
 
 
