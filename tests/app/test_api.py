@@ -364,6 +364,7 @@ def test_the_same_edit_through_the_cli_and_the_api_gives_the_same_report_fields_
 def test_a_24_mp_edit_reports_its_stages_and_the_sessions_cancel_stops_it(client, tmp_path):
     """A phone photo through /edit: progress names the stages while it runs; /cancel_edit from the
     same session stops it and nothing is saved."""
+    import os
     import time
 
     size = (5664, 4248)
@@ -375,7 +376,7 @@ def test_a_24_mp_edit_reports_its_stages_and_the_sessions_cancel_stops_it(client
     layer[1000:2000, 2000:3500] = (255, 40, 120, 255)
     stroke = tmp_path / "stroke.png"
     Image.fromarray(layer, "RGBA").save(stroke)
-    outputs = Path(__import__("os").environ["INTACT_OUTPUT_DIR"])
+    outputs = Path(os.environ["INTACT_OUTPUT_DIR"])
     saved_before = len(list(outputs.glob("jobs/*"))) if outputs.exists() else 0
 
     job = client.submit("tiny", editor_value(photo, stroke), "a picture", "a cat",
