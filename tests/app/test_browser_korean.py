@@ -217,7 +217,10 @@ def test_a_korean_edit_shows_the_english_prompt_runs_once_on_a_double_click_and_
     messages.wait_for("#gallery-status", "편집 · 나무 테이블 위의 녹차 한 잔")
     page.locator("#gallery-open").click()
     messages.wait_for("#edit-status", "편집 탭에서 열었습니다", timeout_s=10)
+    # The status text may be drawn a moment before the tab switch: go back only once the Edit tab shows.
+    page.locator("#edit-editor").wait_for(state="visible")
     page.get_by_role("tab", name="갤러리").click()
+    page.locator("#gallery-delete").wait_for(state="visible")
     page.locator("#gallery-delete").click()
     messages.wait_for("#gallery-status", "삭제했습니다")
     assert not (english := messages.english()), "\n".join(english)
