@@ -12,7 +12,7 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class DataProblem:
-    kind: str  # "style", "preset", "background style"
+    kind: str  # "style", "preset" or "backdrop"
     file: str  # the file's name, never its folder
     message: str  # one line, no server path
 

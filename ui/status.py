@@ -135,6 +135,7 @@ def status_markdown(services: Services, lang: str) -> str:
         (tr(lang, "status.device"), device_line(services)),
         (tr(lang, "status.memory"), memory_line(services, lang)),
         (tr(lang, "status.settings"), settings),
+        *data_details_section(services, lang),
     ]
     return _markdown(sections)
 
@@ -148,11 +149,21 @@ def _markdown(sections: list[tuple[str, str]]) -> str:
 
 
 def data_problems_section(services: Services, lang: str) -> list[tuple[str, str]]:
-    """A section listing the data files the Studio skipped (file names, no folders), when any."""
+    """For the shop owner: which data files were skipped, in their language (kind and file name)."""
     problems = services.studio.data_problems()
     if not problems:
         return []
-    return [(tr(lang, "status.data_problems"), "\n".join(f"- {p.line()}" for p in problems))]
+    lines = (tr(lang, "status.data_problem", kind=tr(lang, f"data.kind.{p.kind}"), file=f"`{p.file}`")
+             for p in problems)
+    return [(tr(lang, "status.data_problems"), "\n".join(f"- {line}" for line in lines))]
+
+
+def data_details_section(services: Services, lang: str) -> list[tuple[str, str]]:
+    """For the operator: why each file was skipped, as its parser said it (the log adds the folder)."""
+    problems = services.studio.data_problems()
+    if not problems:
+        return []
+    return [(tr(lang, "status.data_details"), "\n".join(f"- {p.line()}" for p in problems))]
 
 
 # ------------------------------------------------------------------------------------------------

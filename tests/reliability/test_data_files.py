@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 from pathlib import Path
 
@@ -72,17 +73,25 @@ def test_the_other_files_stay_usable_and_asking_for_a_broken_one_says_why(broken
 def test_the_app_builds_and_its_status_tab_lists_the_skipped_files(broken_data, caplog):
     import app as app_module
     from ui.app_state import Services
-    from ui.status import works_markdown
+    from ui.status import status_markdown, works_markdown
 
     args = app_module.build_parser().parse_args(["--model", "tiny", "--output-dir", str(broken_data / "out")])
     config = app_module.config_from_args(args)
     with caplog.at_level(logging.WARNING):
         app_module.create_demo(config)  # before: a traceback and exit 1
     assert any("3 data file(s) skipped" in r.getMessage() for r in caplog.records)
-    text = works_markdown(Services(config), "ko")  # the shop owner sees it too (names only)
-    assert "건너뛴 데이터 파일" in text
-    assert "- preset bakery.json: line" in text and "- style film.json:" in text and "- backdrop neon.json:" in text
-    assert str(broken_data) not in text
+    services = Services(config)
+    owner = works_markdown(services, "ko")  # the shop owner sees which files, in Korean, by name only
+    assert "건너뛴 데이터 파일" in owner
+    assert "- 프리셋 파일 `bakery.json`: 읽을 수 없어" in owner and "- 스타일 파일 `film.json`" in owner
+    assert "- 광고 배경 파일 `neon.json`" in owner
+    section = owner[owner.index("### 건너뛴"):]
+    words = re.sub(r"`[^`]*`", "", section)  # file names are quoted content, not words
+    assert not re.findall(r"[A-Za-z]{2,}", words), words
+    operator = status_markdown(services, "ko")  # the operator reads why (the log adds the folder)
+    assert "- preset bakery.json: line" in operator and "- style film.json:" in operator
+    assert "- backdrop neon.json:" in operator
+    assert str(broken_data) not in owner + operator
 
 
 def test_the_cli_starts_and_runs_with_broken_data_files(broken_data, capsys):
