@@ -1,7 +1,8 @@
 """The Ad tab's brand kit panel: choose the shop's saved kit for the ad, or save / delete one.
 
-A thin adapter over the Studio's brand store (`Studio.brands`): widgets -> `BrandKit`, saved per
-shop on the server's disk; the chosen kit's name goes with every build and batch.
+A thin adapter over the Studio's brand store: widgets -> `BrandKit`, saved per shop on the
+server's disk; the chosen kit's name goes with every build and batch. Each request sees the store
+`Services.brands` gives it: with a private gallery only its own browser's kits.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from ui.uploads import ImageFile
 NO_BRAND = ""
 
 
-def brand_choices(studio, lang: str | None = None) -> list[tuple]:
+def brand_choices(brands, lang: str | None = None) -> list[tuple]:
     """The saved kits, after "none"; `lang` for an update sent from an event (static labels otherwise)."""
     none = tr(lang, "ad.brand_none") if lang else t("ad.brand_none")
-    return [(none, NO_BRAND)] + [(name, name) for name in studio.brands.names()]
+    return [(none, NO_BRAND)] + [(name, name) for name in (brands.names() if brands is not None else ())]
 
 
 def font_choices() -> list[tuple[str, str]]:
@@ -30,30 +31,33 @@ def font_choices() -> list[tuple[str, str]]:
     return [(family.name, key) for key, family in FontCatalogue().families().items()]
 
 
-def chosen_brand(studio, name: str | None):
+def chosen_brand(brands, name: str | None):
     """The saved kit the user picked for this ad, or None."""
-    return studio.brands.load(name) if name else None
+    return brands.load(name) if name else None
 
 
-def save_brand(studio, name: str, logo, accent: str | None, text_colour: str | None, font: str | None,
+def save_brand(brands, name: str, logo, accent: str | None, text_colour: str | None, font: str | None,
                logo_position: str):
     from editor.ad.brand import BrandKit
 
     colours = tuple(c for c in (accent, text_colour) if c)
     # The uploaded file as it is: the kit reads it with our loader (header first, one-line errors).
     kit = BrandKit(name, colours, font or None, logo, logo_position or "stack")
-    studio.brands.save(kit)
+    brands.save(kit)
     return kit
 
 
 @dataclass(frozen=True)
 class BrandPanel:
     pick: gr.Dropdown  # the kit applied to builds and batches
+    localise: object  # request -> the pick's choices for that browser (run on page load)
 
 
-def build_brand_panel(studio) -> BrandPanel:
+def build_brand_panel(services) -> BrandPanel:
+    # The page is the same for every browser: with private kits, each browser's list comes on page load.
+    shared = None if services.config.private_gallery else services.studio.brands
     with gr.Accordion(t("ad.brand"), open=False):
-        pick = gr.Dropdown(brand_choices(studio), value=NO_BRAND, label=t("ad.brand_pick"), elem_id="ad-brand-pick")
+        pick = gr.Dropdown(brand_choices(shared), value=NO_BRAND, label=t("ad.brand_pick"), elem_id="ad-brand-pick")
         with gr.Group():
             gr.Markdown(f"**{t('ad.brand_edit')}**")
             name = gr.Textbox(label=t("ad.brand_name"), elem_id="ad-brand-name")
@@ -74,17 +78,22 @@ def build_brand_panel(studio) -> BrandPanel:
     def on_save(name, logo, accent, text_colour, font, logo_position, request: gr.Request):
         lang = lang_of(request)
         with user_errors(lang):
-            kit = save_brand(studio, name, logo, accent, text_colour, font, logo_position)
-        return gr.Dropdown(choices=brand_choices(studio, lang), value=kit.name), tr(lang, "ad.brand_saved", name=kit.name)
+            brands = services.brands(request)
+            kit = save_brand(brands, name, logo, accent, text_colour, font, logo_position)
+        return gr.Dropdown(choices=brand_choices(brands, lang), value=kit.name), tr(lang, "ad.brand_saved", name=kit.name)
 
     def on_delete(chosen, request: gr.Request):
         lang = lang_of(request)
         if not chosen:
             return gr.Dropdown(), ""
         with user_errors(lang):
-            studio.brands.delete(chosen)
-        return gr.Dropdown(choices=brand_choices(studio, lang), value=NO_BRAND), tr(lang, "ad.brand_deleted", name=chosen)
+            brands = services.brands(request)
+            brands.delete(chosen)
+        return gr.Dropdown(choices=brand_choices(brands, lang), value=NO_BRAND), tr(lang, "ad.brand_deleted", name=chosen)
 
     save.click(on_save, [name, logo, accent, text_colour, font, logo_position], [pick, message], api_name="brand_save")
     delete.click(on_delete, [pick], [pick, message], api_name="brand_delete")
-    return BrandPanel(pick)
+    def localise(request: gr.Request):
+        return gr.Dropdown(choices=brand_choices(services.brands(request), lang_of(request)))
+
+    return BrandPanel(pick, localise)

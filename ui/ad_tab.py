@@ -146,23 +146,23 @@ def _background_fields(inputs: AdInputs) -> dict:
                 around_product=mode == "around-product")
 
 
-def ad_template(inputs: AdInputs, studio) -> AdRequest:
+def ad_template(inputs: AdInputs, brands) -> AdRequest:
     """Everything the tab sets except the product: what a batch applies to every photo."""
     if not inputs.formats:
         raise InputError("Choose at least one format.", key="no_formats", field="formats")
     return AdRequest(product=None, headline=inputs.headline or "", subline=inputs.subline or "",
                      price=inputs.price or "", old_price=inputs.old_price or "", cta=inputs.cta or "",
                      formats=tuple(inputs.formats), **_background_fields(inputs), remover=inputs.remover,
-                     brand=chosen_brand(studio, inputs.brand), model=inputs.model, seed=_whole(inputs.seed),
+                     brand=chosen_brand(brands, inputs.brand), model=inputs.model, seed=_whole(inputs.seed),
                      scale=inputs.scale)  # refused by the request when not numbers (NaN included)
 
 
-def build_request(inputs: AdInputs, studio=None, layouts: dict | None = None) -> AdRequest:
-    """The ad the tab describes; `studio` is needed only when a brand kit is chosen."""
+def build_request(inputs: AdInputs, brands=None, layouts: dict | None = None) -> AdRequest:
+    """The ad the tab describes; `brands` (the request's brand store) is needed only when a kit is chosen."""
     if inputs.product is None:
         raise InputError("Upload a product photo first.", key="no_product", field="product")
     add, remove = strokes_by_colour((inputs.mask_value or {}).get("layers"), inputs.product.size)
-    return replace(ad_template(inputs, studio), product=_product_pixels(inputs.product), mask_add=add,
+    return replace(ad_template(inputs, brands), product=_product_pixels(inputs.product), mask_add=add,
                    mask_remove=remove, layouts=layouts or None)
 
 
@@ -170,7 +170,7 @@ def run_ad(services: Services, state: ClientState, inputs: AdInputs, progress=No
            layouts: dict | None = None):
     """Build every chosen format; returns (previews, files: formats, zip, layouts, report). The
     layouts it got are kept in the session's state for the layout controls."""
-    job = build_request(inputs, services.studio, layouts)
+    job = build_request(inputs, services.brands(request), layouts)
     outcome = services.studio.make_ad(job, JobContext(session=state.session_id(request), owner=services.owner(request),
                                                       progress=progress))
     state.ad_layouts, state.ad_report = dict(outcome.layouts), outcome.report
@@ -256,7 +256,8 @@ def build_ad_tab(services: Services) -> dict:
                 with gr.Row():
                     model = gr.Dropdown(model_choices(), value=flux_or_any, label=t("ad.bg_model"))
                     seed = gr.Number(0, precision=0, minimum=0, label=t("common.seed"))
-            brand = build_brand_panel(services.studio).pick
+            brand_panel = build_brand_panel(services)
+            brand = brand_panel.pick
         with gr.Column(scale=1):
             gr.Markdown(f"### 3. {t('ad.copy')}")
             headline = gr.Textbox(label=t("ad.headline"), elem_id="ad-headline")
@@ -407,7 +408,7 @@ def build_ad_tab(services: Services) -> dict:
             inputs = AdInputs(None, None, remover, bg_mode, _background_upload(bg_mode, bg_image), backdrop, bg_preset,
                               bg_prompt, model, seed, headline, subline, price, cta, list(formats or []), scale,
                               old_price, brand or "")
-            job = batch_request(products, csv_file, ad_template(inputs, services.studio))
+            job = batch_request(products, csv_file, ad_template(inputs, services.brands(request)))
             try:
                 zip_path, outcome = run_batch(services, state, job, progress_reporter(progress, lang), request)
             except JobCancelled:
@@ -450,9 +451,9 @@ def build_ad_tab(services: Services) -> dict:
     product.clear(new_product, [state], [state, mask_editor, cut_preview], api_visibility="private")
 
     def localise(request: gr.Request):
-        return gr.Dropdown(choices=preset_choices(services.studio, lang_of(request)))
+        return gr.Dropdown(choices=preset_choices(services.studio, lang_of(request))), brand_panel.localise(request)
 
-    return {"product": product, "localise": (localise, [], [bg_preset])}
+    return {"product": product, "localise": (localise, [], [bg_preset, brand])}
 
 
 def ad_message(lang: str, report: dict, count: int) -> str:

@@ -60,6 +60,12 @@ class Services:
         self.gpu_slots = getattr(self.studio, "parallel_jobs", 1)
         self.browsers = BrowserIds()
 
+    def brands(self, request):
+        """The brand kits this request may see and change: with a private gallery its browser's own,
+        otherwise the kits shared by everyone who uses this app (one shop's own computer)."""
+        store = self.studio.brands
+        return store.scoped(self.owner(request)) if self.config.private_gallery else store
+
     def owner(self, request) -> str | None:
         """The tag stored with a session's saved results: its browser's (kept across page reloads,
         so one's own results stay one's own), or the page session's for clients without one; None

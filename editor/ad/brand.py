@@ -6,7 +6,8 @@ Each shop has a folder under the brand root (env `INTACT_BRAND_DIR`, default `br
     <root>/<key>/logo.png     the logo, RGBA (transparent where it has no ink)
 
 `key` is made from the shop name (letters and digits of any script, so Korean names keep their
-own key; never a path). Both files are written atomically, the logo first, so a reader sees the
+own key; never a path). Where each browser keeps its own kits (a public app), they live under
+`<root>/_private/<owner tag>/<key>/`: no shop key starts with "_", so the two never meet. Both files are written atomically, the logo first, so a reader sees the
 old kit or the new one. In an ad the brand's colours are the defaults for the text and the
 accent (a layout's own colours win), its font is the default font, and the logo (or, without
 one, the shop name) is placed as the format asks.
@@ -36,6 +37,7 @@ BRAND_VERSION = 1
 MAX_LOGO_SIDE = 1024
 MAX_NAME = 60
 LOGO_FILE, KIT_FILE = "logo.png", "brand.json"
+PRIVATE = "_private"  # brand_key never makes a key that starts with "_"
 
 
 def default_root() -> Path:
@@ -114,6 +116,14 @@ class BrandStore:
 
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else default_root()
+
+    def scoped(self, owner: str | None) -> BrandStore:
+        """The kits of one owner (a browser's tag) only, apart from everyone else's; None: the shared kits."""
+        if owner is None:
+            return self
+        if not re.fullmatch(r"[0-9a-f]{8,64}", str(owner)):
+            raise ValueError(f"an owner tag is hex digits, got {owner!r}")  # a programming error, never a user's
+        return BrandStore(self.root / PRIVATE / owner)
 
     def _folder(self, name: str) -> Path:
         key = brand_key(name)

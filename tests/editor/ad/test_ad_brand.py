@@ -60,6 +60,23 @@ def test_names_never_become_paths_and_bad_kits_are_clear_errors(tmp_path):
     assert store.names() == []  # a damaged kit is not listed
 
 
+def test_an_owners_kits_are_apart_from_the_shared_ones_and_from_other_owners(tmp_path):
+    shared = BrandStore(tmp_path)
+    shared.save(BrandKit("카페 온도", ("#2255aa",)))
+    mine, theirs = shared.scoped("a" * 16), shared.scoped("b" * 16)
+    assert shared.scoped(None) is shared
+    mine.save(BrandKit("카페 온도", ("#c0392b",)))  # the same shop name, another browser's kit
+    assert mine.names() == ["카페 온도"] and theirs.names() == [] and shared.names() == ["카페 온도"]
+    assert mine.load("카페 온도").accent == "#c0392b" and shared.load("카페 온도").accent == "#2255aa"
+    shared.save(BrandKit("_private"))  # a shop name that looks like the owners' folder gets its own key
+    assert shared.names() == ["_private", "카페 온도"] and mine.names() == ["카페 온도"]
+    theirs.delete("카페 온도")  # deleting what one does not have touches nobody else's
+    assert mine.names() == ["카페 온도"] and shared.load("카페 온도").accent == "#2255aa"
+    for bad in ("../x", "", "A" * 16):
+        with pytest.raises(ValueError):
+            shared.scoped(bad)
+
+
 def test_a_logo_without_transparency_is_kept_whole_and_an_empty_one_refused():
     opaque = np.full((40, 80, 3), 200, np.uint8)
     assert BrandKit("shop", logo=opaque).logo.shape == (40, 80, 4)
