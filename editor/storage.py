@@ -17,6 +17,7 @@ append-only: a crash in the middle of an append can leave a torn last line, whic
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import io
@@ -25,6 +26,7 @@ import os
 import re
 import secrets
 import shutil
+import tempfile
 import threading
 import unicodedata
 from dataclasses import dataclass, field
@@ -120,14 +122,24 @@ def readable_name(*parts: str, suffix: str = ".png", limit: int = 60) -> str:
     return stem + suffix
 
 
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 @dataclass(frozen=True)
 class JobFile:
-    """One file of a job, before saving: a picture (saved as PNG with the record inside) or bytes."""
+    """One file of a job, before saving: a picture (saved as PNG with the record inside), bytes, or a
+    file already written in the store's scratch space (`OutputStore.scratch_file`), moved in whole."""
 
     role: str  # "result", "mask", "ad:instagram-square", "zip", ...
     name: str  # readable file name, unique within the job
     image: Image.Image | None = None
     data: bytes | None = None
+    written: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -167,6 +179,13 @@ class OutputStore:
         staging.mkdir(parents=True)
         try:
             for f in files:
+                if f.written is not None:  # large: never read into memory, renamed into the job folder
+                    listed.append({"role": f.role, "file": f"{JOBS_DIR}/{job_id}/{f.name}",
+                                   "sha256": _file_sha256(f.written)})
+                    with open(f.written, "rb+") as fh:  # on disk before the folder appears
+                        os.fsync(fh.fileno())
+                    os.replace(f.written, staging / f.name)
+                    continue
                 if f.image is not None:
                     data = encode_png(f.image, record)
                     listed.append({"role": f.role, "file": f"{JOBS_DIR}/{job_id}/{f.name}", "width": f.image.width,
@@ -189,6 +208,20 @@ class OutputStore:
             shutil.rmtree(folder, ignore_errors=True)  # no files without their record
             raise
         return SavedJob(job_id, folder, {f["role"]: self.root / f["file"] for f in listed}, record)
+
+    @contextlib.contextmanager
+    def scratch_file(self, suffix: str = ""):
+        """The path of a new, empty file beside the job folders, for a result too large to hold in
+        memory: write it, then save it (`JobFile.written`) inside the block. Whatever has not been
+        saved when the block ends (a failure, a cancel, a job that saves nothing) is removed."""
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".scratch-", suffix=suffix, dir=self.jobs_dir)
+        os.close(fd)
+        path = Path(name)
+        try:
+            yield path
+        finally:
+            path.unlink(missing_ok=True)  # saved: already renamed into its job folder
 
     def _append_history(self, entry: dict) -> None:
         line = json.dumps(entry, ensure_ascii=False, sort_keys=True).encode("utf-8") + b"\n"

@@ -3,15 +3,16 @@ every chosen format for each, all in one zip, with progress per product.
 
     items, notes = batch_items(read_products(files), copy={"headline": ...})    # one text for all
     items, notes = batch_items(read_products(["photos.zip"]), csv_rows=read_copy_csv("copy.csv"))
-    result = run_batch(AdWorkflow(), items, AdRequest(product=None, headline="", formats=("square", "story")),
-                       progress=print)
-    Path("ads.zip").write_bytes(result.data)
+    with open("ads.zip", "wb") as out:
+        result = run_batch(AdWorkflow(), items, AdRequest(product=None, headline="", formats=("square", "story")),
+                           out, progress=print)
 
 The zip holds `<product>/<format>.png`, `<product>/layout.json` (the layouts, to adjust and
 re-render one product later) and `manifest.json` (formats, and per product its files or the
 one-line reason it failed). A format listed twice ("square" and "instagram-square") is built once.
 A product that fails (an unreadable photo, copy that does not fit) is reported and the batch
-goes on. The zip comes back as bytes; its caller saves it (atomically).
+goes on. The zip is written into a file the caller opened, one product at a time, so a batch of
+200 products never holds its zip in memory; the caller makes it appear atomically.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, BinaryIO, Callable, Iterable
 
 from editor.ad.design import layouts_to_json
 from editor.ad.formats import unique_formats
@@ -65,7 +66,6 @@ class BatchEvent:
 
 @dataclass
 class BatchResult:
-    data: bytes  # the zip
     formats: tuple[str, ...]
     items: list[dict] = field(default_factory=list)  # name, status, files, error
     notes: list[str] = field(default_factory=list)
@@ -210,11 +210,11 @@ def batch_items(products: list[tuple[str, bytes]], copy: dict | None = None, csv
     return items, notes
 
 
-def run_batch(runner, items: list[BatchItem], template, progress: Callable[[BatchEvent], None] | None = None,
-              notes: Iterable[str] = ()) -> BatchResult:
+def run_batch(runner, items: list[BatchItem], template, out: BinaryIO,
+              progress: Callable[[BatchEvent], None] | None = None, notes: Iterable[str] = ()) -> BatchResult:
     """Build every format of `template` (an AdRequest: formats, background, brand, layouts, scale...)
     for every item with `runner` (anything with AdWorkflow's `run`); the item gives the product and
-    its copy. Returns the zip as bytes with a manifest."""
+    its copy. The zip, with a manifest, is written to `out` (a binary file, seekable or not)."""
     from dataclasses import replace
 
     from editor.storage import encode_png
@@ -223,10 +223,9 @@ def run_batch(runner, items: list[BatchItem], template, progress: Callable[[Batc
     if not names:
         raise InputError("Pick at least one ad format.", key="ad_no_format", field="formats")
     template = replace(template, formats=names, out_dir=None)
-    buffer = io.BytesIO()
-    result = BatchResult(b"", names, notes=list(notes))
+    result = BatchResult(names, notes=list(notes))
     total = len(items)
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:  # PNGs are compressed already
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:  # PNGs are compressed already
         for index, item in enumerate(items):
             if progress is not None:
                 progress(BatchEvent(index, total, item.name, "started"))
@@ -250,5 +249,4 @@ def run_batch(runner, items: list[BatchItem], template, progress: Callable[[Batc
                 progress(BatchEvent(index, total, item.name, "done"))
         manifest = {"formats": list(names), "items": result.items, "notes": result.notes}
         archive.writestr("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-    result.data = buffer.getvalue()
     return result

@@ -375,15 +375,20 @@ class Studio:
                 if event.state != "started":
                     ctx.report("product", event.index + 1, event.total)
 
-            result = batch.run_batch(_Runner(), items, replace(t, out_dir=None), progress, notes)
-            done = result.done
-            report = {"products": len(items), "done": done, "failed": len(items) - done, "formats": list(result.formats),
-                      "items": result.items, "notes": result.notes, "seconds": round(time.perf_counter() - started, 3),
-                      "memory_plan": next((r["memory_plan"] for r in reversed(reports) if r.get("memory_plan")), None)}
-            # 6. save: the zip of every product's formats and layouts
-            caption = t.headline or f"{len(items)} products"
-            saved = self._save(ctx, "ad-batch", t, report, caption=caption,
-                               files=[JobFile("zip", readable_name(caption, "batch", suffix=".zip"), data=result.data)])
+            # The zip goes to disk product by product (200 products of 4 formats would not fit in memory).
+            with self.store.scratch_file(".zip") as zip_path:
+                with open(zip_path, "wb") as out:
+                    result = batch.run_batch(_Runner(), items, replace(t, out_dir=None), out, progress, notes)
+                done = result.done
+                report = {"products": len(items), "done": done, "failed": len(items) - done,
+                          "formats": list(result.formats), "items": result.items, "notes": result.notes,
+                          "seconds": round(time.perf_counter() - started, 3),
+                          "memory_plan": next((r["memory_plan"] for r in reversed(reports) if r.get("memory_plan")),
+                                              None)}
+                # 6. save: the zip of every product's formats and layouts
+                caption = t.headline or f"{len(items)} products"
+                saved = self._save(ctx, "ad-batch", t, report, caption=caption,
+                                   files=[JobFile("zip", readable_name(caption, "batch", suffix=".zip"), written=zip_path)])
             # 7. result
             return AdBatchOutcome(result.items, report, saved)
 

@@ -47,6 +47,29 @@ def test_a_job_is_one_folder_with_readable_names_and_one_history_line(tmp_path):
     assert store.path_of(record["files"][0]) == saved.files["result"]
 
 
+def test_a_large_file_written_on_disk_is_moved_into_its_job_and_a_scratch_never_outlives_its_block(tmp_path):
+    import hashlib
+    import zipfile
+
+    store = OutputStore(tmp_path)
+    with store.scratch_file(".zip") as path:
+        with zipfile.ZipFile(path, "w") as archive:  # e.g. a batch of ads, product by product
+            archive.writestr("a/story.png", b"x" * 1000)
+        expected = hashlib.sha256(path.read_bytes()).hexdigest()
+        saved = store.save_job({"task": "ad-batch"}, [JobFile("zip", "batch.zip", written=path)])
+    assert sorted(p.name for p in (tmp_path / "jobs").iterdir()) == [saved.id]  # no scratch file left
+    assert store.history()[0]["files"][0]["sha256"] == expected
+    assert zipfile.ZipFile(saved.files["zip"]).read("a/story.png") == b"x" * 1000
+
+    with pytest.raises(RuntimeError):
+        with store.scratch_file(".zip") as path:
+            path.write_bytes(b"half a zip")
+            raise RuntimeError("cancelled")  # a cancelled or failed job
+    with store.scratch_file(".zip") as path:
+        path.write_bytes(b"a zip that a job did not save")
+    assert sorted(p.name for p in (tmp_path / "jobs").iterdir()) == [saved.id]
+
+
 def test_job_folders_are_unguessable_even_for_the_same_pixels(tmp_path):
     store = OutputStore(tmp_path)
     first, second = _save(store, 1), _save(store, 1)

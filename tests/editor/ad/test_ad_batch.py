@@ -80,13 +80,14 @@ def test_every_product_in_every_format_lands_in_one_zip_with_progress(photos, tm
     items, notes = batch_items(products, copy={"headline": "오늘의 신상", "price": "9,900원", "cta": "구매하기"})
     events: list[BatchEvent] = []
     template = AdRequest(product=None, headline="", formats=("square", "instagram-square", "story"), scale=0.2)
-    result = run_batch(AdWorkflow(), items, template, progress=events.append, notes=notes)
+    out = io.BytesIO()  # any binary file; the Studio gives a file on disk
+    result = run_batch(AdWorkflow(), items, template, out, progress=events.append, notes=notes)
     assert result.formats == ("instagram-square", "story")  # listed twice, built once
     assert [(e.index, e.name, e.state) for e in events if e.state != "started"] == [
         (0, "딸기잼", "done"), (1, "blueberry", "done"), (2, "matcha", "done"), (3, "broken", "failed")]
     assert [e.state for e in events if e.name == "broken"] == ["started", "failed"] and events[-1].error
     assert result.done == 3
-    with zipfile.ZipFile(io.BytesIO(result.data)) as archive:
+    with zipfile.ZipFile(out) as archive:
         names = set(archive.namelist())
         manifest = json.loads(archive.read("manifest.json"))
         image = Image.open(io.BytesIO(archive.read("딸기잼/story.png")))
@@ -102,8 +103,9 @@ def test_every_product_in_every_format_lands_in_one_zip_with_progress(photos, tm
 
 def test_a_product_built_alone_matches_the_same_product_in_the_batch(photos, tmp_path):
     items, _ = batch_items([("딸기잼.png", photos["딸기잼.png"])], copy={"headline": "오늘의 신상"})
-    result = run_batch(AdWorkflow(), items, AdRequest(product=None, headline="", formats=("banner",), scale=0.2))
+    out = io.BytesIO()
+    run_batch(AdWorkflow(), items, AdRequest(product=None, headline="", formats=("banner",), scale=0.2), out)
     alone = AdWorkflow().run(AdRequest(product=photos["딸기잼.png"], headline="오늘의 신상", formats=("banner",), scale=0.2))
-    with zipfile.ZipFile(io.BytesIO(result.data)) as archive:
+    with zipfile.ZipFile(out) as archive:
         batch_image = Image.open(io.BytesIO(archive.read("딸기잼/web-banner.png"))).convert("RGB")
     assert batch_image.tobytes() == alone.images["web-banner"].tobytes()

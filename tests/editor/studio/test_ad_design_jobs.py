@@ -70,6 +70,7 @@ def test_a_batch_builds_every_product_in_every_format_into_one_saved_zip(studio)
     assert ("product", 1, 3) in seen and ("product", 3, 3) in seen
     [record] = studio.store.history()
     assert record["task"] == "ad-batch" and [f["role"] for f in record["files"]] == ["zip"]
+    assert [p.name for p in studio.store.jobs_dir.iterdir()] == [outcome.saved.id]  # written in place, moved whole
     with zipfile.ZipFile(outcome.saved.files["zip"]) as archive:
         names = set(archive.namelist())
         manifest = json.loads(archive.read("manifest.json"))
@@ -104,3 +105,4 @@ def test_cancelling_a_batch_stops_it_and_saves_nothing(studio):
     with pytest.raises(JobCancelled):
         studio.make_ads_batch(request, ctx)
     assert studio.store.history() == []
+    assert list(studio.store.jobs_dir.iterdir()) == []  # not even the half-written zip
