@@ -142,8 +142,7 @@ def test_edit_in_the_browser_changes_only_the_painted_pixels(app, browser, tmp_p
     page.locator("#edit-run").click()
     status = wait_for_status(page, "#edit-status", "blue|reused")
     assert "inversion was reused" in status
-    history = page.locator("#edit-history img")
-    assert history.count() >= 2
+    page.locator("#edit-history img").nth(1).wait_for()  # both edits in the history strip
     page.context.close()
 
 
@@ -200,6 +199,6 @@ def test_korean_browser_gets_the_korean_ui(app, browser):
     page.locator("#status-operator").get_by_text("관리자용 정보").click()
     page.wait_for_selector("#status-models")
     wait_for_status(page, "#status-info", "장치")
-    assert "python -m models download flux-dev" in page.locator("#status-models").inner_text()
+    wait_for_status(page, "#status-models", "python -m models download flux-dev")  # drawn with the info, maybe later
     shot(page, "status-ko")
     page.context.close()
