@@ -68,7 +68,8 @@ def _korean_line(lang: str, model: str) -> str:
     return tr(lang, "status.korean_glossary")
 
 
-def works_markdown(services: Services, lang: str) -> str:
+def works_markdown(services: Services, lang: str, problems: list) -> str:
+    """The shop owner's view; `problems`: `Studio.data_problems()`, read once per refresh."""
     preferred = services.config.model
     edit_model = default_model(KV_EDIT, preferred=preferred)
     any_model = default_model(preferred=preferred)
@@ -78,8 +79,8 @@ def works_markdown(services: Services, lang: str) -> str:
     loaded, _notes = services.studio.resident()
     if loaded is not None:
         lines.append(tr(lang, "status.busy", model=get_spec(loaded).title))
-    sections = [(tr(lang, "status.works"), "\n".join(f"- {line}" for line in lines)),
-                *data_problems_section(services, lang)]  # file names only: any browser may see them
+    sections = [*_list_section(tr(lang, "status.works"), lines),
+                *_list_section(tr(lang, "status.data_problems"), [_owner_line(lang, p) for p in problems])]
     return _markdown(sections)
 
 
@@ -126,8 +127,8 @@ def memory_line(services: Services, lang: str) -> str:
     return line
 
 
-def status_markdown(services: Services, lang: str) -> str:
-    """The operator's details (device, memory plan, settings)."""
+def status_markdown(services: Services, lang: str, problems: list) -> str:
+    """The operator's details (device, memory plan, settings, why data files were skipped)."""
     cfg = services.config
     settings = tr(lang, "status.settings_line", model=cfg.model, kv=cfg.kv_cache, memory=cfg.memory_mode,
                   output=cfg.output_dir.name)  # the folder's name only: no server path to remote browsers
@@ -135,7 +136,8 @@ def status_markdown(services: Services, lang: str) -> str:
         (tr(lang, "status.device"), device_line(services)),
         (tr(lang, "status.memory"), memory_line(services, lang)),
         (tr(lang, "status.settings"), settings),
-        *data_details_section(services, lang),
+        # as each file's parser said it; the log adds the folder
+        *_list_section(tr(lang, "status.data_details"), [p.line() for p in problems]),
     ]
     return _markdown(sections)
 
@@ -145,25 +147,17 @@ def _markdown(sections: list[tuple[str, str]]) -> str:
     return "\n\n".join(f"### {title}\n\n{body}" for title, body in sections)
 
 
-# --- data files skipped (issue 16) -----------------------------------------------------------
+# --- sections --------------------------------------------------------------------------------
 
 
-def data_problems_section(services: Services, lang: str) -> list[tuple[str, str]]:
-    """For the shop owner: which data files were skipped, in their language (kind and file name)."""
-    problems = services.studio.data_problems()
-    if not problems:
-        return []
-    lines = (tr(lang, "status.data_problem", kind=tr(lang, f"data.kind.{p.kind}"), file=f"`{p.file}`")
-             for p in problems)
-    return [(tr(lang, "status.data_problems"), "\n".join(f"- {line}" for line in lines))]
+def _owner_line(lang: str, problem) -> str:
+    """A skipped file as the shop owner reads it: its kind and name in their language, no folder."""
+    return tr(lang, "status.data_problem", kind=tr(lang, f"data.kind.{problem.kind}"), file=f"`{problem.file}`")
 
 
-def data_details_section(services: Services, lang: str) -> list[tuple[str, str]]:
-    """For the operator: why each file was skipped, as its parser said it (the log adds the folder)."""
-    problems = services.studio.data_problems()
-    if not problems:
-        return []
-    return [(tr(lang, "status.data_details"), "\n".join(f"- {p.line()}" for p in problems))]
+def _list_section(title: str, lines: list[str]) -> list[tuple[str, str]]:
+    """A section of bullet lines, or none when there are no lines."""
+    return [(title, "\n".join(f"- {line}" for line in lines))] if lines else []
 
 
 # ------------------------------------------------------------------------------------------------
@@ -185,10 +179,11 @@ def build_status_tab(services: Services) -> tuple:
 
     def read_status(request: gr.Request):
         lang = lang_of(request)
+        problems = services.studio.data_problems()  # scans the data folders (and logs each problem): once
         if not from_this_computer(request):
-            return works_markdown(services, lang), gr.Accordion(visible=False), gr.skip(), gr.skip()
-        return (works_markdown(services, lang), gr.Accordion(visible=True),
-                {"headers": _headers(lang), "data": model_rows(lang)}, status_markdown(services, lang))
+            return works_markdown(services, lang, problems), gr.Accordion(visible=False), gr.skip(), gr.skip()
+        return (works_markdown(services, lang, problems), gr.Accordion(visible=True),
+                {"headers": _headers(lang), "data": model_rows(lang)}, status_markdown(services, lang, problems))
 
     refresh.click(read_status, None, [works, operator, table, info], api_name="status")
     return read_status, [works, operator, table, info]

@@ -81,14 +81,15 @@ def test_the_app_builds_and_its_status_tab_lists_the_skipped_files(broken_data, 
         app_module.create_demo(config)  # before: a traceback and exit 1
     assert any("3 data file(s) skipped" in r.getMessage() for r in caplog.records)
     services = Services(config)
-    owner = works_markdown(services, "ko")  # the shop owner sees which files, in Korean, by name only
+    problems = services.studio.data_problems()
+    owner = works_markdown(services, "ko", problems)  # the shop owner sees which files, in Korean, by name only
     assert "건너뛴 데이터 파일" in owner
     assert "- 프리셋 파일 `bakery.json`: 읽을 수 없어" in owner and "- 스타일 파일 `film.json`" in owner
     assert "- 광고 배경 파일 `neon.json`" in owner
     section = owner[owner.index("### 건너뛴"):]
     words = re.sub(r"`[^`]*`", "", section)  # file names are quoted content, not words
     assert not re.findall(r"[A-Za-z]{2,}", words), words
-    operator = status_markdown(services, "ko")  # the operator reads why (the log adds the folder)
+    operator = status_markdown(services, "ko", problems)  # the operator reads why (the log adds the folder)
     assert "- preset bakery.json: line" in operator and "- style film.json:" in operator
     assert "- backdrop neon.json:" in operator
     assert str(broken_data) not in owner + operator

@@ -35,9 +35,9 @@ def test_never_on_a_hosted_space(monkeypatch):
 def test_what_works_is_said_without_commands_paths_or_english_in_korean(tmp_path, monkeypatch):
     monkeypatch.setenv("INTACT_MODELS_DIR", str(tmp_path / "models"))
     services = Services(AppConfig(model="tiny", output_dir=tmp_path / "outputs"))
-    korean = works_markdown(services, "ko")
+    korean = works_markdown(services, "ko", [])
     assert "테스트용 모델" in korean and "누끼" in korean and "단어장" in korean
     assert "python" not in korean and str(tmp_path) not in korean
     latin = set(re.findall(r"[A-Za-z]+", korean)) - {"FLUX", "schnell", "u2netp"}
     assert latin == set(), latin
-    assert "Photo editing runs only with the test model" in works_markdown(services, "en")
+    assert "Photo editing runs only with the test model" in works_markdown(services, "en", [])
