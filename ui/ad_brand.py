@@ -93,6 +93,7 @@ def build_brand_panel(services) -> BrandPanel:
 
     save.click(on_save, [name, logo, accent, text_colour, font, logo_position], [pick, message], api_name="brand_save")
     delete.click(on_delete, [pick], [pick, message], api_name="brand_delete")
+
     def localise(request: gr.Request):
         return gr.Dropdown(choices=brand_choices(services.brands(request), lang_of(request)))
 

@@ -7,10 +7,11 @@ Each shop has a folder under the brand root (env `INTACT_BRAND_DIR`, default `br
 
 `key` is made from the shop name (letters and digits of any script, so Korean names keep their
 own key; never a path). Where each browser keeps its own kits (a public app), they live under
-`<root>/_private/<owner tag>/<key>/`: no shop key starts with "_", so the two never meet. Both files are written atomically, the logo first, so a reader sees the
-old kit or the new one. In an ad the brand's colours are the defaults for the text and the
-accent (a layout's own colours win), its font is the default font, and the logo (or, without
-one, the shop name) is placed as the format asks.
+`<root>/_private/<owner tag>/<key>/`: no shop key starts with "_", so the two never meet. Both
+files are written atomically, the logo first, so a reader sees the old kit or the new one. In
+an ad the brand's colours are the defaults for the text and the accent (a layout's own colours
+win), its font is the default font, and the logo (or, without one, the shop name) is placed as
+the format asks.
 """
 
 from __future__ import annotations
