@@ -28,6 +28,7 @@ from pathlib import Path
 
 from editor.studio import JobCancelled, JobContext, Studio, StudioConfig
 from editor.studio.studio import _ad_model_task
+from models.vocabulary import KV_EDIT
 from serving.wire import Failed, Finished, Job, Served, Step
 
 log = logging.getLogger("intact.serving")
@@ -137,6 +138,10 @@ class StudioClient:
 
     def data_problems(self) -> list:
         return self._ask("data_problems")
+
+    def translate_preview(self, text: str, model: str | None, task: str = KV_EDIT):
+        """How `text` would reach `model`, asked of a replica (it holds the translator model)."""
+        return self._ask("translate_preview", text, model, task)
 
     def resident(self) -> tuple[str | None, list[str]]:
         """The model resident on the replica that ran the latest job (None before any job)."""

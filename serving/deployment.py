@@ -31,7 +31,8 @@ from serving.wire import Failed, Finished, Job, Served, Step
 
 # What a front end may ask any replica (cheap, loads nothing): its machine's view of models,
 # styles, presets, memory plans and the data files it skipped.
-LISTINGS = frozenset({"models", "default_model", "styles", "presets", "plan_preview", "data_problems"})
+LISTINGS = frozenset({"models", "default_model", "styles", "presets", "plan_preview", "data_problems",
+                      "translate_preview"})
 
 
 class SessionSlot:
