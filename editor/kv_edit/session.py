@@ -36,7 +36,6 @@ from editor.kv_edit.masks import blend_weights, paste_back, token_mask, working_
 from editor.kv_edit.options import EditOptions
 from models.memory.prompt_cache import PromptEmbeddingCache
 from models.prompt_length import prompt_token_count, truncation_note
-from models.registry import MODELS
 
 
 @dataclass(frozen=True)
@@ -291,14 +290,10 @@ class EditSession:
                 report["notes"].append(note)
 
     def _base_report(self, opts: EditOptions) -> dict[str, Any]:
-        spec = MODELS.get(self.model_name)
+        # Which model and under which licence is the job's to say (editor/studio), once.
         tm = self.token_mask
         return {
-            "model": spec.label if spec is not None else self.model_name,
             "family": self.family.family,
-            "licence": spec.license if spec is not None else "",
-            "licence_note": spec.licence_note if spec is not None else "",
-            "random_weights": bool(spec.random_weights) if spec is not None else False,
             "guidance_kind": self.family.guidance_kind,
             "width": self.width,
             "height": self.height,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -36,6 +37,11 @@ class JobContext:
     progress: Progress | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
     earlier_inversions: int = 0
+    started: float = field(default_factory=time.perf_counter)  # when the job was asked for
+
+    def waited(self) -> float:
+        """Seconds since the job was asked for: what the user waited, saving included."""
+        return time.perf_counter() - self.started
 
     def report(self, stage: str, step: int, total: int) -> None:
         """The progress callback handed to the domain: checks for cancellation at every step."""

@@ -20,7 +20,6 @@ from typing import Any
 from editor.ad.cutout import remover_names
 from editor.ad.workflow import AdRequest
 from editor.generate import GenerateRequest
-from editor.kv_edit.options import EditOptions
 from editor.limits import MAX_NAME_CHARS, MAX_PROMPT_CHARS
 from editor.options import (
     EDIT_OPTIONS,
@@ -81,23 +80,6 @@ class InvertRequest:
         if self.style is not None:
             text("style", self.style, 64, "style")
         option_named(GENERATE_OPTIONS, "style_weight").check(self.style_weight)
-
-    def options(self, spec: ModelSpec, kv_cache: str) -> EditOptions:
-        """The engine's options for `spec`: what the request gives, the model's defaults for the rest."""
-        d = edit_defaults(spec)
-        return EditOptions(
-            steps=self.steps or d["steps"],
-            skip_steps=self.skip_steps,
-            inversion_guidance=d["inversion_guidance"] if self.inversion_guidance is None else self.inversion_guidance,
-            guidance=d["guidance"] if self.guidance is None else self.guidance,
-            re_init=self.re_init,
-            attn_mask=self.attn_mask,
-            attn_scale=self.attn_scale,
-            seed=self.seed,
-            kv_cache=kv_cache,
-            feather_px=self.feather_px,
-            speed=self.speed,
-        )
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,11 @@ class EditState:
     # REPLICA_CHANGED (made on another replica); None for a first inversion.
     recompute: str | None = None
 
+    def release_cache(self) -> None:
+        """Free the recorded keys/values (before an out-of-memory retry); the EditSession stays."""
+        if self.session is not None:
+            self.session.release()
+
     def drop(self) -> None:
         """Forget the EditSession and free its recorded keys/values now, not at garbage collection."""
         session, self.session, self.key, self.plan, self.plan_steps = self.session, None, None, None, None

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import io
 import threading
-import time
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +38,21 @@ from editor.ad.workflow import AdRequest, AdWorkflow
 from editor.digests import array_digest
 from editor.errors import InputError, IntactError
 from editor.generate import GenerateRequest, resolve_settings, run_generation
-from editor.images import as_mask, load_image
 from editor.kv_edit import EditSession
-from editor.kv_edit.work_area import WORKING_PIXELS, WorkArea, work_area
+from editor.kv_edit.work_area import WORKING_PIXELS, WorkArea
 from editor.storage import JobFile, OutputStore, SavedJob, readable_name
 from editor.studio import catalog
 from editor.studio.context import JobContext
-from editor.studio.memory import MemoryPolicy, kv_cache_for, plan_report
+from editor.studio.edit_job import (
+    EditReport,
+    PlannedEdit,
+    ResolvedEdit,
+    job_notes,
+    merged,
+    options_for,
+    resolve_edit,
+)
+from editor.studio.memory import MemoryPolicy, plan_report
 from editor.studio.requests import AdBatchRequest, CutoutRequest, EditRequest, InvertRequest, edit_defaults
 from editor.studio.sessions import EditState, SessionStore
 from models.registry import ModelSpec, get_spec
@@ -262,70 +270,53 @@ class Studio:
         """Invert a photo ahead of its edits; the session's next edits of it reuse the inversion."""
         ctx = context or JobContext()
         with self._job(ctx):
-            # 1-2. validate (the photo and the mask as the job uses them), model, source prompt
-            image, mask, area, notes, spec, source = self._edit_inputs(request, ctx)
-            # 3-5. plan, adapters, run
-            info, chosen, ran, state = self._on_edit_session(
-                request, spec, image, mask, area, ctx,
-                lambda session, opts: session.invert(source.text, opts, progress=ctx.report))
+            # 1-2. validate (photo, mask and options, once), model, source prompt as it reads it
+            edit = self._resolve_edit(request, ctx)
+            # 3-5. plan, adapters, run (on the work area)
+            info, planned, state = self._run_edit(edit, ctx)
             # 7. result (an inversion saves nothing: it lives in the session)
-            report = {**info, **_model_report(spec), "memory_plan": plan_report(chosen, ran),
-                      "inversion": _inversion_note(info, state), "notes": list(notes),
-                      "work_area": area.to_report(),
-                      "source_translation": source.to_report(), "style": _style_report(request)}
-            self.last_plan = report["memory_plan"]
-            return InvertOutcome(report)
+            report = self._edit_report(edit, planned, state, info)
+            report.seconds = ctx.waited()
+            return InvertOutcome(report.to_dict())
 
     def edit(self, request: EditRequest, context: JobContext | None = None) -> EditOutcome:
         """KV-Edit: regenerate the painted region to match the target prompt; nothing else changes."""
         ctx = context or JobContext()
         with self._job(ctx):
-            # 1-2. validate (the photo and the mask as the job uses them), model, prompts as it reads them
-            image, mask, area, notes, spec, source = self._edit_inputs(request, ctx)
-            target = self._prompt(request.target_prompt, request.target_english, spec)
+            # 1-2. validate (photo, mask and options, once), model, prompts as it reads them
+            edit = self._resolve_edit(request, ctx)
             # 3-5. plan, adapters, run (on the work area: the crop around the mask, at the model's size)
-            result, chosen, ran, state = self._on_edit_session(
-                request, spec, image, mask, area, ctx,
-                lambda session, opts: session.edit(target.text, opts, progress=_then_decode(ctx),
-                                                   source_prompt=source.text))
-            # back to the full photo: only pixels under the mask change
+            result, planned, state = self._run_edit(edit, ctx)
+            # back to the full photo, once: only pixels under the mask change
             ctx.report("paste", 0, 1)
-            pixels = _pasted(image, mask, area, result, request.feather_px)
+            edited = Image.fromarray(_pasted(edit.image, edit.mask, edit.area, result, planned.options.feather_px), "RGB")
             ctx.report("paste", 1, 1)
-            report = {**result.report, **_model_report(spec), "memory_plan": plan_report(chosen, ran),
-                      "width": area.photo_size[0], "height": area.photo_size[1], "work_area": area.to_report(),
-                      "inversion": _inversion_note(result.report, state),
-                      "source_translation": source.to_report(), "target_translation": target.to_report(),
-                      "style": _style_report(request)}
-            report["notes"] = list(dict.fromkeys([*notes, *report.get("notes", [])]))
-            self.last_plan = report["memory_plan"]
-            edited = Image.fromarray(pixels, "RGB")
+            report = self._edit_report(edit, planned, state, result.report)
             # 6. save: the result and the mask it was made with, so the edit can be reviewed and redone
-            saved = self._save(ctx, "edit", request, report, caption=request.target_prompt, files=[
+            saved = self._save(ctx, "edit", request, report.to_dict(), caption=request.target_prompt, files=[
                 JobFile("result", readable_name("edit", request.target_prompt), image=edited),
-                JobFile("mask", "mask.png", image=_mask_image(mask)),
+                JobFile("mask", "mask.png", image=_mask_image(edit.mask)),
             ])
-            # 7. result
-            return EditOutcome(edited, Image.fromarray(image), mask, report, saved)
+            # 7. result, with the time the user waited (saving included)
+            report.seconds = ctx.waited()
+            return EditOutcome(edited, Image.fromarray(edit.image), edit.mask, report.to_dict(), saved)
 
     def cutout(self, request: CutoutRequest, context: JobContext | None = None) -> CutoutOutcome:
         """Cut the product out of a photo (no diffusion model: runs beside GPU jobs)."""
         ctx = context or JobContext()
         with self._job(ctx):
-            started = time.perf_counter()
             # 1. validate (the photo is read by the workflow, through its node cache)
             workflow = self.sessions.ad_workflow(ctx.session)
             # 2-5. no diffusion model, plan or adapters: the cut-out models run on the CPU
             cut = workflow.cutout(request.image, request.remover, request.add, request.remove, progress=ctx.report)
             x0, y0, x1, y1 = cut.bbox()
             report = {**cut.report(), "width": cut.size[0], "height": cut.size[1], "bbox": [x0, y0, x1, y1],
-                      "coverage": round(float(cut.alpha.mean()), 4), "needs_review": cut.needs_review,
-                      "seconds": round(time.perf_counter() - started, 3)}
+                      "coverage": round(float(cut.alpha.mean()), 4), "needs_review": cut.needs_review}
             # 6. save
             saved = self._save(ctx, "cutout", request, report, caption=cut.method,
                                files=[JobFile("result", readable_name("cutout", cut.method), image=cut.to_pil())])
-            # 7. result
-            return CutoutOutcome(cut, report, saved)
+            # 7. result, with the time the user waited (saving included)
+            return CutoutOutcome(cut, {**report, "seconds": round(ctx.waited(), 3)}, saved)
 
     def make_ad(self, request: AdRequest, context: JobContext | None = None) -> AdOutcome:
         """Product ads in every requested format; a generated background runs on the shared model."""
@@ -344,6 +335,8 @@ class Studio:
                                  data=layouts_to_json(result.layouts).encode("utf-8")))
             saved = self._save(ctx, "ad", request, report, caption=request.headline, files=files)
             # 7. result
+            # 7. result, with the time the user waited (saving included)
+            report = {**report, "seconds": round(ctx.waited(), 3)}
             return AdOutcome(result.images, report, result.cutout, saved, result.layouts)
 
     def make_ads_batch(self, request: AdBatchRequest, context: JobContext | None = None) -> AdBatchOutcome:
@@ -354,7 +347,6 @@ class Studio:
 
         ctx = context or JobContext()
         with self._job(ctx):
-            started = time.perf_counter()
             # 1. validate: the photos (zips opened) and their copy, before any ad is built
             ctx.report("prepare", 0, 1)
             products = batch.read_products(request.products)
@@ -382,7 +374,7 @@ class Studio:
                 done = result.done
                 report = {"products": len(items), "done": done, "failed": len(items) - done,
                           "formats": list(result.formats), "items": result.items, "notes": result.notes,
-                          "seconds": round(time.perf_counter() - started, 3),
+                          "seconds": round(ctx.waited(), 3),
                           "memory_plan": next((r["memory_plan"] for r in reversed(reports) if r.get("memory_plan")),
                                               None)}
                 # 6. save: the zip of every product's formats and layouts
@@ -390,7 +382,7 @@ class Studio:
                 saved = self._save(ctx, "ad-batch", t, report, caption=caption,
                                    files=[JobFile("zip", readable_name(caption, "batch", suffix=".zip"), written=zip_path)])
             # 7. result
-            return AdBatchOutcome(result.items, report, saved)
+            return AdBatchOutcome(result.items, {**report, "seconds": round(ctx.waited(), 3)}, saved)
 
     def _ad_steps(self, workflow: AdWorkflow, request: AdRequest, ctx: JobContext, quiet: bool = False):
         """Steps 2-5 of an ad: the model when the background is generated, its plan, no style, the
@@ -406,12 +398,9 @@ class Studio:
             spec = self._model_for(request.model, task)
             request = replace(request, model=spec.name)
             # 3-5. plan (backgrounds are generated at most 1024 px on the long side), adapters, run
-            result, chosen, ran = self._on_model(
-                spec, lambda: self.memory.plan(self.manager, spec.name, 1024, 1024, spec.default_steps,
-                                               task=task if task == KV_EDIT else GENERATE, mask_fraction=0.7),
-                None, None, lambda _plan: workflow.run(request, progress=progress or _cancel_check(ctx)))
-            memory_plan = plan_report(chosen, ran)
-            self.last_plan = memory_plan
+            plan = PlanAsk(1024, 1024, spec.default_steps, task if task == KV_EDIT else GENERATE, mask_fraction=0.7)
+            result, memory_plan = self._on_model(spec, plan, None, None,
+                                                 partial(workflow.run, request, progress=progress or _cancel_check(ctx)))
         report = dict(result.report, memory_plan=memory_plan, style=None,
                       **(_model_report(get_spec(request.model)) if task else {}))
         return result, report
@@ -427,14 +416,12 @@ class Studio:
             # 2. model and settings
             settings = resolve_settings(request, spec, self.translator)
             # 3-5. plan, adapters (the request's style, or none), run
-            result, chosen, ran = self._on_model(
-                spec, lambda: self.memory.plan(self.manager, spec.name, settings.width, settings.height,
-                                               settings.steps, task=GENERATE, images=request.num_images),
-                settings.style, request.style_weight,
-                lambda _plan: run_generation(self.manager, request, settings, progress=ctx.report))
-            report = {**result.report, **_model_report(spec), "memory_plan": plan_report(chosen, ran),
-                      "style": _style_report(request, settings.style)}
-            self.last_plan = report["memory_plan"]
+            plan = PlanAsk(settings.width, settings.height, settings.steps, GENERATE, images=request.num_images)
+            result, memory_plan = self._on_model(spec, plan, settings.style, request.style_weight,
+                                                 partial(run_generation, self.manager, request, settings,
+                                                         progress=ctx.report))
+            report = merged(result.report, _model_report(spec),
+                            {"memory_plan": memory_plan, "style": _style_report(request, settings.style)})
             images = _without_blank_pictures(result.images, report)
             # 6. save
             caption = request.prompt or request.preset or ""
@@ -442,8 +429,8 @@ class Studio:
                              readable_name("generate", caption, *([str(i + 1)] if len(images) > 1 else [])),
                              image=image) for i, image in enumerate(images)]
             saved = self._save(ctx, "generate", request, report, caption=caption, files=files)
-            # 7. result
-            return GenerateOutcome(images, report, saved)
+            # 7. result, with the time the user waited (saving included)
+            return GenerateOutcome(images, {**report, "seconds": round(ctx.waited(), 3)}, saved)
 
     # --- session control ------------------------------------------------------------------
 
@@ -486,23 +473,18 @@ class Studio:
                     if running.contexts.get(ctx.session) is ctx:
                         del running.contexts[ctx.session]
 
-    def _edit_inputs(self, request: InvertRequest, ctx: JobContext):
-        """Steps 1-2 of an inversion or an edit: (RGB uint8, mask float32, the work area, notes,
-        model, source prompt as the model reads it, Korean translated where it needs English)."""
+    def _resolve_edit(self, request: InvertRequest, ctx: JobContext) -> ResolvedEdit:
+        """Steps 1-2 of an inversion or an edit: the photo, the mask and the options read once, the
+        model, and the prompts as it reads them (Korean translated where it needs English)."""
         ctx.report("prepare", 0, 1)
-        loaded = load_image(request.image, field="image")  # size-checked from the file's header first
-        mask, mask_notes = as_mask(request.mask, loaded.size)
-        area = work_area(mask, self.config.working_pixels)
-        notes = tuple(loaded.notes) + tuple(mask_notes)
-        if loaded.alpha is not None:
-            notes += ("the image's transparency is not used: editing works on its colours",)
-        if area.scaled:
-            notes += (f"edited at {area.size[0]}×{area.size[1]} around the painted area, pasted back into the "
-                      f"{area.photo_size[0]}×{area.photo_size[1]} photo",)
-        ctx.report("prepare", 1, 1)
         spec = self._model_for(request.model, KV_EDIT)
         source = self._prompt(request.source_prompt, request.source_english, spec)
-        return loaded.rgb, mask, area, notes, spec, source
+        target = None
+        if isinstance(request, EditRequest):
+            target = self._prompt(request.target_prompt, request.target_english, spec)
+        edit = resolve_edit(request, spec, source, target, self.config.kv_cache, self.config.working_pixels)
+        ctx.report("prepare", 1, 1)
+        return edit
 
     def _prompt(self, text: str, english: str | None, spec: ModelSpec):
         """A prompt as the model reads it: the user's own English when they corrected it, else
@@ -550,70 +532,75 @@ class Studio:
                 style = get_style(style)
             styles.apply(style, weight)
 
-    def _on_model(self, spec: ModelSpec, make_plan, style, weight, run):
-        """Steps 3-5 for one job on the shared model: (result, plan chosen, plan it ran with)."""
+    def _on_model(self, spec: ModelSpec, plan: PlanAsk, style, weight, run):
+        """Steps 3-5 for one job on the shared model: plan it (after the model switch, so the
+        resident weights count as free), set this request's adapters, `run()`; (result, plan report)."""
         manager = self.manager
         with manager.lock:
             self._switch_model(spec.name)
-            chosen = make_plan()
+            chosen = self.memory.plan(manager, spec.name, plan.width, plan.height, plan.steps, task=plan.task,
+                                      mask_fraction=plan.mask_fraction, images=plan.images)
+            result, ran = self.memory.run(manager, chosen, _AdapterRun(self, spec, style, weight, run))
+        return result, self._planned(chosen, ran)
 
-            def attempt(plan):
-                self._set_adapters(spec, style, weight)
-                return run(plan)
+    def _planned(self, chosen, ran) -> dict:
+        """The report's memory plan, which the Status tab also shows as the latest (written here only)."""
+        self.last_plan = plan_report(chosen, ran)
+        return self.last_plan
 
-            result, ran = self.memory.run(manager, chosen, attempt)
-        return result, chosen, ran
-
-    def _on_edit_session(self, request: InvertRequest, spec: ModelSpec, image: np.ndarray, mask: np.ndarray,
-                         area: WorkArea, ctx: JobContext, run) -> tuple[Any, Any, Any, EditState]:
-        """Steps 3-5 for an inversion or an edit: the client's EditSession is reused for the same
-        model, photo and mask (its inversion kept), and so is the plan it inverted with. The
-        session edits the work area (the crop around the mask at the model's working size)."""
+    def _run_edit(self, edit: ResolvedEdit, ctx: JobContext) -> tuple[Any, PlannedEdit, EditState]:
+        """Steps 3-5 of an inversion (`edit.target` None) or an edit: (the session's answer, the
+        plan, the client's edit state). The client's EditSession is reused for the same model,
+        photo and mask (its inversion kept), and so is the plan it inverted with."""
         manager = self.manager
         with manager.lock:
-            self._switch_model(spec.name)
-            state = self.sessions.edit_state(ctx.session, ctx.earlier_inversions)
-            key = (spec.name, array_digest(image), array_digest(mask))
-            if state.key != key:
-                if state.key is not None:
-                    state.recompute = None  # another photo or mask: its first inversion
-                state.drop()
-                state.key = key
-            draft = request.options(spec, "device")  # the step counts (and the speed's keyframes) decide the plan
-            steps = (draft.steps, draft.skip_steps, request.speed)
-            if state.plan is None or state.plan_steps != steps:
-                rows, cols = slice(area.box[1], area.box[3]), slice(area.box[0], area.box[2])
-                fraction = float((mask[rows, cols] > 0.5).mean()) if mask.size else 1.0
+            self._switch_model(edit.spec.name)
+            state = self._edit_state(edit, ctx)
+            if state.plan is None or state.plan_steps != edit.plan_key:
                 ctx.report("load", 0, 1)
-                state.plan = self.memory.plan(manager, spec.name, area.size[0], area.size[1], draft.steps,
-                                              task=KV_EDIT, mask_fraction=fraction, skip_steps=draft.skip_steps,
-                                              speed=request.speed)
-                state.plan_steps = steps
+                state.plan = self.memory.plan(manager, edit.spec.name, *edit.area.size, edit.options.steps,
+                                              task=KV_EDIT, mask_fraction=edit.mask_fraction,
+                                              skip_steps=edit.options.skip_steps, speed=edit.options.speed)
+                state.plan_steps = edit.plan_key
             chosen = state.plan
-
-            def attempt(plan):
-                self._set_adapters(spec, request.style, request.style_weight)
-                options = request.options(spec, kv_cache_for(self._kv_choice(request), plan))
-                pipe = manager.pipeline(spec.name, KV_EDIT)
-                if state.session is None or state.session.pipe is not pipe:
-                    if state.session is not None:
-                        state.session.release()  # built on a pipeline that is gone
-                    crop, crop_mask = area.cut(image, mask)
-                    state.session = EditSession(pipe, crop, crop_mask, model_name=spec.name, lock=manager.lock,
-                                                prompt_cache=manager.prompt_cache,
-                                                text_encoder_device=manager.text_encoder_device)
-                return run(state.session, options)
-
-            def drop_cache():
-                if state.session is not None:
-                    state.session.release()
-
-            result, ran = self.memory.run(manager, chosen, attempt, before_retry=drop_cache)
+            answer, ran = self.memory.run(manager, chosen, _SessionRun(self, edit, state, ctx),
+                                          before_retry=state.release_cache)
             state.plan = ran  # after an out-of-memory retry: the fallback, which is what fits
-        return result, chosen, ran, state
+        self._planned(chosen, ran)
+        return answer, PlannedEdit.settle(edit, chosen, ran), state
 
-    def _kv_choice(self, request: InvertRequest) -> str:
-        return request.kv_cache if request.kv_cache != AUTO else self.config.kv_cache
+    def _edit_state(self, edit: ResolvedEdit, ctx: JobContext) -> EditState:
+        """The client's edit state, emptied when it holds another model, photo or mask."""
+        state = self.sessions.edit_state(ctx.session, ctx.earlier_inversions)
+        key = (edit.spec.name, array_digest(edit.image), array_digest(edit.mask))
+        if state.key != key:
+            if state.key is not None:
+                state.recompute = None  # another photo or mask: its first inversion
+            state.drop()
+            state.key = key
+        return state
+
+    def _edit_session(self, edit: ResolvedEdit, state: EditState):
+        """The client's EditSession on the shared pipeline (a new one when the pipeline changed)."""
+        manager = self.manager
+        pipe = manager.pipeline(edit.spec.name, KV_EDIT)
+        if state.session is None or state.session.pipe is not pipe:
+            if state.session is not None:
+                state.session.release()  # built on a pipeline that is gone
+            crop, crop_mask = edit.area.cut(edit.image, edit.mask)
+            state.session = EditSession(pipe, crop, crop_mask, model_name=edit.spec.name, lock=manager.lock,
+                                        prompt_cache=manager.prompt_cache,
+                                        text_encoder_device=manager.text_encoder_device)
+        return state.session
+
+    def _edit_report(self, edit: ResolvedEdit, planned: PlannedEdit, state: EditState, engine: dict) -> EditReport:
+        """Step 7's report of an inversion or an edit: each key once."""
+        return EditReport(
+            engine=engine, model=_model_report(edit.spec), memory_plan=planned.report(),
+            work_area=edit.area.to_report(), width=edit.area.photo_size[0], height=edit.area.photo_size[1],
+            inversion=_inversion_note(engine, state), source_translation=edit.source.to_report(),
+            target_translation=edit.target.to_report() if edit.target is not None else None,
+            style=_style_report(edit), notes=job_notes(edit, engine.get("notes", [])))
 
     def _save(self, ctx: JobContext, task: str, request, report: dict, caption: str,
               files: list[JobFile]) -> SavedJob | None:
@@ -656,6 +643,46 @@ def _pasted(image: np.ndarray, mask: np.ndarray, area: WorkArea, result, feather
     if result.decoded is None:
         return image.copy()
     return area.paste(image, mask, np.asarray(result.decoded), feather_px)
+@dataclass(frozen=True)
+class PlanAsk:
+    """What a model job's memory plan is sized by."""
+
+    width: int
+    height: int
+    steps: int
+    task: str
+    mask_fraction: float = 1.0
+    images: int = 1
+
+
+class _AdapterRun:
+    """One try of step 5 on the shared model under a plan: this request's adapters, then `run()`."""
+
+    def __init__(self, studio: Studio, spec: ModelSpec, style, weight, run):
+        self.studio, self.spec, self.style, self.weight, self.run = studio, spec, style, weight, run
+
+    def __call__(self, _plan):
+        self.studio._set_adapters(self.spec, self.style, self.weight)
+        return self.run()
+
+
+class _SessionRun:
+    """One try of step 5 for an edit job, under a memory plan (the out-of-memory fallback may call
+    it again under a cheaper one): this request's adapters, then the session inverts or edits."""
+
+    def __init__(self, studio: Studio, edit: ResolvedEdit, state: EditState, ctx: JobContext):
+        self.studio, self.edit, self.state, self.ctx = studio, edit, state, ctx
+
+    def __call__(self, plan):
+        studio, edit, ctx = self.studio, self.edit, self.ctx
+        studio._set_adapters(edit.spec, edit.style, edit.style_weight)
+        session = studio._edit_session(edit, self.state)
+        options = options_for(edit, plan)
+        if edit.target is None:
+            return session.invert(edit.source.text, options, progress=ctx.report)
+        return session.edit(edit.target.text, options, progress=_then_decode(ctx), source_prompt=edit.source.text)
+
+
 def _save_failure(exc: OSError) -> IntactError | None:
     """A full disk or an output folder that cannot be written, said as the user can act on it (the
     store writes atomically: nothing half-written was left). The folder is the operator's."""
