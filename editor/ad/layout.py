@@ -313,7 +313,18 @@ def _report(canvas: np.ndarray, product_alpha: np.ndarray, plan: TextPlan, per_e
             "contrast_ratio": round(float(entry["contrast"]), 3),
             "product_overlap_pixels": int(over_product.sum()),
             "product_overlap": round(float(over_product.mean()) if over_product.size else 0.0, 6),
-            "mean_gradient": round(float(grad[y0:y1, x0:x1].mean()), 6),  # unreadability, on the background
-            "occlusion": round(float(saliency[y0:y1, x0:x1].mean()), 6),  # mean saliency under the text
+            # unreadability on the background, and mean saliency under the text (inside the canvas:
+            # a box reaching past its edge would slice nothing and report NaN, which cannot be saved)
+            "mean_gradient": _mean_inside(grad, x0, y0, x1, y1),
+            "occlusion": _mean_inside(saliency, x0, y0, x1, y1),
         })
     return reports
+
+
+def _mean_inside(values: np.ndarray, x0, y0, x1, y1) -> float:
+    """Mean of `values` over the box clipped to the array (0.0 for a box wholly outside it)."""
+    h, w = values.shape[:2]
+    rows = slice(min(max(int(y0), 0), h), min(max(int(y1), 0), h))
+    cols = slice(min(max(int(x0), 0), w), min(max(int(x1), 0), w))
+    part = values[rows, cols]
+    return round(float(part.mean()), 6) if part.size else 0.0
