@@ -154,7 +154,7 @@ def run_size(model, cfg: dict, size: int, text_len: int, args, device: torch.dev
     _free(device)
     store = make_kv_store("device", device, dtype)
     ctx = KVContext(store=store, background_index=engine.bg_index, image_rows=engine.image_rows, n_layers=n_layers)
-    with recording(model, ctx):
+    with recording(engine.layers, ctx):
         engine.velocity(latents, engine.image_ids, source, 0.5, 1.5)
     errors = {}
     for fmt in ("fp8", "int8"):

@@ -191,11 +191,11 @@ def run_family(family: str, preset_name: str, args, device: torch.device, dtype:
         store = make_kv_store("device", device, dtype)
         ctx = KVContext(store=store, background_index=engine.bg_index, image_rows=engine.image_rows,
                         n_layers=engine.n_layers, image_first=adapter.image_first)
-        with recording(model, ctx):  # installed once per loop in the engine too
+        with recording(engine.layers, ctx):  # installed once per loop in the engine too
             t_record = timed(partial(engine.velocity, latents, engine.image_ids, text, 0.5, 1.5), device, args.repeats)
         ctx.key_bias = background_key_bias(0, 0, len(engine.bg_index), 1.0, dtype, device)
         fg_latents = latents[:, engine.fg_index]
-        with replaying(model, ctx):
+        with replaying(engine.layers, ctx):
             t_edit = timed(partial(engine.velocity, fg_latents, engine.fg_ids, text, 0.5, 5.5), device, args.repeats)
         rows.append({
             "fraction": fraction,

@@ -119,7 +119,7 @@ def oracle_errors(engine: KVEditEngine, inversion, target: Conditioning, opts) -
         sigma = sigmas[k]
         x = inversion.latents[k][:, fg] * (1 - m) + x * m
         ctx.step = k
-        with replaying(engine.transformer, ctx):
+        with replaying(engine.layers, ctx):
             ctx.store = inversion.store
             cond = family.predict(x, engine.fg_ids, target.prompt, sigma, opts.guidance)
             uncond_reuse = family.predict(x, engine.fg_ids, target.unconditional, sigma, opts.guidance)

@@ -15,9 +15,12 @@ What is shared lives here; what differs per model family lives in `editor.kv_edi
     bias (`attn_scale`).
 
 Layers are numbered in the order the transformer runs them (FLUX: double-stream blocks, then
-single-stream blocks; Z-Image: noise refiner, then main layers). `kv_processors` installs one
-processor per layer and always restores the old ones. The attention backend and parallel config
-of the replaced processor are kept.
+single-stream blocks; Z-Image: noise refiner, then main layers). A family finds them once
+(`FamilyAdapter.kv_layers`, a `KVLayers` map that holds the modules); `kv_processors` installs one
+processor per layer of that map and always restores the old ones, without scanning the model
+again. The attention backend and parallel config of the replaced processor are kept.
+
+This module imports nothing from the families (they import it): the layer map comes in.
 """
 
 from __future__ import annotations
@@ -25,16 +28,44 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Mapping, Protocol
 
 import torch
 from diffusers.models.attention_dispatch import dispatch_attention_fn
 from torch import Tensor
 
-from editor.kv_edit.kv_cache import KVStore
+from editor.kv_edit.diffusers_private import attention_settings
+from editor.kv_edit.kv_stores import KVStore
 
 RECORD = "record"
 REPLAY = "replay"
+
+
+@dataclass(frozen=True)
+class KVLayer:
+    """One attention module whose processor KV-Edit replaces: the module itself, its layer number
+    in run order, and the KVProcessor subclass with the replaced processor's call signature."""
+
+    module: torch.nn.Module
+    index: int
+    processor: type["KVProcessor"]
+
+
+KVLayers = Mapping[str, KVLayer]  # module name -> layer, as a family finds them once per transformer
+
+
+class RecordObserver(Protocol):
+    """Watches a recording pass (editor.kv_edit.elastic.KeyframeObserver): decides, layer by layer,
+    whether the background keys/values just computed are stored."""
+
+    def keep(self, ctx: "KVContext", layer: int, query: Tensor, key: Tensor, value: Tensor) -> bool: ...
+
+
+class ReplayObserver(Protocol):
+    """Watches a replaying pass (editor.kv_edit.elastic.RefreshObserver): sees each layer's queries
+    and the cached keys/values they read; changes nothing."""
+
+    def replayed(self, ctx: "KVContext", layer: int, query: Tensor, key: Tensor, value: Tensor) -> None: ...
 
 
 @dataclass
@@ -57,9 +88,10 @@ class KVContext:
     next_step: int | None = None  # the step after `step`, for prefetching across the step boundary
     foreground: Tensor | None = None  # recording with attn_mask: bool per image row (the separation)
     key_bias: Tensor | None = None  # replay: additive bias whose last n_background entries go to the cached keys
-    # Elastic refresh (editor.kv_edit.elastic): sees each layer's queries and keys; while recording
-    # it decides whether a layer's keys/values are kept (`keep`), while replaying it only looks.
-    observer: object | None = None
+    # Elastic refresh (editor.kv_edit.elastic): while recording, whether a layer's keys/values are kept;
+    # while replaying, a look at what each layer read.
+    record_observer: RecordObserver | None = None
+    replay_observer: ReplayObserver | None = None
     _masks: dict = field(default_factory=dict, init=False, repr=False)
     _biases: dict = field(default_factory=dict, init=False, repr=False)
 
@@ -108,8 +140,7 @@ class KVProcessor:
         self.ctx = ctx
         self.role = role
         if replaced is not None:
-            self._attention_backend = getattr(replaced, "_attention_backend", None)
-            self._parallel_config = getattr(replaced, "_parallel_config", None)
+            self._attention_backend, self._parallel_config = attention_settings(replaced)
 
     def attend(self, query: Tensor, key: Tensor, value: Tensor, attention_mask: Tensor | None = None) -> Tensor:
         """Attention over one joint sequence, [B, L, heads, head_dim] each, post-RoPE."""
@@ -130,7 +161,7 @@ class KVProcessor:
             # Gathering makes fresh tensors, so the store may keep them as they are.
             key_bg = key.transpose(1, 2)[:, :, rows].contiguous()
             value_bg = value.transpose(1, 2)[:, :, rows].contiguous()
-            if ctx.observer is None or ctx.observer.keep(ctx, self.layer, query, key_bg, value_bg):
+            if ctx.record_observer is None or ctx.record_observer.keep(ctx, self.layer, query, key_bg, value_bg):
                 ctx.store.put(ctx.step, self.layer, key_bg, value_bg)
         mask = ctx.separation(length)
         return self._dispatch(query, key, value, mask if mask is not None else attention_mask)
@@ -143,57 +174,46 @@ class KVProcessor:
             ctx.store.prefetch(*following)
         live = key.shape[1]
         cached_key, cached_value = ctx.store.get(ctx.step, self.layer)
-        if ctx.observer is not None:
-            ctx.observer.replayed(ctx, self.layer, query, cached_key, cached_value)
+        if ctx.replay_observer is not None:
+            ctx.replay_observer.replayed(ctx, self.layer, query, cached_key, cached_value)
         key = torch.cat([key, cached_key.transpose(1, 2).to(key.dtype)], dim=1)
         value = torch.cat([value, cached_value.transpose(1, 2).to(value.dtype)], dim=1)
         return self._dispatch(query, key, value, ctx.replay_bias(live))
 
 
 @contextmanager
-def kv_processors(transformer, ctx: KVContext, role: str | Callable[[int], str]) -> Iterator[None]:
-    """Install the family's KV processor on every recorded attention module of `transformer`
-    (other modules keep theirs); restore the old processors on exit, always. `role` may depend on
-    the layer (an elastic refresh replays the shallow layers and records from a depth on)."""
-    from editor.kv_edit.families import family_of_transformer
-
-    modules = dict(transformer.named_modules())
-    layers = family_of_transformer(transformer).kv_layers(transformer)
-    replaced = {name: modules[name].processor for name in layers}
+def kv_processors(layers: KVLayers, ctx: KVContext, role: str | Callable[[int], str]) -> Iterator[None]:
+    """Install each layer's KV processor (other modules keep theirs); restore the old processors on
+    exit, always. `role` may depend on the layer (an elastic refresh replays the shallow layers and
+    records from a depth on)."""
+    replaced = {name: layer.module.processor for name, layer in layers.items()}
     try:
-        for name, (layer, processor_class) in layers.items():
-            layer_role = role(layer) if callable(role) else role
-            modules[name].set_processor(processor_class(layer, ctx, layer_role, replaced[name]))
+        for name, layer in layers.items():
+            layer_role = role(layer.index) if callable(role) else role
+            layer.module.set_processor(layer.processor(layer.index, ctx, layer_role, replaced[name]))
         yield
     finally:
         for name, processor in replaced.items():
-            modules[name].set_processor(processor)
+            layers[name].module.set_processor(processor)
 
 
-def attention_modules(transformer, pattern: re.Pattern) -> dict[str, re.Match]:
+def attention_modules(transformer, pattern: re.Pattern) -> dict[str, tuple[torch.nn.Module, re.Match]]:
     """The attention modules (those with a swappable processor) whose names match `pattern`."""
     found = {}
     for name, module in transformer.named_modules():
         if hasattr(module, "set_processor") and hasattr(module, "processor"):
             match = pattern.match(name)
             if match is not None:
-                found[name] = match
+                found[name] = (module, match)
     return found
 
 
-def recording(transformer, ctx: KVContext):
-    return kv_processors(transformer, ctx, RECORD)
+def recording(layers: KVLayers, ctx: KVContext):
+    return kv_processors(layers, ctx, RECORD)
 
 
-def replaying(transformer, ctx: KVContext):
-    return kv_processors(transformer, ctx, REPLAY)
-
-
-def count_layers(transformer) -> int:
-    """Attention layers whose background keys/values KV-Edit records."""
-    from editor.kv_edit.families import family_of_transformer
-
-    return len(family_of_transformer(transformer).kv_layers(transformer))
+def replaying(layers: KVLayers, ctx: KVContext):
+    return kv_processors(layers, ctx, REPLAY)
 
 
 def separation_mask(text_len: int, foreground: Tensor, image_first: bool = False) -> Tensor:

@@ -3,7 +3,7 @@
 KV-Edit's background keys/values (K/V) change with the noise level, but mostly slowly, and less
 in some layers than in others. Two places reuse them instead of recomputing them every step:
 
-- the inversion-free mode (`InversionFreeRefresh`, in the engine's loop): the background K/V of the last
+- the inversion-free mode (`InversionFreeRefresh`, which the engine's loop calls at named points): the background K/V of the last
   source pass are kept; a source pass runs only when the drift test asks for it, and then only
   from the first drifted layer on (the shallower layers replay their cache: depth-aware). Between
   source passes the foreground's source velocity is extrapolated (first order in sigma) from the
@@ -39,7 +39,7 @@ from typing import Iterator
 import torch
 from torch import Tensor
 
-from editor.kv_edit.attention import RECORD, REPLAY, KVContext, kv_processors
+from editor.kv_edit.attention import RECORD, REPLAY, KVContext, kv_processors, recording
 from editor.kv_edit.kv_stores import KVStore
 from models.speed import kv_refresh
 
@@ -388,7 +388,7 @@ def source_pass_from(engine, blocks, states: BackgroundStates, ctx: KVContext, s
     fg = engine.fg_index
     ctx.store = store
     role = (lambda layer: RECORD if layer >= from_layer else REPLAY)
-    with kv_processors(engine.transformer, ctx, role), \
+    with kv_processors(engine.layers, ctx, role), \
             _starting_at(blocks, from_layer, states, fg, blocks.rotary(engine.image_ids)), \
             states.recording(blocks, from_layer):
         return engine.family.predict(z_source[:, fg], engine.fg_ids, prompt, sigma, guidance)[:, fg]
@@ -420,19 +420,26 @@ class RefreshLog:
 
 
 class InversionFreeRefresh:
-    """The elastic part of the engine's inversion-free loop, for one edit: when a source pass is
-    due and from which layer, the pass itself when it starts mid-way, the source velocity between
-    passes, and the log. With an exact policy a full source pass is due at every step and nothing
-    else runs: the loop is the plain inversion-free mode."""
+    """The source side of the engine's inversion-free loop, for one edit, called at three named
+    points of each step: `source_velocity` (a full source pass recording the one-step cache, a pass
+    from the first drifted layer on, or the velocity extrapolated between passes), `target_pass`
+    (around the foreground-only pass, which the observer watches) and `decide` (whether the next
+    step refreshes, and from which layer). With an exact policy a full source pass runs at every
+    step and nothing else: the loop is the plain inversion-free mode."""
 
-    def __init__(self, engine, source, source_ctx: KVContext, target_ctx: KVContext, policy: ElasticPolicy):
+    def __init__(self, engine, source, source_ctx: KVContext, stores: tuple[KVStore, KVStore | None],
+                 policy: ElasticPolicy, guidance: float):
         self.engine = engine
         self.policy = policy
         self.source = source
         self.source_ctx = source_ctx
+        self.stores = stores  # (conditional, unconditional or None): the one-step cache the passes record
+        self.guidance = guidance
         self.from_layer: int | None = 0  # the next source pass recomputes from here; None: no pass
+        self.transformer_calls = 0
+        self.peak_bytes = 0  # the cache and kept block inputs, at their largest
         self.blocks = None
-        self.observer = None
+        self.observer: RefreshObserver | None = None
         self.states = BackgroundStates(engine.bg_index, engine.image_rows)
         self.log = RefreshLog(n_layers=engine.n_layers)
         self._history: list[tuple[float, Tensor]] = []
@@ -443,12 +450,32 @@ class InversionFreeRefresh:
         if source.unconditional is None and source_ctx.foreground is None:
             self.blocks = engine.family.block_inputs(source.prompt)
         self.observer = RefreshObserver(policy, engine.n_layers, len(engine.fg_index), engine.family.image_first)
-        target_ctx.observer = self.observer
+
+    def watched(self, target_ctx: KVContext) -> KVContext:
+        """The target passes' context, with the drift observer on it when elastic."""
+        target_ctx.replay_observer = self.observer
+        return target_ctx
 
     def key(self, step: int) -> int:
         """The store key of this step's keys/values: elastic passes keep one step's entries under
         one key and replace them layer by layer."""
         return step if self.policy.exact else _LIVE
+
+    # -- named point 1: the source velocity of a step --------------------------------------------
+
+    def source_velocity(self, step: int, sigma: float, z_source: Tensor) -> Tensor:
+        """The foreground's source velocity at `sigma` for the noised source `z_source`."""
+        self.source_ctx.step = self.key(step)
+        if not self.due:
+            return self._extrapolated(sigma)
+        velocity = self._full_pass(z_source, sigma) if self.full else self._partial_pass(z_source, sigma)
+        self.log.refreshes.append((step, 0 if self.full else self.from_layer))
+        if self.observer is not None:
+            self.observer.refreshed(self.log.refreshes[-1][1])
+        self._history = [*self._history[-1:], (sigma, velocity)]
+        cache = sum(store.nbytes for store in self.stores if store is not None)
+        self.peak_bytes = max(self.peak_bytes, cache + (self.states.nbytes if self.blocks is not None else 0))
+        return velocity
 
     @property
     def due(self) -> bool:
@@ -458,42 +485,50 @@ class InversionFreeRefresh:
     def full(self) -> bool:
         return self.from_layer == 0 or self.blocks is None
 
-    def recording_states(self):
-        """While a full source pass runs: keep each block's background input for later refreshes."""
-        return self.states.recording(self.blocks) if self.blocks is not None else _nothing()
+    def _full_pass(self, z_source: Tensor, sigma: float) -> Tensor:
+        engine = self.engine
+        for store in self.stores:
+            if store is not None:
+                store.clear()
+        # A full pass also keeps each block's background input, where a later partial pass restarts.
+        states = self.states.recording(self.blocks) if self.blocks is not None else _nothing()
+        with recording(engine.layers, self.source_ctx), states:
+            velocity = engine.velocity(z_source, engine.image_ids, self.source, sigma, self.guidance,
+                                       self.source_ctx, self.stores)
+        self.transformer_calls += 1 if self.source.unconditional is None else 2
+        return velocity[:, engine.fg_index]
 
-    def partial_pass(self, store: KVStore, z_source: Tensor, sigma: float, guidance: float) -> Tensor:
-        return source_pass_from(self.engine, self.blocks, self.states, self.source_ctx, store, self.from_layer,
-                                z_source, self.source.prompt, sigma, guidance)
+    def _partial_pass(self, z_source: Tensor, sigma: float) -> Tensor:
+        self.transformer_calls += 1
+        return source_pass_from(self.engine, self.blocks, self.states, self.source_ctx, self.stores[0],
+                                self.from_layer, z_source, self.source.prompt, sigma, self.guidance)
 
-    def refreshed(self, step: int, sigma: float, source_velocity: Tensor) -> None:
-        first = 0 if self.full else self.from_layer
-        self.log.refreshes.append((step, first))
-        if self.observer is not None:
-            self.observer.refreshed(first)
-        self._history = [*self._history[-1:], (sigma, source_velocity)]
-
-    def extrapolated(self, sigma: float) -> Tensor:
+    def _extrapolated(self, sigma: float) -> Tensor:
         """The foreground's source velocity at `sigma` from the last two fresh ones (linear in sigma)."""
         if len(self._history) == 1:
             return self._history[-1][1]
         (s0, v0), (s1, v1) = self._history[-2], self._history[-1]
         return v1 + (sigma - s1) / (s1 - s0) * (v1 - v0)
 
-    def target_pass(self, sigma: float) -> None:
+    # -- named point 2: around the target pass ---------------------------------------------------
+
+    @contextmanager
+    def target_pass(self, sigma: float) -> Iterator[None]:
         if self.observer is not None:
             self.observer.start_pass(sigma)
+        yield
+
+    # -- named point 3: after the step -----------------------------------------------------------
 
     def decide(self, next_sigma: float) -> None:
         self.log.steps += 1
         self.from_layer = 0 if self.observer is None else self.observer.first_drifted(next_sigma)
 
-    @property
-    def extra_bytes(self) -> int:
-        return self.states.nbytes if self.blocks is not None else 0
-
     def close(self) -> dict | None:
-        """Free what it kept; the report for `EngineRun.extra["elastic"]` (None when exact)."""
+        """Free the cache and what it kept; the report for `EngineRun.extra["elastic"]` (None when exact)."""
+        for store in self.stores:
+            if store is not None:
+                store.clear()
         self.states.rows.clear()
         self._history.clear()
         return None if self.policy.exact else self.log.report(self.policy)

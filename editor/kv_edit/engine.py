@@ -34,6 +34,7 @@ import torch
 from torch import Tensor
 
 from editor.kv_edit.attention import KVContext, background_key_bias, recording, replaying
+from editor.kv_edit.diffusers_private import execution_device
 from editor.kv_edit.elastic import ElasticPolicy, InversionFreeRefresh, KeyframeObserver, KeyframeStore, keyframed
 from editor.kv_edit.families import Canvas, FamilyAdapter, Prompt, adapter_for
 from editor.kv_edit.kv_cache import DeviceKVStore, KVStore
@@ -64,10 +65,6 @@ class Conditioning:
     @property
     def text(self) -> str:
         return self.prompt.text
-
-
-def execution_device(pipe) -> torch.device:
-    return torch.device(pipe._execution_device)
 
 
 def seeded_noise(shape, seed: int, device) -> Tensor:
@@ -145,7 +142,9 @@ class KVEditEngine:
         self.canvas = canvas
         self.mask = mask
         self.unconditional_kv = unconditional_kv
-        self.n_layers = len(self.family.kv_layers(self.transformer))
+        # The attention layers to record and replay, found once: installing processors reads this map.
+        self.layers = self.family.kv_layers(self.transformer)
+        self.n_layers = len(self.layers)
         # Rows of a full pass's image block: the tokens, then any padding rows (background).
         self.image_ids = self.family.image_ids(canvas, self.device)
         self.image_rows = len(self.image_ids)
@@ -229,14 +228,14 @@ class KVEditEngine:
         start = time.perf_counter()
         ctx = self._separated(self._context(inversion.store), inversion.attn_mask)
         if isinstance(inversion.store, KeyframeStore):
-            ctx.observer = KeyframeObserver(inversion.store.policy, self.fg_index)
+            ctx.record_observer = KeyframeObserver(inversion.store.policy, self.fg_index)
             for store in (inversion.store, inversion.unconditional_store):
                 if store is not None:
                     store.plan(inversion.steps - to_index)
         stores = (inversion.store, inversion.unconditional_store)  # None: the pass records nothing
         sigmas = inversion.sigmas
         x = inversion.latents[inversion.top]
-        with recording(self.transformer, ctx):
+        with recording(self.layers, ctx):
             for done, k in enumerate(todo, start=1):
                 ctx.step = k
                 v = self.velocity(x, self.image_ids, inversion.source, sigmas[k + 1], inversion.guidance, ctx, stores)
@@ -267,7 +266,7 @@ class KVEditEngine:
         ctx = self._biased(self._context(inversion.store), opts.attn_scale)
         stores = (inversion.store, self._unconditional_store(inversion.store, inversion.unconditional_store))
         inversion.store.prefetch(skip, 0)
-        with replaying(self.transformer, ctx):
+        with replaying(self.layers, ctx):
             for k in range(skip, steps):
                 ctx.step, ctx.next_step = k, (k + 1 if k + 1 < steps else None)
                 # Unmasked latent pixels inside foreground tokens follow the source at this noise level.
@@ -294,8 +293,7 @@ class KVEditEngine:
         (default: the one `opts.speed` stands for) source passes run only where the drift test
         asks (editor.kv_edit.elastic)."""
         policy = policy if policy is not None else ElasticPolicy.for_speed(opts.speed, stored=False)
-        run = EngineRun()
-        start = time.perf_counter()
+        run, start = EngineRun(), time.perf_counter()
         skip, steps = opts.skip_steps, len(sigmas) - 1
         fg, m = self.fg_index, self.fg_pixel_mask
         noise = seeded_noise(clean.shape, opts.seed, self.device)
@@ -303,51 +301,31 @@ class KVEditEngine:
         both = self.unconditional_kv == RECORD_BOTH and source.unconditional is not None
         unconditional_store = DeviceKVStore(self.device, self.dtype) if both else None
         source_ctx = self._separated(self._context(store), opts.attn_mask)
-        target_ctx = self._biased(self._context(store), opts.attn_scale)
-        source_stores = (store, unconditional_store)
+        refresh = InversionFreeRefresh(self, source, source_ctx, (store, unconditional_store), policy,
+                                       opts.inversion_guidance)
+        target_ctx = refresh.watched(self._biased(self._context(store), opts.attn_scale))
         target_stores = (store, self._unconditional_store(store, unconditional_store))
-        refresh = InversionFreeRefresh(self, source, source_ctx, target_ctx, policy)
         clean_fg = clean[:, fg]
         z_fg = clean_fg.clone()
-        peak_bytes = 0
         for k in range(skip, steps):
             sigma = sigmas[k]
             z_source = (1 - sigma) * clean + sigma * noise
             z_target = z_source[:, fg] - clean_fg + z_fg
-            source_ctx.step = target_ctx.step = refresh.key(k)
-            if not refresh.due:  # elastic: between source passes the source velocity is extrapolated
-                v_source_fg = refresh.extrapolated(sigma)
-            elif refresh.full:
-                for one in (store, unconditional_store):
-                    if one is not None:
-                        one.clear()
-                with recording(self.transformer, source_ctx), refresh.recording_states():
-                    v_source_fg = self.velocity(z_source, self.image_ids, source, sigma, opts.inversion_guidance,
-                                                source_ctx, source_stores)[:, fg]
-                run.transformer_calls += self._calls(source)
-            else:  # elastic, depth-aware: replay the shallow layers, recompute from the first drifted one
-                v_source_fg = refresh.partial_pass(store, z_source, sigma, opts.inversion_guidance)
-                run.transformer_calls += 1
-            if refresh.due:
-                refresh.refreshed(k, sigma, v_source_fg)
-            kv_bytes = store.nbytes + (unconditional_store.nbytes if unconditional_store else 0)
-            peak_bytes = max(peak_bytes, kv_bytes + refresh.extra_bytes)
-            with replaying(self.transformer, target_ctx):
-                refresh.target_pass(sigma)
+            v_source_fg = refresh.source_velocity(k, sigma, z_source)  # a source pass, part of one, or extrapolated
+            target_ctx.step = refresh.key(k)
+            with replaying(self.layers, target_ctx), refresh.target_pass(sigma):
                 v_target = self.velocity(z_target, self.fg_ids, target, sigma, opts.guidance, target_ctx, target_stores)
             z_fg = z_fg + (sigmas[k + 1] - sigma) * (v_target - v_source_fg) * m
             run.transformer_calls += self._calls(target)
             refresh.decide(sigmas[k + 1])
             if progress is not None:
                 progress("edit", k - skip + 1, steps - skip)
-        for one in (store, unconditional_store):
-            if one is not None:
-                one.clear()
+        run.transformer_calls += refresh.transformer_calls
+        run.kv_cache_bytes = refresh.peak_bytes
         report = refresh.close()
         if report is not None:
             run.extra["elastic"] = report
         out = clean.clone()
         out[:, fg] = z_fg
         run.seconds = time.perf_counter() - start
-        run.kv_cache_bytes = peak_bytes
         return out, run

@@ -22,13 +22,13 @@ from PIL import Image
 from editor.digests import array_digest
 from editor.errors import InputError
 from editor.images import as_mask, load_image
+from editor.kv_edit.diffusers_private import execution_device
 from editor.kv_edit.elastic import ElasticPolicy, KeyframeStore
 from editor.kv_edit.engine import (
     Conditioning,
     Inversion,
     KVEditEngine,
     Progress,
-    execution_device,
 )
 from editor.kv_edit.families import Canvas, FamilyAdapter, Prompt, adapter_for
 from editor.kv_edit.kv_cache import INVERSION_FREE_MODE, make_kv_store

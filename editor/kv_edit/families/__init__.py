@@ -1,13 +1,15 @@
 """KV-Edit adapters, one module per model family (see `base.FamilyAdapter` for what one says).
 
     adapter = adapter_for(pipe, "flux-dev")      # by the pipeline's transformer
-    family_of_transformer(pipe.transformer)      # the adapter class, e.g. for installing processors
+    family_of_transformer(pipe.transformer)      # the adapter class
+    kv_layers_of(pipe.transformer)               # the attention layers KV-Edit records and replays
 
 A new family is one module here with a FamilyAdapter subclass, listed in ADAPTERS.
 """
 
 from __future__ import annotations
 
+from editor.kv_edit.attention import KVLayer
 from editor.kv_edit.families.base import Canvas, FamilyAdapter, Prompt
 from editor.kv_edit.families.flux1 import Flux1Adapter
 from editor.kv_edit.families.flux2 import Flux2Adapter
@@ -40,10 +42,15 @@ def adapter_for(pipe, model_name: str = "") -> FamilyAdapter:
     return family_of_transformer(pipe.transformer)(pipe, model_name)
 
 
+def kv_layers_of(transformer) -> dict[str, KVLayer]:
+    """The attention layers KV-Edit records and replays in `transformer` (the engine keeps its own)."""
+    return family_of_transformer(transformer).kv_layers(transformer)
+
+
 def kv_edit_families() -> tuple[str, ...]:
     """Registry family names KV-Edit runs on."""
     return tuple(adapter.family for adapter in ADAPTERS)
 
 
 __all__ = ["ADAPTERS", "Canvas", "FamilyAdapter", "Prompt", "UnsupportedFamilyError", "adapter_for",
-           "family_of_transformer", "kv_edit_families"]
+           "family_of_transformer", "kv_edit_families", "kv_layers_of"]

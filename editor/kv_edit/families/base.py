@@ -24,8 +24,10 @@ from typing import Callable, ClassVar
 import numpy as np
 import torch
 from diffusers import FlowMatchEulerDiscreteScheduler
+from diffusers.pipelines.flux.pipeline_flux import calculate_shift
 from torch import Tensor
 
+from editor.kv_edit.attention import KVLayer
 from editor.kv_edit.masks import TokenMask
 from models.families import FAMILIES, Family
 from models.memory.prompt_cache import encode_cached
@@ -239,6 +241,19 @@ class FamilyAdapter(ABC):
 
     @classmethod
     @abstractmethod
-    def kv_layers(cls, transformer) -> dict[str, tuple[int, type]]:
-        """The attention processors KV-Edit replaces: processor name -> (layer number in run
-        order, KVProcessor subclass with the replaced processor's call signature)."""
+    def kv_layers(cls, transformer) -> dict[str, KVLayer]:
+        """The attention modules KV-Edit replaces the processors of: module name -> KVLayer (the
+        module, its layer number in run order, the KVProcessor subclass with the replaced
+        processor's call signature). Found once per engine; installing processors reads this map."""
+
+
+def resolution_shift(config, image_tokens: int) -> float:
+    """FluxPipeline's `mu`: linear in the image tokens between the scheduler's base and max shift
+    (FLUX.1's and Z-Image's pipelines use the same)."""
+    return calculate_shift(
+        image_tokens,
+        config.get("base_image_seq_len", 256),
+        config.get("max_image_seq_len", 4096),
+        config.get("base_shift", 0.5),
+        config.get("max_shift", 1.15),
+    )

@@ -14,20 +14,26 @@ from __future__ import annotations
 
 import torch
 from diffusers.models.embeddings import apply_rotary_emb
-from diffusers.models.transformers.transformer_flux2 import _get_qkv_projections
-from diffusers.pipelines.flux2.pipeline_flux2_klein import Flux2KleinPipeline, compute_empirical_mu
+from diffusers.pipelines.flux2.pipeline_flux2_klein import compute_empirical_mu
 from torch import Tensor
 
-from editor.kv_edit.attention import KVProcessor
+from editor.kv_edit.attention import KVLayer, KVProcessor
+from editor.kv_edit.diffusers_private import (
+    flux2_image_ids,
+    flux2_pack_latents,
+    flux2_patchify_latents,
+    flux2_qkv_projections,
+    flux2_unpatchify_latents,
+)
 from editor.kv_edit.families.base import Canvas, FamilyAdapter, Prompt
-from editor.kv_edit.families.flux1 import Flux1KVProcessor, double_then_single, mmdit_velocity
+from editor.kv_edit.families.mmdit import MMDiTKVProcessor, double_then_single, mmdit_velocity
 from models.vocabulary import CFG, NO_GUIDANCE, GuidanceKind
 
 
-class Flux2KVProcessor(Flux1KVProcessor):
+class Flux2KVProcessor(MMDiTKVProcessor):
     """Flux2AttnProcessor (double-stream blocks) with the KV-Edit attention in the middle."""
 
-    projections = staticmethod(_get_qkv_projections)
+    projections = staticmethod(flux2_qkv_projections)
 
 
 class Flux2SingleKVProcessor(KVProcessor):
@@ -54,10 +60,10 @@ class Flux2Adapter(FamilyAdapter):
     transformer_class = "Flux2Transformer2DModel"
 
     def pack(self, latent: Tensor) -> Tensor:
-        return Flux2KleinPipeline._pack_latents(Flux2KleinPipeline._patchify_latents(latent))
+        return flux2_pack_latents(flux2_patchify_latents(latent))
 
     def unpack(self, packed: Tensor, canvas: Canvas) -> Tensor:
-        return Flux2KleinPipeline._unpatchify_latents(self._patchified(packed, canvas))
+        return flux2_unpatchify_latents(self._patchified(packed, canvas))
 
     @staticmethod
     def _patchified(packed: Tensor, canvas: Canvas) -> Tensor:
@@ -82,7 +88,7 @@ class Flux2Adapter(FamilyAdapter):
     def image_ids(self, canvas: Canvas, device) -> Tensor:
         rows, columns = canvas.grid
         grid = torch.empty(1, 1, rows, columns)  # only its shape is read
-        return Flux2KleinPipeline._prepare_latent_ids(grid)[0].to(device)
+        return flux2_image_ids(grid)[0].to(device)
 
     def default_text_length(self) -> int:
         return int(getattr(self.pipe, "tokenizer_max_length", 512))
@@ -101,5 +107,5 @@ class Flux2Adapter(FamilyAdapter):
         return mmdit_velocity(self, latents, ids, prompt, sigma, guidance)
 
     @classmethod
-    def kv_layers(cls, transformer) -> dict[str, tuple[int, type]]:
+    def kv_layers(cls, transformer) -> dict[str, KVLayer]:
         return double_then_single(transformer, Flux2KVProcessor, Flux2SingleKVProcessor)

@@ -26,9 +26,9 @@ import re
 import torch
 from torch import Tensor
 
-from editor.kv_edit.attention import KVProcessor, attention_modules
-from editor.kv_edit.families.base import Canvas, FamilyAdapter, Prompt
-from editor.kv_edit.families.flux1 import resolution_shift
+from editor.kv_edit.attention import KVLayer, KVProcessor, attention_modules
+from editor.kv_edit.diffusers_private import place_offloaded
+from editor.kv_edit.families.base import Canvas, FamilyAdapter, Prompt, resolution_shift
 from models.vocabulary import CFG, GuidanceKind
 
 SEQUENCE_MULTIPLE = 32  # the transformer pads image and caption rows to a multiple of this
@@ -122,10 +122,7 @@ class ZImageAdapter(FamilyAdapter):
 
     def predict(self, latents: Tensor, ids: Tensor, prompt: Prompt, sigma: float, guidance: float) -> Tensor:
         model = self.pipe.transformer
-        hook = getattr(model, "_hf_hook", None)
-        if hook is not None:
-            # Model CPU offload moves the transformer in its forward hook, which this bypasses.
-            hook.pre_forward(model)
+        place_offloaded(model)  # model CPU offload moves it in a hook on its forward, which this bypasses
         with torch.no_grad():
             out = self._forward(model, latents, ids, prompt.embeds, 1.0 - sigma, self.image_frame)
         return -out.float()  # the model predicts the velocity from image to noise
@@ -146,7 +143,7 @@ class ZImageAdapter(FamilyAdapter):
         image = torch.cat([image, model.x_pad_token.to(dtype).expand(pads, -1)])[None]
         image_freqs = model.rope_embedder(positions)[None]
         for layer in model.noise_refiner:
-            image = layer(image, None, image_freqs, adaln)
+            image = layer(x=image, attn_mask=None, freqs_cis=image_freqs, adaln_input=adaln)
 
         text = model.cap_embedder(caption.to(dtype))
         text_rows = padded(len(text))
@@ -156,19 +153,20 @@ class ZImageAdapter(FamilyAdapter):
         text_positions[:, 0] = torch.arange(start, image_frame, device=device, dtype=positions.dtype)
         text_freqs = model.rope_embedder(text_positions)[None]
         for layer in model.context_refiner:
-            text = layer(text, None, text_freqs)
+            text = layer(x=text, attn_mask=None, freqs_cis=text_freqs)
 
         joint = torch.cat([image, text], dim=1)
         freqs = torch.cat([image_freqs, text_freqs], dim=1)
         for layer in model.layers:
-            joint = layer(joint, None, freqs, adaln)
-        return model.all_final_layer[PATCH](joint, c=adaln)[:, :n]
+            joint = layer(x=joint, attn_mask=None, freqs_cis=freqs, adaln_input=adaln)
+        return model.all_final_layer[PATCH](x=joint, c=adaln)[:, :n]
 
     @classmethod
-    def kv_layers(cls, transformer) -> dict[str, tuple[int, type]]:
+    def kv_layers(cls, transformer) -> dict[str, KVLayer]:
         n_refiner = len(transformer.noise_refiner)
         layers = {}
-        for name, match in attention_modules(transformer, _REFINER_AND_MAIN).items():
+        for name, (module, match) in attention_modules(transformer, _REFINER_AND_MAIN).items():
             index = int(match.group(2))
-            layers[name] = (index if match.group(1) == "noise_refiner" else n_refiner + index, ZImageKVProcessor)
+            layers[name] = KVLayer(module, index if match.group(1) == "noise_refiner" else n_refiner + index,
+                                   ZImageKVProcessor)
         return layers

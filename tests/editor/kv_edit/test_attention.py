@@ -11,12 +11,12 @@ import editor.kv_edit.attention as kv_attention
 from editor.kv_edit.attention import (
     KVContext,
     background_key_bias,
-    count_layers,
     recording,
     replaying,
     separation_mask,
 )
 from editor.kv_edit.engine import Canvas
+from editor.kv_edit.families import kv_layers_of
 from editor.kv_edit.families.flux1 import image_ids
 from editor.kv_edit.kv_cache import DeviceKVStore
 from editor.kv_edit.masks import token_mask
@@ -78,12 +78,12 @@ def _full_then_foreground(model, attn_scale: float = 0.0):
     inp, mask = _inputs(), _mask()
     fg, bg = mask.foreground_index(), mask.background_index()
     store = DeviceKVStore("cpu", torch.float32)
-    record = KVContext(store=store, background_index=bg, image_rows=mask.image_tokens, n_layers=count_layers(model), step=3)
-    with recording(model, record):
+    record = KVContext(store=store, background_index=bg, image_rows=mask.image_tokens, n_layers=len(kv_layers_of(model)), step=3)
+    with recording(kv_layers_of(model), record):
         full = _run(model, inp, inp["latents"], inp["img_ids"])
-    replay = KVContext(store=store, background_index=bg, image_rows=mask.image_tokens, n_layers=count_layers(model), step=3)
+    replay = KVContext(store=store, background_index=bg, image_rows=mask.image_tokens, n_layers=len(kv_layers_of(model)), step=3)
     replay.key_bias = background_key_bias(TEXT, len(fg), len(bg), attn_scale, torch.float32, "cpu")
-    with replaying(model, replay):
+    with replaying(kv_layers_of(model), replay):
         partial = _run(model, inp, inp["latents"][:, fg], inp["img_ids"][fg])
     return full, partial, fg, store
 
@@ -124,7 +124,7 @@ def test_recorded_keys_are_background_only_and_post_rope():
     ctx = KVContext(store=shifted, background_index=mask.background_index(), image_rows=mask.image_tokens, n_layers=2, step=3)
     ids = inp["img_ids"].clone()
     ids[:, 1:] += 5
-    with recording(model, ctx):
+    with recording(kv_layers_of(model), ctx):
         _run(model, inp, inp["latents"], ids)
     assert not torch.allclose(shifted.get(3, 0)[0], store.get(3, 0)[0])
     torch.testing.assert_close(shifted.get(3, 0)[1], store.get(3, 0)[1])  # values carry no RoPE
@@ -166,7 +166,7 @@ def test_processors_are_restored_even_when_the_pass_fails():
     ctx = KVContext(store=DeviceKVStore("cpu", torch.float32), background_index=_mask().background_index(), image_rows=16, n_layers=2)
     inp = _inputs()
     with pytest.raises(KeyError):  # nothing was recorded, so replay cannot find step 0
-        with replaying(model, ctx):
+        with replaying(kv_layers_of(model), ctx):
             _run(model, inp, inp["latents"][:, :3], inp["img_ids"][:3])
     assert {name: type(p) for name, p in model.attn_processors.items()} == before
     assert {name: id(p) for name, p in model.attn_processors.items()} == before_ids
@@ -186,7 +186,7 @@ def test_separation_mask_keeps_foreground_blind_to_background_within_a_block():
     other = image.clone()
     other[:, ~fg_bool] = torch.randn_like(other[:, ~fg_bool])
     rope = model.pos_embed(torch.cat([inp["txt_ids"], inp["img_ids"]]))
-    with recording(model, ctx), torch.no_grad():
+    with recording(kv_layers_of(model), ctx), torch.no_grad():
         _, out_a = block(image, text, temb, rope)
         _, out_b = block(other, text, temb, rope)
     torch.testing.assert_close(out_a[:, fg_bool], out_b[:, fg_bool])
@@ -215,7 +215,7 @@ def test_installed_processors_keep_the_models_attention_backend():
     model = _transformer(1, 1)
     model.set_attention_backend("native")
     ctx = KVContext(store=DeviceKVStore("cpu", torch.float32), background_index=_mask().background_index(), image_rows=16, n_layers=2)
-    with recording(model, ctx):
+    with recording(kv_layers_of(model), ctx):
         backends = {p._attention_backend for p in model.attn_processors.values()}
         roles = {p.role for p in model.attn_processors.values()}
     assert roles == {"record"}

@@ -56,11 +56,11 @@ def _plain_inversion_free(e, clean, source, target, sigmas, opts):
         store = DeviceKVStore("cpu", torch.float32)
         ctx = e._context(store)
         ctx.step = k
-        with recording(e.transformer, ctx):
+        with recording(e.layers, ctx):
             v_source = e.velocity(z_source, e.image_ids, source, sigma, opts.inversion_guidance, ctx, (store, None))
         target_ctx = e._biased(e._context(store), opts.attn_scale)
         target_ctx.step = k
-        with replaying(e.transformer, target_ctx):
+        with replaying(e.layers, target_ctx):
             v_target = e.velocity(z_source[:, fg] - clean[:, fg] + z_fg, e.fg_ids, target, sigma, opts.guidance,
                                   target_ctx, (store, store))
         z_fg = z_fg + (sigmas[k + 1] - sigma) * (v_target - v_source[:, fg]) * m
@@ -114,7 +114,7 @@ def test_a_refresh_from_a_deeper_layer_reproduces_a_full_pass_when_nothing_moved
     states = BackgroundStates(e.bg_index, e.image_rows)
     store = DeviceKVStore("cpu", torch.float32)
     ctx = e._context(store)
-    with recording(e.transformer, ctx), states.recording(blocks):
+    with recording(e.layers, ctx), states.recording(blocks):
         full = e.family.predict(z, e.image_ids, setup.source.prompt, sigma, 1.5)[:, e.fg_index]
     assert sorted(states.rows) == list(range(e.n_layers))
     for from_layer in range(1, e.n_layers):

@@ -23,9 +23,9 @@ class ModelPasses:
 
     def __init__(self, pipe):
         layers = adapter_for(pipe).kv_layers(pipe.transformer)
-        first = min(layers, key=lambda name: layers[name][0])
+        first = min(layers.values(), key=lambda layer: layer.index)
         self.calls = 0
-        self._handle = dict(pipe.transformer.named_modules())[first].register_forward_pre_hook(self._count)
+        self._handle = first.module.register_forward_pre_hook(self._count)
 
     def _count(self, module, args, kwargs=None):
         self.calls += 1

@@ -65,12 +65,12 @@ def _full_then_foreground(pipe, name: str, with_cache: bool = True):
     store = DeviceKVStore("cpu", torch.float32)
     ctx = engine._context(store)
     ctx.step = 3
-    with recording(pipe.transformer, ctx):
+    with recording(engine.layers, ctx):
         full = engine.velocity(latents, engine.image_ids, text, 0.6, 3.5, ctx, (store, None))
     foreground = latents[:, engine.fg_index]
     if not with_cache:
         return full[:, engine.fg_index], engine.velocity(foreground, engine.fg_ids, text, 0.6, 3.5), engine, store
-    with replaying(pipe.transformer, ctx):
+    with replaying(engine.layers, ctx):
         partial = engine.velocity(foreground, engine.fg_ids, text, 0.6, 3.5, ctx, (store, store))
     return full[:, engine.fg_index], partial, engine, store
 
@@ -209,7 +209,7 @@ def test_attn_mask_keeps_the_recorded_background_free_of_the_foreground(name, ti
         for label, latents in (("base", base), ("other", other)):
             store = DeviceKVStore("cpu", torch.float32)
             ctx = engine._separated(engine._context(store), separate)
-            with recording(pipe.transformer, ctx):
+            with recording(engine.layers, ctx):
                 engine.velocity(latents, engine.image_ids, text, 0.6, 3.5, ctx, (store, None))
             recorded[separate, label] = store.get(0, 1)[0]
     torch.testing.assert_close(recorded[True, "base"], recorded[True, "other"], rtol=1e-5, atol=1e-5)
