@@ -279,7 +279,7 @@ def auto_layout(fmt: AdFormat, cut_size: tuple[int, int], copy: Copy, book: Font
                                                panel_pad(fmt)), fmt, layout)
                 if brand is not None and brand.logo is not None and logo not in ("stack", "none"):
                     geometry = resolve(fmt, layout, cut_size, copy, book, brand, badges)
-            score = _score(fmt, geometry, busy, rank) - (0.35 * rank if prefer else 0.0)
+            score = _score(fmt, geometry, busy, rank) - (0.2 * rank if prefer else 0.0)
             if best is None or score > best[0] + 1e-9:
                 best = (score, layout, geometry)
     if best is None:

@@ -42,7 +42,7 @@ class Camera:
     aspect: float  # width / height of the silhouette
 
     def to_dict(self) -> dict:
-        return {"angle": self.angle, "base_sag": round(self.base_sag, 3), "aspect": round(self.aspect, 3)}
+        return {"angle": self.angle, "base_sag": round(float(self.base_sag), 3), "aspect": round(float(self.aspect), 3)}
 
 
 def camera_angle(alpha: np.ndarray) -> Camera:
@@ -70,7 +70,7 @@ def camera_angle(alpha: np.ndarray) -> Camera:
         angle = TOP_DOWN
     else:
         angle = ANGLED
-    return Camera(angle, sag, aspect)
+    return Camera(angle, float(sag), float(aspect))
 
 
 def contact_shadow(alpha: np.ndarray, height: int, light: tuple[float, float] = (0.0, -1.0)) -> np.ndarray:

@@ -308,9 +308,9 @@ def _report(canvas: np.ndarray, product_alpha: np.ndarray, plan: TextPlan, per_e
             "font_size": main.size,
             "font_weight": main.weight,
             "color": to_hex(colour),
-            "mode": "button" if name == "cta" else ("panel" if plan.panel_box is not None else "plain"),
+            "mode": "button" if name in ("cta", "badge") else ("panel" if plan.panel_box is not None else "plain"),
             "panel_color": to_hex(c.panel) if c.panel is not None else None,
-            "button_color": to_hex(c.button) if name == "cta" else None,
+            "button_color": to_hex(c.button) if name in ("cta", "badge") else None,
             "strike": any(r.strike for r in entry["runs"]),
             "contrast_ratio": round(float(entry["contrast"]), 3),
             "product_overlap_pixels": int(over_product.sum()),
@@ -346,12 +346,17 @@ def describe_elements(g: Geometry, book: FontBook, logo_box=None, shadow_box=Non
                 entry["box"] = [min(entry["box"][0], rect[0]), min(entry["box"][1], rect[1]),
                                 max(entry["box"][2], rect[2]), max(entry["box"][3], rect[3])]
     for line in g.block.lines:
-        if line.element in ("badge", "cta"):
+        if line.element == "cta":
             run = line.runs[0]
             src = book.source(run.weight)
-            out.append({"kind": line.element, "text": run.text,
+            out.append({"kind": "cta", "text": run.text,
                         "box": [g.axis + line.left, g.top + line.top, g.axis + line.right, g.top + line.bottom],
                         "font": {"family": src.family, "style": src.style, "size": run.size}})
+        elif line.element == "badge":  # one line of tags: each its own element, in its own pill
+            for run, tag in zip(line.runs, g.block.badges):
+                src = book.source(run.weight)
+                out.append({"kind": "badge", "text": run.text, "box": list(_abs(g, tag)),
+                            "font": {"family": src.family, "style": src.style, "size": run.size}})
     for box in (_abs(g, g.block.logo), logo_box):
         if box is not None:
             out.append({"kind": "logo", "box": [int(v) for v in box]})

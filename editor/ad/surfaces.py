@@ -121,10 +121,10 @@ def marble(x, y, colours, seed: int, veins: float = 0.35) -> np.ndarray:
     main = n.warped(x * 0.8, y * 0.8, 6, strength=1.6)
     fine = n.warped(x * 2.2 + 7.0, y * 2.2 + 3.0, 5, strength=1.0)
     presence = np.clip((n.fbm(x * 0.7 + 40, y * 0.7 + 40, 3) - 0.3) / 0.35, 0, 1)
-    width = 0.018 + 0.025 * n.fbm(x * 1.5 + 3, y * 1.5, 2)
+    width = 0.009 + 0.016 * n.fbm(x * 1.5 + 3, y * 1.5, 2) ** 2
     vein = np.exp(-(((main - 0.5) / width) ** 2)) * (0.25 + 0.75 * presence)
-    halo = 0.25 * np.exp(-(((main - 0.5) / (4 * width)) ** 2)) * presence  # the soft cloud around a vein
-    vein = vein + halo + 0.4 * np.exp(-(((fine - 0.47) / 0.008) ** 2)) * presence
+    halo = 0.3 * np.exp(-(((main - 0.5) / (6 * width)) ** 2)) * presence  # the soft cloud around a vein
+    vein = vein + halo + 0.35 * np.exp(-(((fine - 0.47) / 0.004) ** 2)) * presence
     img = np.asarray(base, np.float32) * (0.97 + 0.045 * clouds[..., None])
     return _mix(img, vein_colour, np.clip(veins * 1.8 * vein, 0, 1))
 

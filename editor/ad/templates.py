@@ -169,3 +169,15 @@ def paint_decor(rgb, decor: Decor, fill, opacity: float, supersample: int = 4):
         edge = np.clip(mask - cv2.erode(mask, np.ones((3, 3), np.uint8)), 0, 1)
         out *= (1.0 - 0.08 * edge)[..., None]
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def next_design(layout, order: list[str]):
+    """The layout of the next design after `layout`'s (in `order`, the format's ranking as a
+    build reports it), keeping what is about the brand and the copy (accent, emphasis, logo,
+    badges) and letting the new template arrange the rest."""
+    from editor.ad.design import AdLayout, TextSettings
+
+    current = layout.template if layout.template in order else order[-1]
+    following = order[(order.index(current) + 1) % len(order)]
+    text = TextSettings(accent=layout.text.accent, price_emphasis=layout.text.price_emphasis)
+    return AdLayout(text, None, layout.logo, following, layout.badges)

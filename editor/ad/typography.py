@@ -85,7 +85,7 @@ class Copy:
         out = {}
         if (d := self.discount()) is not None:
             out["discount"] = d
-        if self.is_new():
+        if self.is_new() and not re.search(r"\bnew\b", self.headline, re.IGNORECASE):  # not twice: "NEW 케이크"
             out["new"] = "NEW"
         return out
 
@@ -361,22 +361,25 @@ def build_block(copy: Copy, sizes: dict, headline_px: int, book: FontBook, align
         size = max(7, round(sizes["cta"] * 0.95))
         weight = WEIGHTS["badge"]
         asc, desc = metrics.ascent_descent(weight, size)
-        pad, ph, between = round(0.75 * size), round(size * 1.9), round(0.5 * size)
+        pad, ph, between = round(0.7 * size), round(size * 1.75), round(0.45 * size)
         widths = [round(book.length(size, weight, t)) + 2 * pad for t in badges]
         total = sum(widths) + between * (len(widths) - 1)
         if total > max_width:
             return None
         if not first:
-            y += round(1.0 * base)
+            y += round(0.8 * base)
         x = 0 if align == "left" else -(total // 2)
-        for text, pw in zip(badges, widths):
+        runs: list[Run] = []
+        origins: list[int] = []
+        for text, pw in zip(badges, widths):  # one line, one run per tag, each centred in its pill
             box = _extent(book, size, weight, text, exact)
-            pill = Pill(x, y, x + pw, y + ph)
-            badge_pills.append(pill)
-            tx = x + round((pw - (box.right - box.left)) / 2) - box.left
-            baseline = y + round((ph + asc - desc) / 2)
-            lines.append(Line("badge", (Run(text, weight, size, "button", 0),), tx, baseline, x, x + pw, y, y + ph))
+            badge_pills.append(Pill(x, y, x + pw, y + ph))
+            origins.append(x + round((pw - (box.right - box.left)) / 2) - box.left)
             x += pw + between
+        runs = [Run(text, weight, size, "button", o - origins[0]) for text, o in zip(badges, origins)]
+        baseline = y + round((ph + asc - desc) / 2)
+        lines.append(Line("badge", tuple(runs), origins[0], baseline, badge_pills[0].left, badge_pills[-1].right,
+                          y, y + ph))
         y += ph
         first = False
     for role, rows in element_rows:

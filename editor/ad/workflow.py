@@ -22,6 +22,7 @@ from PIL import Image
 
 from editor.ad import backgrounds as bglib
 from editor.ad import grounding
+from editor.ad import templates as tpl
 from editor.ad.brand import BrandKit
 from editor.ad.colour import parse_hex, to_hex
 from editor.ad.composite import (
@@ -34,7 +35,6 @@ from editor.ad.composite import (
     shadow_map,
     upscale_factor,
 )
-from editor.ad import templates as tpl
 from editor.ad.composition import Geometry, auto_layout
 from editor.ad.cutout import AUTO, CutOut, RembgSessions, correct_alpha, cut_out, resolve_remover
 from editor.ad.design import AdLayout, TextSettings
@@ -51,6 +51,8 @@ from models.vocabulary import KV_EDIT, TEXT2IMG
 
 Progress = Callable[[str, int, int], None]
 BACKGROUND_KINDS = ("upload", "backdrop", "prompt", "around-product")
+FORMAT_NOUNS = {"instagram-square": "an Instagram square", "instagram-portrait": "an Instagram portrait",
+                "story": "a story", "web-banner": "a web banner"}
 ELEMENT_ORDER = ("brand", *ROLES)
 
 
@@ -250,11 +252,10 @@ class DecorNode(Node):
     background before the product goes on."""
 
     name = "decor"
-    inputs = {"background": Background, "design": Design, "accent": str, "dominant": tuple}
+    inputs = {"background": Background, "decor": (tpl.Decor, type(None)), "accent": str, "dominant": tuple}
     output = Background
 
-    def compute(self, background, design, accent, dominant):
-        decor = design.geometry.decor
+    def compute(self, background, decor, accent, dominant):
         if decor is None:
             return background
         fill, opacity = tpl.decor_colours(decor, parse_hex(accent), dominant)
@@ -523,7 +524,8 @@ class AdWorkflow:
                 bg = g.run(SceneAroundProductNode(self.manager, progress), fmt.name, format=fmt, source=source, cutout=cut,
                            placement=placement, palette=palette)
             chosen = design.value.layout.text
-            bg = g.run(DecorNode(), fmt.name, background=bg, design=design, accent=chosen.accent or accent_default,
+            bg = g.run(DecorNode(), fmt.name, background=bg, decor=design.value.geometry.decor,
+                       accent=chosen.accent or accent_default,
                        dominant=tuple(palette.value.dominant))
             comp = g.run(CompositeNode(), fmt.name, background=bg, cutout=cut, placement=placement, shadows=shadows)
             rendered = g.run(TextNode(book), fmt.name, composite=comp, design=design, palette=palette,
@@ -539,7 +541,7 @@ class AdWorkflow:
             layouts[fmt.name] = layout
             images[fmt.name] = Image.fromarray(ad.rgb)
             factor = upscale_factor(cut.value, p)
-            small = grounding.resolution_note(cut_size, factor, f"a {fmt.label.split(' ')[-2].lower() if fmt.name == 'story' else fmt.name.replace('-', ' ')}")
+            small = grounding.resolution_note(cut_size, factor, FORMAT_NOUNS.get(fmt.name, fmt.name))
             per_format[fmt.name] = {
                 "size": [fmt.width, fmt.height],
                 "placement": {"x": p.x, "y": p.y, "width": p.width, "height": p.height},
@@ -555,6 +557,7 @@ class AdWorkflow:
                           "column_width": round(layout.text.width * fmt.width), "headline_lines": list(geometry.block.headline_lines())},
                 "layout": layout.to_dict(),
                 "template": geometry.template,
+                "design_order": tpl.ranked(fmt, cut_size, len(copy.headline) + len(copy.subline)),
                 "badges": dict(zip(("new", "discount"), [earned.get("new"), earned.get("discount")])),
                 "fonts": {w: book.source(w).describe() for w in ("display", "regular", "bold")},
                 "type_style": style,
