@@ -21,7 +21,7 @@ apt_install() {
 }
 
 # Korean fonts for ad copy (the app falls back with a clear message when they are missing).
-apt_install fonts-noto-cjk fonts-nanum
+apt_install fonts-noto-cjk fonts-nanum fonts-noto-cjk-extra fonts-nanum-extra
 [ $dev = 1 ] && apt_install chromium
 
 [ -x .venv/bin/python ] || "$PY" -m venv .venv

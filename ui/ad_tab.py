@@ -20,6 +20,7 @@ from editor.ad.backgrounds import DEFAULT_BACKDROP
 from editor.ad.composite import PlacementRequest
 from editor.ad.design import AdLayout
 from editor.ad.formats import get_format
+from editor.ad.templates import next_design
 from editor.ad.typography import ALIGNS, EMPHASES
 from editor.ad.workflow import BACKGROUND_KINDS
 from editor.digests import array_digest
@@ -278,6 +279,7 @@ def build_ad_tab(services: Services) -> dict:
             status = gr.Markdown(elem_id="ad-status")
             previews = gr.Gallery(label=t("ad.previews"), columns=2, height=420, format="png", interactive=False,
                                   object_fit="contain", elem_id="ad-previews")
+            other_design_btn = gr.Button(t("ad.other_design"), elem_id="ad-other-design")
             files = gr.File(label=t("ad.files"), file_count="multiple", interactive=False, elem_id="ad-files")
             with gr.Accordion(t("ad.adjust"), open=False, elem_id="ad-adjust"):
                 gr.Markdown(t("ad.adjust_info"))
@@ -387,6 +389,28 @@ def build_ad_tab(services: Services) -> dict:
         finished = _finish(state, lang, shown, paths, report)
         return (*finished[:-1], gr.Dropdown(choices=list(state.ad_layouts), value=name))
 
+    @gpu
+    def other_design(state, product, mask_value, remover, bg_mode, bg_image, backdrop, bg_preset, bg_prompt, model,
+                     seed, headline, subline, price, cta, formats, scale, old_price, brand, request: gr.Request,
+                     progress=gr.Progress()):  # noqa: B008 - gradio injects it
+        """"다른 디자인": every format again with the next layout template; the copy stays."""
+        lang = lang_of(request)
+        if not state.ad_layouts or not state.ad_report:
+            raise gr.Error(tr(lang, "ad.build_first"), print_exception=False)
+        reported = state.ad_report.get("formats", {})
+        layouts = {name: next_design(layout, reported[name]["design_order"]) if "design_order" in reported.get(name, {})
+                   else layout for name, layout in state.ad_layouts.items()}
+        with user_errors(lang):
+            inputs = AdInputs(read_upload(product, "product"), mask_value, remover, bg_mode,
+                              _background_upload(bg_mode, bg_image), backdrop, bg_preset, bg_prompt, model, seed,
+                              headline, subline, price, cta, list(formats or []), scale, old_price, brand or "")
+            try:
+                shown, paths, report = run_ad(services, state, inputs, progress_reporter(progress, lang), request,
+                                              layouts)
+            except JobCancelled:
+                return state, tr(lang, "common.cancelled"), *(gr.skip() for _ in range(4))
+        return _finish(state, lang, shown, paths, report)
+
     def show_layout(state, name, request: gr.Request):
         """The chosen format's layout in the controls, with the positions it offers and the
         product colours that read where its text is."""
@@ -430,6 +454,8 @@ def build_ad_tab(services: Services) -> dict:
     while_running(apply, running, apply_layout, [state, *build_inputs, adjust_format, *layout_controls], outputs,
                   api_name="apply_layout", concurrency_id=GPU_QUEUE, concurrency_limit=services.gpu_slots,
                   show_progress_on=[status])
+    while_running(other_design_btn, running, other_design, [state, *build_inputs], outputs, api_name="other_design",
+                  concurrency_id=GPU_QUEUE, concurrency_limit=services.gpu_slots, show_progress_on=[status])
     cancel_btn.click(cancel, [state], [status], api_name="cancel_ad", show_progress="hidden")
     adjust_format.change(show_layout, [state, adjust_format], [*layout_controls, suggestions],
                          api_visibility="private")

@@ -50,6 +50,18 @@ class Backdrop:
     light_angle: float | None  # where the light comes from (degrees, 90 = top); None: measured on the picture
     light_strength: float = 0.0
     seed: int = 0
+    reflection: float = 0.0  # a faint mirror image of the product on glossy surfaces (0: none)
+
+    @property
+    def views(self) -> tuple[str, ...]:
+        """The camera geometries this backdrop can be drawn in: a studio sweep (seen at eye level,
+        a horizon where wall meets floor), a surface as a flat lay (from above) or a tabletop
+        (eye level, in perspective), or flat colour that fits any angle."""
+        if self.floor_line is not None:
+            return ("sweep",)
+        if self.kind == "surface":
+            return ("flat-lay", "tabletop")
+        return ("any",)
 
     @property
     def from_product(self) -> bool:
@@ -104,7 +116,7 @@ def load_backdrop(name: str, folder: Path | None = None) -> Backdrop:
             raise ValueError(f"surface must be one of {surfaces.SURFACES}")
         shadow = data.get("shadow", {})
         light = data.get("light", {})
-        reserved = ("name", "label", "kind", "colors", "shadow", "accent", "light", "seed")
+        reserved = ("name", "label", "kind", "colors", "shadow", "accent", "light", "seed", "reflection")
         return Backdrop(
             name=data.get("name", name),
             label=data.get("label", name),
@@ -117,6 +129,7 @@ def load_backdrop(name: str, folder: Path | None = None) -> Backdrop:
             light_angle=float(light["angle"]) if "angle" in light else None,
             light_strength=float(light.get("strength", 0.0)),
             seed=int(data.get("seed", 0)),
+            reflection=float(data.get("reflection", 0.0)),
         )
     except (KeyError, ValueError, TypeError, AttributeError, json.JSONDecodeError, InputError, OSError) as exc:
         detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
@@ -157,23 +170,35 @@ def _gradient(kind: str, colors, p: dict, w: int, h: int) -> np.ndarray:
     return img * (1.0 - spot_strength + spot_strength * 1.6 * spot[..., None])
 
 
-def render_backdrop(backdrop: Backdrop, size: tuple[int, int], palette=None) -> np.ndarray:
+def render_backdrop(backdrop: Backdrop, size: tuple[int, int], palette=None, view: str | None = None,
+                    horizon: float | None = None) -> np.ndarray:
     """The backdrop as uint8 H×W×3 at `size` (W, H). Same inputs, same pixels.
 
     `palette` (editor.ad.palette.Palette) is needed by backdrops made from the product's colours.
+    `view` picks one of the backdrop's `views` (a surface as a flat lay or a tabletop); `horizon`
+    (fraction of the height) moves a sweep's floor line or a tabletop's far edge, so it can pass
+    behind the product wherever the layout put it.
     """
     from editor.ad.palette import backdrop_tints
 
     w, h = size
-    p = backdrop.params
+    p = dict(backdrop.params)
+    if horizon is not None:
+        p["horizon"] = float(horizon)
     if backdrop.kind == "palette":
         if palette is None:
             raise IntactError(f"The backdrop '{backdrop.name}' is made from the product's colours; it needs the product.")
         img = _gradient(p.get("shape", "linear"), backdrop_tints(palette), p, w, h)
     elif backdrop.kind == "surface":
-        img = surfaces.render_surface(p["surface"], size, backdrop.colors, backdrop.seed, p)
+        chosen = view if view in backdrop.views else backdrop.views[0]
+        img = surfaces.render_surface(p["surface"], size, backdrop.colors, backdrop.seed, p, chosen,
+                                      float(p.get("horizon", 0.62)))
     else:
         img = _gradient(backdrop.kind, backdrop.colors, p, w, h)
+        if p.get("texture") in surfaces.SURFACES:  # e.g. a paper sweep: the material's tooth over the gradient
+            x, y = surfaces.flat_coords(size)
+            tex = surfaces.material(p["texture"], x, y, ((255, 255, 255), (0, 0, 0)), backdrop.seed)
+            img = img * (1.0 + float(p.get("texture_strength", 0.04)) * (tex[..., :1] / 255.0 - 0.5) * 2.0)
     if backdrop.light_strength > 0 and backdrop.light_angle is not None:
         img = surfaces.light_sweep(img, backdrop.light_angle, backdrop.light_strength)
     grain = float(p.get("grain", 0.0))

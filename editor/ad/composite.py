@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from editor.ad import grounding
 from editor.ad.cutout import CutOut
 from editor.ad.formats import AdFormat
 from editor.errors import InputError
@@ -67,13 +68,17 @@ def place_product(cut: CutOut, placement: Placement, canvas_size: tuple[int, int
     alpha = cut.alpha[y0:y1, x0:x1].astype(np.float32)
     premult = rgba[..., :3] * alpha[..., None]
     size = (placement.width, placement.height)
-    interp = cv2.INTER_AREA if placement.width < (x1 - x0) else cv2.INTER_CUBIC
+    factor = upscale_factor(cut, placement)
+    # Enlarging: Lanczos keeps more detail than cubic, and the unsharp mask restores edges.
+    interp = cv2.INTER_AREA if factor < 1.0 else cv2.INTER_LANCZOS4
     premult = cv2.resize(premult, size, interpolation=interp)
     alpha = np.clip(cv2.resize(alpha, size, interpolation=interp), 0.0, 1.0)
     alpha[alpha > 0.996] = 1.0
     alpha[alpha < 0.004] = 0.0
     colours = np.where(alpha[..., None] > 0, premult / np.maximum(alpha[..., None], 1e-6), 0.0)
     colours = np.clip(colours, 0, 255)
+    if factor > 1.05:
+        colours = np.where(alpha[..., None] > 0, grounding.sharpen_enlarged(colours, factor), 0.0)
     layer = np.zeros((H, W, 3), np.float32)
     layer_alpha = np.zeros((H, W), np.float32)
     # Clip the placed box to the canvas (a user may push the product partly off the edge).
@@ -85,6 +90,12 @@ def place_product(cut: CutOut, placement: Placement, canvas_size: tuple[int, int
     layer[cy0:cy1, cx0:cx1] = colours[sy0 : sy0 + cy1 - cy0, sx0 : sx0 + cx1 - cx0]
     layer_alpha[cy0:cy1, cx0:cx1] = alpha[sy0 : sy0 + cy1 - cy0, sx0 : sx0 + cx1 - cx0]
     return np.round(layer), layer_alpha  # whole-valued colours: opaque pixels land exactly
+
+
+def upscale_factor(cut: CutOut, placement: Placement) -> float:
+    """How many times the product's photo pixels are enlarged on the canvas (below 1: reduced)."""
+    x0, y0, x1, y1 = cut.bbox()
+    return placement.height / max(y1 - y0, 1)
 
 
 def light_direction(background: np.ndarray, product_box: tuple[int, int, int, int], angle: float | None = None) -> tuple[float, float]:
@@ -125,22 +136,13 @@ def shadow_map(alpha: np.ndarray, placement: Placement, contact: float, drop: fl
     ph = placement.height
     lx, ly = light
     if contact > 0:
-        box = alpha[max(placement.y, 0) : min(placement.bottom, H), max(placement.x, 0) : min(placement.x + placement.width, W)]
-        if box.size:
-            squash_h = max(2, round(ph * 0.07))
-            foot = cv2.resize(box, (box.shape[1], squash_h), interpolation=cv2.INTER_AREA)
-            foot = np.clip(foot * 2.0, 0, 1)
-            y1 = min(placement.bottom + squash_h // 2, H)
-            y0 = max(y1 - squash_h, 0)
-            x0 = max(placement.x, 0)
-            c = np.zeros((H, W), np.float32)
-            c[y0:y1, x0 : x0 + box.shape[1]] = foot[squash_h - (y1 - y0) :, : min(box.shape[1], W - x0)]
-            shift = np.float32([[1, 0, -lx * ph * 0.015], [0, 1, 0]])
-            c = cv2.warpAffine(c, shift, (W, H), flags=cv2.INTER_LINEAR, borderValue=0)
-            c = cv2.GaussianBlur(c, (0, 0), max(1.0, ph * 0.02))
-            dark = np.maximum(dark, contact * np.clip(c * 1.5, 0, 1))
+        # Made from the footprint (the lowest opaque pixel of each column), so it touches the
+        # base whatever its shape; ambient occlusion darkens the surface close to the product.
+        touch = grounding.contact_shadow(alpha, ph, light)
+        ao = grounding.ambient_occlusion(alpha, ph)
+        dark = np.maximum(dark, contact * np.maximum(touch, 0.45 * ao))
     if drop > 0:
-        reach = ph * 0.045
+        reach = ph * 0.035
         dx = -lx * reach
         dy = reach * (0.45 + 0.55 * max(0.0, -ly))
         m = np.float32([[1, 0, dx], [0, 1, dy]])
@@ -151,11 +153,15 @@ def shadow_map(alpha: np.ndarray, placement: Placement, contact: float, drop: fl
 
 
 def composite(background: np.ndarray, layer: np.ndarray, alpha: np.ndarray, shadow: np.ndarray | None = None,
-              harmonise: float = 0.3) -> np.ndarray:
-    """Alpha-blend the product layer over the background (uint8 H×W×3 result)."""
+              harmonise: float = 0.3, reflection: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Alpha-blend the product layer over the background (uint8 H×W×3 result); `reflection`
+    (colours, alpha from grounding.reflection) is laid on the background first."""
     bg = background.astype(np.float32)
     if shadow is not None:
         bg = bg * (1.0 - shadow[..., None] * 0.85)
+    if reflection is not None:
+        colours, ra = reflection
+        bg = bg * (1.0 - ra[..., None]) + colours * ra[..., None]
     fg = layer
     if harmonise > 0:
         # Light wrap: soft edge pixels lean towards the nearby background colour; weight is 0 where opaque.

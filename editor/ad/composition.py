@@ -22,6 +22,7 @@ from editor.ad.composite import PlacementRequest, requested_placement
 from editor.ad.design import AdLayout, TextSettings
 from editor.ad.fonts import FontBook
 from editor.ad.formats import AdFormat
+from editor.ad.templates import DEFAULT_TEMPLATE, Decor, get_template, make_decor
 from editor.ad.typography import Block, BrandMark, Copy, fit_block
 from editor.errors import IntactError
 
@@ -47,6 +48,8 @@ class Geometry:
     logo_box: Box | None = None  # a logo in a corner (a stacked logo is part of the block)
     notes: tuple[str, ...] = field(default_factory=tuple)
     panel_pad: int = 0  # how far a backing panel may reach around the block: half the gutter, never the product
+    template: str = DEFAULT_TEMPLATE
+    decor: Decor | None = None  # the template's shape behind the text (drawn before the product)
 
     def block_box(self) -> Box:
         b = self.block
@@ -148,13 +151,23 @@ def _corner_logo(brand: BrandMark | None, logo: str, fmt: AdFormat, live: Box, a
     return box
 
 
+def _gap(fmt: AdFormat, layout: AdLayout) -> int:
+    return round(gutter(fmt) * get_template(layout.template or DEFAULT_TEMPLATE).gap_scale)
+
+
+def _decorated(g: Geometry, fmt: AdFormat, layout: AdLayout) -> Geometry:
+    template = get_template(layout.template or DEFAULT_TEMPLATE)
+    decor = make_decor(template, g.position, g.block_box(), g.product_box, fmt, _gap(fmt, layout))
+    return replace(g, template=template.name, decor=decor)
+
+
 def resolve(fmt: AdFormat, layout: AdLayout, cut_size: tuple[int, int], copy: Copy, book: FontBook,
-            brand: BrandMark | None = None) -> Geometry:
+            brand: BrandMark | None = None, badges: tuple[str, ...] = ()) -> Geometry:
     """A complete layout (every field set) in pixels on this canvas. Raises IntactError when the
     text has no room beside the product at any size."""
     t = layout.text
     live = fmt.live_area()
-    gap = gutter(fmt)
+    gap = _gap(fmt, layout)
     box = product_box(cut_size, fmt, layout.product)
     region = text_region(t.position, live, box, gap)
     rw, rh = _size(region)
@@ -164,7 +177,7 @@ def resolve(fmt: AdFormat, layout: AdLayout, cut_size: tuple[int, int], copy: Co
         # The line length is the layout's; the region only has to hold the ink of the lines.
         for measure in (t.width * fmt.width, rw):
             block = fit_block(copy, book, fmt, measure, rh, align=t.align, emphasis=t.price_emphasis,
-                              brand=_stacked(brand, logo), headline_px=max(8, round(t.size * fmt.scale)))
+                              brand=_stacked(brand, logo), headline_px=max(8, round(t.size * fmt.scale)), badges=badges)
             if block is not None and block.width <= rw:
                 break
             block = None
@@ -181,7 +194,8 @@ def resolve(fmt: AdFormat, layout: AdLayout, cut_size: tuple[int, int], copy: Co
         logo_box = _corner_logo(brand, logo, fmt, live, [block_box, box], gap)
         if logo_box is None:
             notes.append(f"the logo does not fit in the {logo} corner beside the text and the product; left out")
-    return Geometry(t.position, t.align, box, region, axis, top, block, logo_box, tuple(notes), panel_pad(fmt))
+    return _decorated(Geometry(t.position, t.align, box, region, axis, top, block, logo_box, tuple(notes), panel_pad(fmt)),
+                      fmt, layout)
 
 
 def _thirds_covered(fmt: AdFormat, boxes: list[Box]) -> int:
@@ -208,8 +222,8 @@ def _calm(busy: np.ndarray | None, box: Box) -> float:
 
 
 def auto_layout(fmt: AdFormat, cut_size: tuple[int, int], copy: Copy, book: FontBook, wanted: AdLayout | None = None,
-                brand: BrandMark | None = None, busy: np.ndarray | None = None, defaults: TextSettings | None = None
-                ) -> tuple[AdLayout, Geometry]:
+                brand: BrandMark | None = None, busy: np.ndarray | None = None, defaults: TextSettings | None = None,
+                badges: tuple[str, ...] = ()) -> tuple[AdLayout, Geometry]:
     """The best complete layout for this canvas, keeping every field `wanted` sets.
 
     `busy` (H×W in [0, 1], editor.ad.saliency.busy_map of the background) steers the text to calm
@@ -220,10 +234,14 @@ def auto_layout(fmt: AdFormat, cut_size: tuple[int, int], copy: Copy, book: Font
     base = defaults or TextSettings()
     live = fmt.live_area()
     lw, lh = _size(live)
-    gap = gutter(fmt)
+    gap = _gap(fmt, wanted)
     aspect = cut_size[0] / max(cut_size[1], 1)
     logo = wanted.logo or "stack"
+    template = wanted.template or DEFAULT_TEMPLATE
+    prefer = get_template(template).prefer
     positions = [want.position] if want.position else [p for p in fmt.positions]
+    if prefer and not want.position:  # the design's own arrangement first, the format's order after
+        positions = [p for p in prefer if p in positions] + [p for p in positions if p not in prefer]
     best: tuple[float, AdLayout, Geometry] | None = None
     failure: IntactError | None = None
     for rank, position in enumerate(positions):
@@ -234,31 +252,34 @@ def auto_layout(fmt: AdFormat, cut_size: tuple[int, int], copy: Copy, book: Font
         for max_w, max_h in ((w_, h_) for w_ in widths for h_ in heights):
             text = TextSettings(position, align, want.size, round(max_w / fmt.width, 6), want.font or base.font,
                                 want.color or base.color, want.accent or base.accent,
-                                want.price_emphasis or base.price_emphasis or "accent")
+                                want.price_emphasis or base.price_emphasis or "accent", want.style or base.style)
             if wanted.product is not None:  # the user placed the product: only the text is laid out
-                layout = _sized(AdLayout(text, wanted.product, logo), fmt, book, copy, brand, cut_size)
+                layout = _sized(replace(wanted, text=text, logo=logo, template=template), fmt, book, copy, brand,
+                                cut_size, badges)
                 try:
-                    geometry = resolve(fmt, layout, cut_size, copy, book, brand)
+                    geometry = resolve(fmt, layout, cut_size, copy, book, brand, badges)
                 except IntactError as exc:
                     failure = failure or exc
                     continue
             else:
                 block = fit_block(copy, book, fmt, max_w, max_h, align=align, emphasis=text.price_emphasis,
                                   brand=_stacked(brand, logo),
-                                  headline_px=None if want.size is None else max(8, round(want.size * fmt.scale)))
+                                  headline_px=None if want.size is None else max(8, round(want.size * fmt.scale)),
+                                  badges=badges)
                 if block is None:
                     continue
                 box = auto_product_box(position, live, aspect, block, gap)
                 if box is None:
                     continue
                 text = replace_size(text, fmt, block.headline_px)
-                layout = AdLayout(text, placement_request(box, fmt), logo)
+                layout = replace(wanted, text=text, product=placement_request(box, fmt), logo=logo, template=template)
                 region = text_region(position, live, box, gap)
                 axis, top = place_block(position, block, region, live)
-                geometry = Geometry(position, align, box, region, axis, top, block, None, block.notes, panel_pad(fmt))
+                geometry = _decorated(Geometry(position, align, box, region, axis, top, block, None, block.notes,
+                                               panel_pad(fmt)), fmt, layout)
                 if brand is not None and brand.logo is not None and logo not in ("stack", "none"):
-                    geometry = resolve(fmt, layout, cut_size, copy, book, brand)
-            score = _score(fmt, geometry, busy, rank)
+                    geometry = resolve(fmt, layout, cut_size, copy, book, brand, badges)
+            score = _score(fmt, geometry, busy, rank) - (0.2 * rank if prefer else 0.0)
             if best is None or score > best[0] + 1e-9:
                 best = (score, layout, geometry)
     if best is None:
@@ -273,19 +294,20 @@ def replace_size(text: TextSettings, fmt: AdFormat, headline_px: int) -> TextSet
     return replace(text, size=max(8, round(headline_px / fmt.scale)))
 
 
-def _sized(layout: AdLayout, fmt: AdFormat, book: FontBook, copy: Copy, brand: BrandMark | None, cut_size) -> AdLayout:
+def _sized(layout: AdLayout, fmt: AdFormat, book: FontBook, copy: Copy, brand: BrandMark | None, cut_size,
+           badges: tuple[str, ...] = ()) -> AdLayout:
     """A layout whose text size is unset gets the largest size that fits beside the placed product."""
     if layout.text.size is not None:
         return layout
     live = fmt.live_area()
-    gap = gutter(fmt)
+    gap = _gap(fmt, layout)
     box = product_box(cut_size, fmt, layout.product)
     region = text_region(layout.text.position, live, box, gap)
     rw, rh = _size(region)
     block = None
     if rw > 0 and rh > 0:
         block = fit_block(copy, book, fmt, min(rw, layout.text.width * fmt.width), rh, align=layout.text.align,
-                          emphasis=layout.text.price_emphasis, brand=_stacked(brand, layout.logo or "stack"))
+                          emphasis=layout.text.price_emphasis, brand=_stacked(brand, layout.logo or "stack"), badges=badges)
     size = block.headline_px if block is not None else round(fmt.headline_min * fmt.short_side)
     return replace(layout, text=replace_size(layout.text, fmt, size))
 

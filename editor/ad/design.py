@@ -27,6 +27,9 @@ from editor.errors import InputError
 
 LAYOUT_VERSION = 1
 LOGO_POSITIONS = ("stack", "top-left", "top-right", "bottom-left", "bottom-right", "none")
+BADGE_KINDS = ("discount", "new")  # "-18%" from the two prices; "NEW" for a headline announcing something new
+BADGE_PLACES = ("above", "none")  # a tag above the headline, or left out
+ELEMENT_KINDS = ("headline", "subline", "price", "old_price", "badge", "cta", "logo", "brand", "product", "shadow", "panel")
 MAX_LAYOUT_BYTES = 256 * 1024
 
 
@@ -44,6 +47,7 @@ class TextSettings:
     color: str | None = None  # "#rrggbb": headline, sub-line, old price
     accent: str | None = None  # "#rrggbb": price and button
     price_emphasis: str | None = None  # "accent", "bold" or "plain"
+    style: str | None = None  # type pair (assets/fonts/pairs.json): the headline's display face and the text face
 
     def __post_init__(self):
         if self.position is not None and self.position not in POSITIONS:
@@ -61,6 +65,11 @@ class TextSettings:
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, to_hex(parse_hex(value)))
+        if self.style is not None:
+            from editor.ad.fonts import PAIR_STYLES
+
+            if self.style not in PAIR_STYLES:
+                raise _bad(f"text style must be one of {', '.join(PAIR_STYLES)}; got '{self.style}'.")
 
 
 @dataclass(frozen=True)
@@ -68,10 +77,30 @@ class AdLayout:
     text: TextSettings = field(default_factory=TextSettings)
     product: PlacementRequest | None = None  # None: placed by the composition
     logo: str | None = None  # one of LOGO_POSITIONS
+    template: str | None = None  # editor.ad.templates.TEMPLATES; None: the best fit (or --design N)
+    badges: tuple[tuple[str, str], ...] | None = None  # (kind, place) per badge; None: every badge the copy earns, above
+    # What a build drew, for the owner to read (kind, box, font per element); never an input.
+    elements: tuple = field(default=(), compare=False)
 
     def __post_init__(self):
         if self.logo is not None and self.logo not in LOGO_POSITIONS:
             raise _bad(f"logo must be one of {', '.join(LOGO_POSITIONS)}; got '{self.logo}'.")
+        if self.template is not None:
+            from editor.ad.templates import TEMPLATES
+
+            if self.template not in TEMPLATES:
+                raise _bad(f"template must be one of {', '.join(TEMPLATES)}; got '{self.template}'.")
+        if self.badges is not None:
+            if isinstance(self.badges, dict):
+                object.__setattr__(self, "badges", tuple(self.badges.items()))
+            for kind, place in self.badges:
+                if kind not in BADGE_KINDS:
+                    raise _bad(f"badge must be one of {', '.join(BADGE_KINDS)}; got '{kind}'.")
+                if place not in BADGE_PLACES:
+                    raise _bad(f"a badge's place must be one of {', '.join(BADGE_PLACES)}; got '{place}'.")
+
+    def badge_place(self, kind: str) -> str:
+        return dict(self.badges or ()).get(kind, "above")
 
     def merged(self, other: AdLayout | None) -> AdLayout:
         """This layout with every field `other` sets taken from `other`."""
@@ -79,22 +108,29 @@ class AdLayout:
             return self
         text = replace(self.text, **{f.name: getattr(other.text, f.name) for f in fields(TextSettings)
                                      if getattr(other.text, f.name) is not None})
-        return AdLayout(text, other.product or self.product, other.logo or self.logo)
+        return AdLayout(text, other.product or self.product, other.logo or self.logo, other.template or self.template,
+                        other.badges if other.badges is not None else self.badges)
 
     def to_dict(self) -> dict:
         text = {k: v for k, v in asdict(self.text).items() if v is not None}
         out: dict = {"text": text}
+        if self.template is not None:
+            out["template"] = self.template
         if self.product is not None:
             out["product"] = {k: round(v, 5) for k, v in asdict(self.product).items()}
         if self.logo is not None:
             out["logo"] = self.logo
+        if self.badges is not None:
+            out["badges"] = dict(self.badges)
+        if self.elements:
+            out["elements"] = [dict(e) for e in self.elements]
         return out
 
     @classmethod
     def from_dict(cls, data) -> AdLayout:
         if not isinstance(data, dict):
             raise _bad("each format's layout must be an object.")
-        unknown = set(data) - {"text", "product", "logo"}
+        unknown = set(data) - {"text", "product", "logo", "template", "badges", "elements"}
         if unknown:
             raise _bad(f"unknown keys {', '.join(sorted(unknown))}.")
         text = data.get("text") or {}
@@ -110,7 +146,14 @@ class AdLayout:
             if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in product.values()):
                 raise _bad("product center_x, bottom_y and height must be numbers.")
             product = PlacementRequest(**{k: float(v) for k, v in product.items()})
-        return cls(TextSettings(**text), product, data.get("logo"))
+        badges = data.get("badges")
+        if badges is not None and not isinstance(badges, dict):
+            raise _bad("'badges' must be an object: kind -> place (above or none).")
+        if data.get("elements") is not None and not isinstance(data.get("elements"), list):
+            raise _bad("'elements' must be a list (it is written by a build and read back unchanged).")
+        # "elements" describes what a build drew; it is recomputed on every build, so it is not an input.
+        return cls(TextSettings(**text), product, data.get("logo"), data.get("template"),
+                   tuple(badges.items()) if badges is not None else None)
 
 
 def layouts_to_json(layouts: dict[str, AdLayout]) -> str:

@@ -21,6 +21,12 @@ from editor.ad.text import missing_glyphs
 from editor.errors import InputError, IntactError
 
 WEIGHTS = ("regular", "bold")
+DISPLAY = "display"  # the headline's face in a type pair; a book without one uses its bold
+PAIRS_FILE = Path(__file__).resolve().parents[2] / "assets" / "fonts" / "pairs.json"
+# Which installed style stands for each weight when a family has many (fonts-noto-cjk-extra
+# installs Thin to Black): the first one present wins.
+_STYLE_RANK = {"regular": ("regular", "book", "medium", "demilight", "light"),
+               "bold": ("bold", "semibold", "extrabold", "black", "heavy")}
 INSTALL_HINT = "Install a Korean font: apt-get install fonts-noto-cjk (on Spaces: add fonts-noto-cjk to packages.txt)"
 
 # (path, face index) per weight; in Debian's Noto CJK collections face 1 is the Korean one.
@@ -178,6 +184,8 @@ class FontBook:
         return self._ink[key]
 
     def source(self, weight: str) -> FontSource:
+        if weight == DISPLAY and DISPLAY not in self._sources:
+            return self.source("bold")
         if weight not in self._sources:
             self._sources[weight] = find_korean_font(weight, self._system)
         return self._sources[weight]
@@ -190,7 +198,7 @@ class FontBook:
         return self._fonts[key]
 
     def fingerprint(self) -> str:
-        return ";".join(f"{w}={self.source(w).path}#{self.source(w).index}" for w in WEIGHTS)
+        return ";".join(f"{w}={self.source(w).path}#{self.source(w).index}" for w in (*WEIGHTS, DISPLAY))
 
 
 # ------------------------------------------------------------------ the families a user can pick
@@ -254,7 +262,9 @@ class FontCatalogue:
     def __init__(self, system: bool = True):
         self._system = system
         self._families: dict[str, FontFamily] | None = None
+        self._faces: dict[tuple[str, str], tuple[str, int]] = {}  # (family, style) lower case -> file, index
         self._books: dict[str, FontBook] = {}
+        self._pairs: dict[tuple[str, str | None], tuple[FontBook, tuple[str, ...]]] = {}
 
     def families(self) -> dict[str, FontFamily]:
         if self._families is None:
@@ -271,11 +281,15 @@ class FontCatalogue:
                     continue
                 key = family_key(family)
                 names.setdefault(key, family)
+                self._faces[(family.lower(), style.lower())] = (path, index)
                 weight = "bold" if _wants("bold", style) else "regular"
-                grouped.setdefault(key, {}).setdefault(weight, (path, index))
+                rank = _style_rank(weight, style)
+                kept = grouped.setdefault(key, {}).get(weight)
+                if kept is None or rank < kept[0]:
+                    grouped[key][weight] = (rank, path, index)
             families: dict[str, FontFamily] = {}
             for key in sorted(grouped):
-                faces_by_weight = {w: _open_source(*where) for w, where in grouped[key].items()}
+                faces_by_weight = {w: _open_source(path, index) for w, (_, path, index) in grouped[key].items()}
                 faces_by_weight = {w: s for w, s in faces_by_weight.items() if s is not None}
                 if not faces_by_weight:
                     continue
@@ -312,3 +326,68 @@ class FontCatalogue:
                 raise InputError(f"The font '{key}' is not installed. Choose from: {', '.join(self.families()) or 'none'}.",
                                  key="ad_unknown_font", field="font", font=key)
         return self._books[key]
+
+
+def _style_rank(weight: str, style: str) -> int:
+    words = style.lower().replace("-", " ").split()
+    ranks = _STYLE_RANK[weight]
+    for i, name in enumerate(ranks):
+        if name in words or style.lower() == name:
+            return i
+    return len(ranks) + 1
+
+
+def load_pairs(path: Path | None = None) -> dict[str, dict]:
+    """The type pairs (assets/fonts/pairs.json): style -> display, text and bold candidates."""
+    import json
+
+    data = json.loads((path or PAIRS_FILE).read_text(encoding="utf-8"))
+    return data["pairs"]
+
+
+PAIR_STYLES = tuple(load_pairs())
+
+
+def pair_book(catalogue: FontCatalogue, style: str, text_family: str | None = None) -> tuple[FontBook, tuple[str, ...]]:
+    """A FontBook for a type pair: the style's display face for headlines, its text faces for the
+    rest (or `text_family`'s, when a brand or the user chose one). Returns the book and notes for
+    faces that are not installed (their stand-ins are named)."""
+    key = (style, text_family)
+    if key in catalogue._pairs:
+        return catalogue._pairs[key]
+    pairs = load_pairs()
+    if style not in pairs:
+        raise InputError(f"Unknown type style '{style}'. Choose from: {', '.join(pairs)}.", key="ad_unknown_type_style",
+                         field="font", style=style)
+    catalogue.families()  # fills the face index
+    notes: list[str] = []
+
+    def first(role: str) -> FontSource | None:
+        for family, face in pairs[style][role]:
+            where = catalogue._faces.get((family.lower(), face.lower()))
+            if where is not None:
+                source = _open_source(*where)
+                if source is not None:
+                    return source
+        return None
+
+    base = catalogue.book(text_family) if text_family else None
+    sources: dict[str, FontSource] = {}
+    for role, weight in (("text", "regular"), ("bold", "bold")):
+        found = base.source(weight) if base is not None else first(role)
+        if found is None:
+            found = catalogue.book().source(weight)
+            wanted = " or ".join(f"{f} {s}" for f, s in pairs[style][role])
+            notes.append(f"type: {wanted} is not installed; {found.family} {found.style} stands in "
+                         "(install fonts-nanum-extra and fonts-noto-cjk-extra)")
+        sources[weight] = found
+    display = first("display")
+    if display is None:
+        wanted = " or ".join(f"{f} {s}" for f, s in pairs[style]["display"])
+        notes.append(f"type: the headline face ({wanted}) is not installed; {sources['bold'].family} "
+                     f"{sources['bold'].style} stands in (install fonts-nanum-extra and fonts-noto-cjk-extra)")
+        display = sources["bold"]
+    sources[DISPLAY] = display
+    result = (FontBook(sources, system=catalogue._system), tuple(notes))
+    catalogue._pairs[key] = result
+    return result

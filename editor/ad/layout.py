@@ -151,7 +151,7 @@ def plan_text(canvas: np.ndarray, geometry: Geometry, book: FontBook, palette: P
     layer = canvas[ry0:ry1, rx0:rx1].astype(np.float32)
     masks: dict[str, list[np.ndarray]] = {"text": [], "muted": [], "accent": []}
     for line in block.lines:
-        if line.element == "cta":
+        if line.element in ("cta", "badge"):  # drawn on their own fill, not on the picture
             continue
         for role, mask in _run_masks(line, geometry, book, region):
             masks[role].append(mask)
@@ -257,6 +257,8 @@ def render_text(canvas: np.ndarray, product_alpha: np.ndarray, plan: TextPlan, b
     pill = _pill_box(g)
     if pill is not None:
         layer = _blend(layer, c.button, _shape_mask(pill, region, 0.5))
+    for tag in block.badges:  # badges: small tags in the button's (the brand's) colour
+        layer = _blend(layer, c.button, _shape_mask(_abs(g, tag), region, 0.5))
     under = np.clip(np.round(layer), 0, 255)  # what every glyph is drawn on (panel and button included)
     drawn = under.copy()
     per_element: dict[str, dict] = {}
@@ -306,9 +308,9 @@ def _report(canvas: np.ndarray, product_alpha: np.ndarray, plan: TextPlan, per_e
             "font_size": main.size,
             "font_weight": main.weight,
             "color": to_hex(colour),
-            "mode": "button" if name == "cta" else ("panel" if plan.panel_box is not None else "plain"),
+            "mode": "button" if name in ("cta", "badge") else ("panel" if plan.panel_box is not None else "plain"),
             "panel_color": to_hex(c.panel) if c.panel is not None else None,
-            "button_color": to_hex(c.button) if name == "cta" else None,
+            "button_color": to_hex(c.button) if name in ("cta", "badge") else None,
             "strike": any(r.strike for r in entry["runs"]),
             "contrast_ratio": round(float(entry["contrast"]), 3),
             "product_overlap_pixels": int(over_product.sum()),
@@ -328,3 +330,52 @@ def _mean_inside(values: np.ndarray, x0, y0, x1, y1) -> float:
     cols = slice(min(max(int(x0), 0), w), min(max(int(x1), 0), w))
     part = values[rows, cols]
     return round(float(part.mean()), 6) if part.size else 0.0
+
+
+def describe_elements(g: Geometry, book: FontBook, logo_box=None, shadow_box=None) -> list[dict]:
+    """Every element of the ad as the layout file lists it: kind, box (canvas pixels, x0 y0 x1 y1)
+    and, for text, its font, size and text. The old price is its own element (it shares the
+    price's row); a shop name set as a wordmark is "brand"."""
+    out: list[dict] = []
+    by_kind: dict[str, dict] = {}
+    for line in g.block.lines:
+        if line.element in ("badge", "cta"):
+            continue
+        for run in line.runs:
+            kind = "old_price" if run.strike else line.element
+            x = g.axis + line.x + run.dx
+            box = ink(book, run.size, run.weight, run.text)
+            rect = [x + box.left, g.top + line.baseline + box.top, x + box.right, g.top + line.baseline + box.bottom]
+            entry = by_kind.get(kind)
+            if entry is None:
+                src = book.source(run.weight)
+                entry = by_kind[kind] = {"kind": kind, "text": run.text, "box": rect,
+                                         "font": {"family": src.family, "style": src.style, "size": run.size}}
+                out.append(entry)
+            else:
+                entry["text"] += " " + run.text
+                entry["box"] = [min(entry["box"][0], rect[0]), min(entry["box"][1], rect[1]),
+                                max(entry["box"][2], rect[2]), max(entry["box"][3], rect[3])]
+    for line in g.block.lines:
+        if line.element == "cta":
+            run = line.runs[0]
+            src = book.source(run.weight)
+            out.append({"kind": "cta", "text": run.text,
+                        "box": [g.axis + line.left, g.top + line.top, g.axis + line.right, g.top + line.bottom],
+                        "font": {"family": src.family, "style": src.style, "size": run.size}})
+        elif line.element == "badge":  # one line of tags: each its own element, in its own pill
+            for run, tag in zip(line.runs, g.block.badges):
+                src = book.source(run.weight)
+                out.append({"kind": "badge", "text": run.text, "box": list(_abs(g, tag)),
+                            "font": {"family": src.family, "style": src.style, "size": run.size}})
+    for box in (_abs(g, g.block.logo), logo_box):
+        if box is not None:
+            out.append({"kind": "logo", "box": [int(v) for v in box]})
+    out.append({"kind": "product", "box": [int(v) for v in g.product_box]})
+    if shadow_box is not None:
+        out.append({"kind": "shadow", "box": [int(v) for v in shadow_box]})
+    if g.decor is not None:
+        out.append({"kind": "panel", "shape": g.decor.kind, "box": [int(v) for v in g.decor.box()]})
+    for e in out:
+        e["box"] = [int(v) for v in e["box"]]
+    return out

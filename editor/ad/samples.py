@@ -113,3 +113,74 @@ def coffee_cutout(scale: float = 1.0):
     alpha, colours = matte(rgb, hard)
     a8 = np.round(alpha * 255).astype(np.uint8)
     return CutOut(np.dstack([colours, a8]), alpha, "grabcut-outline")
+
+
+def _cutout_of(colours: np.ndarray, alpha: np.ndarray, method: str):
+    from editor.ad.cutout import CutOut
+
+    return CutOut(np.dstack([colours, np.round(alpha * 255).astype(np.uint8)]), alpha, method)
+
+
+def _drawn(w: int, h: int, paint) -> tuple[np.ndarray, np.ndarray]:
+    """Colours and alpha of shapes drawn at 4× by `paint(draw_rgb, draw_alpha, W, H)`, averaged down."""
+    ss = 4
+    rgb = Image.new("RGB", (w * ss, h * ss), (0, 0, 0))
+    mask = Image.new("L", (w * ss, h * ss), 0)
+    paint(ImageDraw.Draw(rgb), ImageDraw.Draw(mask), w * ss, h * ss)
+    alpha = np.asarray(mask.resize((w, h), Image.BOX), np.float32) / 255.0
+    premult = np.asarray(rgb.resize((w, h), Image.BOX), np.float32)  # black outside: premultiplied
+    colours = np.where(alpha[..., None] > 0, premult / np.maximum(alpha[..., None], 1e-6), 0)
+    return np.clip(colours, 0, 255).astype(np.uint8), alpha
+
+
+def cake_cutout(w: int = 360, h: int = 300):
+    """A slice of layered strawberry cake seen at eye level (sponge and cream layers, a berry on
+    top), drawn with a known alpha: a stand-in product for benchmarks (no cake photo ships with the
+    installed packages)."""
+    def paint(d, m, W, H):
+        x0, x1, top, bottom = int(W * 0.08), int(W * 0.92), int(H * 0.32), int(H * 0.94)
+        m.rectangle((x0, top, x1, bottom), fill=255)
+        layers = [(214, 170, 112), (250, 244, 232), (208, 160, 104), (250, 244, 232), (200, 150, 96)]
+        band = (bottom - top) / len(layers)
+        for i, colour in enumerate(layers):
+            d.rectangle((x0, int(top + i * band), x1, int(top + (i + 1) * band)), fill=colour)
+        d.rectangle((x0, top - int(H * 0.05), x1, top + int(H * 0.03)), fill=(252, 248, 240))  # frosting
+        m.rectangle((x0, top - int(H * 0.05), x1, top), fill=255)
+        cx, r = W // 2, int(W * 0.11)
+        berry = (cx - r, top - int(2.1 * r), cx + r, top + int(0.1 * r))
+        d.ellipse(berry, fill=(200, 30, 50))
+        m.ellipse(berry, fill=255)
+        d.polygon([(cx - r // 2, berry[1] + r // 5), (cx, berry[1] - r // 3), (cx + r // 2, berry[1] + r // 5)], fill=(60, 130, 60))
+        m.polygon([(cx - r // 2, berry[1] + r // 5), (cx, berry[1] - r // 3), (cx + r // 2, berry[1] + r // 5)], fill=255)
+    colours, alpha = _drawn(w, h, paint)
+    xs = np.linspace(-1, 1, w, dtype=np.float32)
+    shade = (1.0 - 0.12 * xs**2)[None, :, None]  # light from the front, falling off at the sides
+    return _cutout_of(np.clip(colours * shade, 0, 255).astype(np.uint8), alpha, "known-alpha")
+
+
+def cosmetic_cutout(w: int = 240, h: int = 320):
+    """A cream jar with a gold lid and a label, seen at eye level, drawn with a known alpha (a
+    stand-in cosmetic product: no cosmetics photo ships with the installed packages)."""
+    def paint(d, m, W, H):
+        x0, x1 = int(W * 0.12), int(W * 0.88)
+        lid = (x0 - int(W * 0.02), int(H * 0.28), x1 + int(W * 0.02), int(H * 0.46))
+        body = (x0, int(H * 0.44), x1, int(H * 0.95))
+        d.rounded_rectangle(body, radius=int(W * 0.08), fill=(244, 214, 214))
+        m.rounded_rectangle(body, radius=int(W * 0.08), fill=255)
+        d.rounded_rectangle(lid, radius=int(W * 0.04), fill=(196, 160, 92))
+        m.rounded_rectangle(lid, radius=int(W * 0.04), fill=255)
+        label = (int(W * 0.26), int(H * 0.58), int(W * 0.74), int(H * 0.8))
+        d.rounded_rectangle(label, radius=int(W * 0.02), fill=(252, 248, 246))
+        for i in range(3):
+            y = int(H * (0.64 + 0.045 * i))
+            d.rectangle((int(W * 0.33), y, int(W * (0.67 - 0.06 * i)), y + max(2, H // 120)), fill=(150, 110, 110))
+    colours, alpha = _drawn(w, h, paint)
+    xs = np.linspace(-1, 1, w, dtype=np.float32)
+    shade = (1.0 - 0.25 * xs**2 + 0.06 * np.exp(-((xs + 0.45) / 0.12) ** 2))[None, :, None]  # a glossy highlight
+    return _cutout_of(np.clip(colours * shade, 0, 255).astype(np.uint8), alpha, "known-alpha")
+
+
+def bottle_cutout(w: int = 300, h: int = 420, colour=(40, 96, 70)):
+    """The drawn bottle (see product_shot) as a cut-out with its known alpha."""
+    product, alpha = _product_layers(w, h, colour)
+    return _cutout_of(product, alpha, "known-alpha")

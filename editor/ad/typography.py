@@ -26,7 +26,8 @@ from editor.ad.linebreak import balanced_lines, units
 
 ROLES = ("headline", "subline", "price", "cta")
 STEPS = {"cta": 0, "subline": 1, "price": 2, "headline": 3}
-WEIGHTS = {"headline": "bold", "subline": "regular", "price": "bold", "cta": "bold", "old_price": "regular", "brand": "bold"}
+WEIGHTS = {"headline": "display", "subline": "regular", "price": "bold", "cta": "bold", "old_price": "regular",
+           "brand": "display", "badge": "bold"}
 LEADING = {"headline": 1.2, "subline": 1.4, "price": 1.2, "cta": 1.2, "brand": 1.2}
 MAX_LINES = {"headline": 3, "subline": 3, "price": 2, "cta": 1, "brand": 1}
 # Space above an element, in units of the button's size (the scale's base step).
@@ -35,6 +36,10 @@ EMPHASES = ("accent", "bold", "plain")
 DISPLAY_BOOST = 1.5
 ALIGNS = ("left", "center")
 _PRICE_ARROW = re.compile(r"\s*(?:→|->|⇒|=>|➔|➜)\s*")
+_AMOUNT = re.compile(r"\d[\d,]*(?:\.\d+)?")
+# Headline words that announce something new (a "NEW" badge): Korean and English.
+_NEW_WORDS = re.compile(r"(신메뉴|신상품|신상|신제품|새 ?메뉴|새로운|출시|\bnew\b)", re.IGNORECASE)
+GLUE = "\u00a0"  # a no-break space: words joined by it never go to different lines
 _HANGUL_REFERENCE = "한글가나"  # the ink height every line's box is measured against
 
 
@@ -49,13 +54,40 @@ class Copy:
     cta: str = ""
 
     @classmethod
-    def from_texts(cls, texts: dict) -> Copy:
+    def from_texts(cls, texts: dict, keep_together: tuple[str, ...] = ()) -> Copy:
+        """`keep_together`: names (the shop's) whose words must stay on one line wherever they occur."""
         get = {k: textlib.normalise(texts.get(k)) for k in ("headline", "subline", "price", "old_price", "cta")}
         price, old = get["price"].replace("\n", " "), get["old_price"].replace("\n", " ")
         parts = _PRICE_ARROW.split(price)
         if len(parts) == 2 and all(parts):
             old, price = old or parts[0], parts[1]
-        return cls(get["headline"], get["subline"], price, old, get["cta"].replace("\n", " "))
+        headline, subline = get["headline"], get["subline"]
+        for name in keep_together:
+            name = textlib.normalise(name)
+            if " " in name:
+                headline, subline = (t.replace(name, name.replace(" ", GLUE)) for t in (headline, subline))
+        return cls(headline, subline, price, old, get["cta"].replace("\n", " "))
+
+    def discount(self) -> str | None:
+        """"-18%" for "5,500원 → 4,500원": the saving as a whole percentage, rounded; None when the
+        prices cannot be read as amounts or the new one is not lower."""
+        old, new = (_amount(t) for t in (self.old_price, self.price))
+        if old is None or new is None or not 0 < new < old:
+            return None
+        percent = round((old - new) / old * 100)
+        return f"-{percent}%" if percent >= 1 else None
+
+    def is_new(self) -> bool:
+        return bool(_NEW_WORDS.search(self.headline.replace(GLUE, " ")))
+
+    def badge_texts(self) -> dict[str, str]:
+        """The badges this copy earns: "discount" ("-18%") with an old price, "new" ("NEW")."""
+        out = {}
+        if (d := self.discount()) is not None:
+            out["discount"] = d
+        if self.is_new() and not re.search(r"\bnew\b", self.headline, re.IGNORECASE):  # not twice: "NEW 케이크"
+            out["new"] = "NEW"
+        return out
 
     def text(self, role: str) -> str:
         return getattr(self, role)
@@ -65,13 +97,23 @@ class Copy:
         values, missing = {}, {}
         for name in ("headline", "subline", "price", "old_price", "cta"):
             kept, lacking = getattr(self, name), []
-            for weight in ("bold", "regular"):
+            for weight in ("bold", "regular", "display") if name == "headline" else ("bold", "regular"):
                 kept, gone = textlib.drop_missing(book.font(32, weight), kept)
                 lacking += [ch for ch in gone if ch not in lacking]
             values[name] = kept
             if lacking:
                 missing[name] = lacking
         return Copy(**values), missing
+
+
+def _amount(text: str) -> float | None:
+    found = _AMOUNT.findall(text or "")
+    if len(found) != 1:
+        return None
+    try:
+        return float(found[0].replace(",", ""))
+    except ValueError:
+        return None
 
 
 def missing_notes(missing: dict[str, list[str]]) -> list[str]:
@@ -160,6 +202,7 @@ class Block:
     right: int
     height: int
     notes: tuple[str, ...] = field(default_factory=tuple)
+    badges: tuple[Pill, ...] = ()  # the badge tags above the headline, in order
 
     @property
     def width(self) -> int:
@@ -194,7 +237,8 @@ def _price_rows(copy: Copy, sizes: dict, book: FontBook, emphasis: str, max_widt
     """Rows of runs for the price: old price (struck) and new price on one row when they fit, else two."""
     new_weight = "regular" if emphasis == "plain" else "bold"
     new_colour = "accent" if emphasis == "accent" else "text"
-    new_lines = _break("price", copy.price, book, sizes["price"], new_weight, max_width, char_break) if copy.price else ()
+    # A price is never broken inside a word ("4,500원" stays whole): no character fallback.
+    new_lines = _break("price", copy.price, book, sizes["price"], new_weight, max_width, False) if copy.price else ()
     if new_lines is None:
         return None
     rows = [[(t, new_weight, sizes["price"], new_colour, False)] for t in new_lines]
@@ -279,7 +323,7 @@ def _run_gap(size: int) -> int:
 
 def build_block(copy: Copy, sizes: dict, headline_px: int, book: FontBook, align: str, emphasis: str,
                 max_width: float, brand: BrandMark | None, short_side: int, char_break: bool = False,
-                exact: bool = True) -> Block | None:
+                exact: bool = True, badges: tuple[str, ...] = ()) -> Block | None:
     """The block at these sizes, or None when an element cannot break into its line budget.
     `exact` False measures lines by their advance instead of their ink (for the size search)."""
     element_rows = _rows(copy, sizes, book, emphasis, max_width, char_break)
@@ -302,14 +346,41 @@ def build_block(copy: Copy, sizes: dict, headline_px: int, book: FontBook, align
             y = lh
         else:  # the shop name as a wordmark, at the sub-line's size
             name_size = sizes["subline"]
-            if book.length(name_size, "bold", brand.name) > max_width:
+            mark = WEIGHTS["brand"]
+            if book.length(name_size, mark, brand.name) > max_width:  # a shop name never breaks
                 return None
-            asc, desc = metrics.ascent_descent("bold", name_size)
-            runs, box = _place_rows([(brand.name, "bold", name_size, "text", False)], book, exact)
+            asc, desc = metrics.ascent_descent(mark, name_size)
+            runs, box = _place_rows([(brand.name, mark, name_size, "text", False)], book, exact)
             asc, desc = max(asc, -box.top), max(desc, box.bottom)
             x = -box.left if align == "left" else -round((box.left + box.right) / 2)
             lines.append(Line("brand", tuple(runs), x, asc, x + box.left, x + box.right, 0, asc + desc))
             y = asc + desc
+        first = False
+    badge_pills: list[Pill] = []
+    if badges:  # tags in a row above the headline, drawn like small buttons
+        size = max(7, round(sizes["cta"] * 0.95))
+        weight = WEIGHTS["badge"]
+        asc, desc = metrics.ascent_descent(weight, size)
+        pad, ph, between = round(0.7 * size), round(size * 1.75), round(0.45 * size)
+        widths = [round(book.length(size, weight, t)) + 2 * pad for t in badges]
+        total = sum(widths) + between * (len(widths) - 1)
+        if total > max_width:
+            return None
+        if not first:
+            y += round(0.8 * base)
+        x = 0 if align == "left" else -(total // 2)
+        runs: list[Run] = []
+        origins: list[int] = []
+        for text, pw in zip(badges, widths):  # one line, one run per tag, each centred in its pill
+            box = _extent(book, size, weight, text, exact)
+            badge_pills.append(Pill(x, y, x + pw, y + ph))
+            origins.append(x + round((pw - (box.right - box.left)) / 2) - box.left)
+            x += pw + between
+        runs = [Run(text, weight, size, "button", o - origins[0]) for text, o in zip(badges, origins)]
+        baseline = y + round((ph + asc - desc) / 2)
+        lines.append(Line("badge", tuple(runs), origins[0], baseline, badge_pills[0].left, badge_pills[-1].right,
+                          y, y + ph))
+        y += ph
         first = False
     for role, rows in element_rows:
         if not first:
@@ -348,7 +419,7 @@ def build_block(copy: Copy, sizes: dict, headline_px: int, book: FontBook, align
     spans = [(ln.left, ln.right) for ln in lines] + ([(logo.left, logo.right)] if logo else [])
     left = min(a for a, _ in spans)
     right = max(b for _, b in spans)
-    return Block(align, headline_px, dict(sizes), tuple(lines), pill, logo, left, right, y)
+    return Block(align, headline_px, dict(sizes), tuple(lines), pill, logo, left, right, y, badges=tuple(badge_pills))
 
 
 def _candidate_sizes(hi: float, lo: float) -> list[int]:
@@ -361,7 +432,8 @@ def _candidate_sizes(hi: float, lo: float) -> list[int]:
 
 
 def fit_block(copy: Copy, book: FontBook, fmt: AdFormat, max_width: float, max_height: float, *, align: str = "left",
-              emphasis: str = "accent", brand: BrandMark | None = None, headline_px: int | None = None) -> Block | None:
+              emphasis: str = "accent", brand: BrandMark | None = None, headline_px: int | None = None,
+              badges: tuple[str, ...] = ()) -> Block | None:
     """The best block that fits `max_width` × `max_height` (pixels of this canvas), or None.
 
     Preference: a one-line headline at a size not below the format's one-line minimum; else the
@@ -373,10 +445,12 @@ def fit_block(copy: Copy, book: FontBook, fmt: AdFormat, max_width: float, max_h
     floor = fmt.headline_min * S
 
     def attempt(px: int, char_break: bool = False) -> Block | None:
-        rough = build_block(copy, type_sizes(px, ratio), px, book, align, emphasis, max_width, brand, S, char_break, exact=False)
+        rough = build_block(copy, type_sizes(px, ratio), px, book, align, emphasis, max_width, brand, S, char_break,
+                            exact=False, badges=badges)
         if rough is None or rough.height > max_height or rough.width > max_width:
             return None
-        block = build_block(copy, type_sizes(px, ratio), px, book, align, emphasis, max_width, brand, S, char_break)
+        block = build_block(copy, type_sizes(px, ratio), px, book, align, emphasis, max_width, brand, S, char_break,
+                            badges=badges)
         if block is None or block.height > max_height or block.width > max_width:
             return None
         return block

@@ -21,6 +21,8 @@ import numpy as np
 from PIL import Image
 
 from editor.ad import backgrounds as bglib
+from editor.ad import grounding
+from editor.ad import templates as tpl
 from editor.ad.brand import BrandKit
 from editor.ad.colour import parse_hex, to_hex
 from editor.ad.composite import (
@@ -31,15 +33,16 @@ from editor.ad.composite import (
     place_product,
     requested_placement,
     shadow_map,
+    upscale_factor,
 )
 from editor.ad.composition import Geometry, auto_layout
 from editor.ad.cutout import AUTO, CutOut, RembgSessions, correct_alpha, cut_out, resolve_remover
 from editor.ad.design import AdLayout, TextSettings
-from editor.ad.fonts import FontBook, FontCatalogue
+from editor.ad.fonts import FontBook, FontCatalogue, family_key, pair_book
 from editor.ad.formats import POSITIONS, AdFormat, get_format, scaled, unique_formats
-from editor.ad.layout import plan_text, render_text
+from editor.ad.layout import describe_elements, plan_text, render_text
 from editor.ad.nodes import Graph, Node
-from editor.ad.palette import Palette, product_palette, suggest_colours
+from editor.ad.palette import Palette, accent_colour, product_palette, suggest_colours
 from editor.ad.saliency import busy_map
 from editor.ad.typography import ROLES, BrandMark, Copy, missing_notes
 from editor.errors import InputError, IntactError
@@ -48,6 +51,8 @@ from models.vocabulary import KV_EDIT, TEXT2IMG
 
 Progress = Callable[[str, int, int], None]
 BACKGROUND_KINDS = ("upload", "backdrop", "prompt", "around-product")
+FORMAT_NOUNS = {"instagram-square": "an Instagram square", "instagram-portrait": "an Instagram portrait",
+                "story": "a story", "web-banner": "a web banner"}
 ELEMENT_ORDER = ("brand", *ROLES)
 
 
@@ -76,6 +81,7 @@ class AdRequest:
     seed: int = 0
     steps: int | None = None
     scale: float = 1.0  # render every format at this fraction of its size (previews, tests)
+    design: int | None = None  # design number: 1 = the best-fitting template, 2 = the next... (same copy)
     out_dir: str | None = None  # where the PNGs go; None keeps them in memory only
 
     def __post_init__(self):
@@ -115,6 +121,7 @@ class Shadows:
     contact: float
     drop: float
     light_angle: float | None  # None: measured on the background
+    reflection: float = 0.0  # a faint mirror image on glossy surfaces
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,7 @@ class Composite:
     rgb: np.ndarray
     product_alpha: np.ndarray  # where the product is on this canvas
     light: tuple[float, float]
+    shadow_gap: float = 0.0  # pixels of light between the product's base and its contact shadow
 
 
 @dataclass(frozen=True)
@@ -178,18 +186,22 @@ class BackgroundNode(Node):
     backdrops made from its palette)."""
 
     name = "background"
-    inputs = {"format": AdFormat, "source": BackgroundSource, "palette": (Palette, type(None))}
+    inputs = {"format": AdFormat, "source": BackgroundSource, "palette": (Palette, type(None)), "view": str,
+              "horizon": (float, type(None))}
     output = Background
 
     def __init__(self, manager, progress: Progress | None = None):
         self.manager, self.progress = manager, progress
 
-    def compute(self, format, source, palette):
+    def compute(self, format, source, palette, view, horizon):
         if source.kind == "upload":
             return Background(bglib.fit_cover(source.image, format.size), {"kind": "upload"})
         if source.kind == "backdrop":
-            rgb = bglib.render_backdrop(bglib.load_backdrop(source.backdrop), format.size, palette)
-            return Background(rgb, {"kind": "backdrop", "backdrop": source.backdrop})
+            rgb = bglib.render_backdrop(bglib.load_backdrop(source.backdrop), format.size, palette, view, horizon)
+            report = {"kind": "backdrop", "backdrop": source.backdrop, "view": view}
+            if horizon is not None:
+                report["horizon"] = round(horizon, 4)
+            return Background(rgb, report)
         rgb = bglib.generate_from_prompt(self.manager, source.model, source.prompt, format.size, source.seed, source.steps,
                                          progress=self.progress)
         return Background(rgb, {"kind": "prompt", "prompt": source.prompt, "model": source.model, "seed": source.seed})
@@ -222,16 +234,33 @@ class DesignNode(Node):
 
     name = "design"
     inputs = {"format": AdFormat, "cut_size": tuple, "copy": Copy, "wanted": AdLayout, "defaults": TextSettings,
-              "brand": (BrandMark, type(None)), "background": (Background, type(None)), "fonts_id": str}
+              "brand": (BrandMark, type(None)), "background": (Background, type(None)), "fonts_id": str,
+              "badges": tuple}
     output = Design
 
     def __init__(self, fonts: FontBook):
         self.fonts = fonts
 
-    def compute(self, format, cut_size, copy, wanted, defaults, brand, background, fonts_id):
+    def compute(self, format, cut_size, copy, wanted, defaults, brand, background, fonts_id, badges):
         busy = busy_map(background.rgb) if background is not None else None
-        layout, geometry = auto_layout(format, cut_size, copy, self.fonts, wanted, brand, busy, defaults)
+        layout, geometry = auto_layout(format, cut_size, copy, self.fonts, wanted, brand, busy, defaults, badges)
         return Design(layout, geometry)
+
+
+class DecorNode(Node):
+    """The template's shape behind the text (a colour field, a card, a band), painted on the
+    background before the product goes on."""
+
+    name = "decor"
+    inputs = {"background": Background, "decor": (tpl.Decor, type(None)), "accent": str, "dominant": tuple}
+    output = Background
+
+    def compute(self, background, decor, accent, dominant):
+        if decor is None:
+            return background
+        fill, opacity = tpl.decor_colours(decor, parse_hex(accent), dominant)
+        return Background(tpl.paint_decor(background.rgb, decor, fill, opacity),
+                          {**background.report, "decor": decor.kind})
 
 
 class PlacementNode(Node):
@@ -255,7 +284,9 @@ class CompositeNode(Node):
         box = (placement.x, placement.y, placement.x + placement.width, placement.bottom)
         light = light_direction(background.rgb, box, shadows.light_angle)
         shadow = shadow_map(alpha, placement, shadows.contact, shadows.drop, light)
-        return Composite(composite(background.rgb, layer, alpha, shadow), alpha, light)
+        mirror = grounding.reflection(layer, alpha, placement.height, shadows.reflection) if shadows.reflection > 0 else None
+        return Composite(composite(background.rgb, layer, alpha, shadow, reflection=mirror), alpha, light,
+                         grounding.shadow_gap(alpha, shadow))
 
 
 class TextNode(Node):
@@ -401,6 +432,7 @@ class AdWorkflow:
         wanted = layouts.get(name) or AdLayout()
         if not isinstance(wanted, AdLayout):
             raise InputError("A layout must be an AdLayout.", key="ad_bad_layout", field="layout", detail="type")
+        wanted = replace(wanted, elements=())  # what a build drew is never an input
         if wanted.product is None and req.placement is not None:
             wanted = replace(wanted, product=req.placement)
         if wanted.text.position is not None and wanted.text.position not in get_format(name).positions:
@@ -414,12 +446,14 @@ class AdWorkflow:
         self._progress = progress
         if not req.formats:
             raise InputError("Pick at least one ad format.", key="ad_no_format", field="formats")
+        if req.design is not None and (isinstance(req.design, bool) or not isinstance(req.design, int) or req.design < 1):
+            raise InputError(f"The design number counts from 1; got {req.design!r}.", key="ad_bad_design", field="design")
         if not 0.05 <= float(req.scale) <= 1.0:
             raise InputError(f"scale must be between 0.05 and 1; got {req.scale}.", key="ad_bad_scale", field="scale")
         formats = [scaled(get_format(name), float(req.scale)) for name in unique_formats(req.formats)]
         texts = {"headline": req.headline or "", "subline": req.subline or "", "price": req.price or "",
                  "old_price": req.old_price or "", "cta": req.cta or ""}
-        copy = Copy.from_texts(texts)
+        copy = Copy.from_texts(texts, keep_together=(req.brand.name,) if req.brand else ())
         if not any((copy.headline, copy.subline, copy.price, copy.cta)):
             raise InputError("An ad needs at least a headline.", key="ad_needs_text", field="headline")
         resolve_remover(req.remover)
@@ -431,13 +465,20 @@ class AdWorkflow:
             accent_default = to_hex(parse_hex(accent_default))
         defaults = TextSettings(font=brand.font if brand else None, color=brand.text_color if brand else None,
                                 accent=accent_default)
-        shadows = Shadows(backdrop.contact_shadow, backdrop.drop_shadow,
-                          backdrop.light_angle if source.kind == "backdrop" else None)
         events_before = len(self.graph.events)
         g = self.graph
         cut = self._cutout_output(req.product, req.remover, req.mask_add, req.mask_remove)
         x0, y0, x1, y1 = cut.value.bbox()
         cut_size = (x1 - x0, y1 - y0)
+        camera = grounding.camera_angle(cut.value.alpha)
+        view, fits = grounding.pick_view(backdrop.views, camera.angle) if source.kind == "backdrop" else ("any", True)
+        if not fits:
+            notes.append(f"the photo looks taken {'from above' if camera.angle == grounding.TOP_DOWN else 'at ' + camera.angle}"
+                         f", but the {backdrop.name} backdrop is a {view}: they disagree; a flat surface or a plain "
+                         "colour would suit this photo better")
+        glossy = backdrop.reflection if camera.angle == grounding.EYE_LEVEL and view != "flat-lay" else 0.0
+        shadows = Shadows(backdrop.contact_shadow, backdrop.drop_shadow,
+                          backdrop.light_angle if source.kind == "backdrop" else None, glossy)
         palette = g.run(PaletteNode(), cutout=cut)
         images: dict[str, Image.Image] = {}
         paths: dict[str, str] = {}
@@ -446,46 +487,84 @@ class AdWorkflow:
         for i, fmt in enumerate(formats):
             self._tick("format", i, len(formats))
             wanted = self._wanted(req, fmt.name)
-            font_key = wanted.text.font or defaults.font or self.fonts.default_key()
-            book = self.fonts.book(font_key)
+            template = wanted.template or tpl.for_design(fmt, cut_size, len(copy.headline) + len(copy.subline), req.design or 1)
+            style = wanted.text.style or tpl.get_template(template).pair
+            text_family = wanted.text.font or defaults.font
+            book, type_notes = pair_book(self.fonts, style, text_family)
+            font_key = text_family or family_key(book.source("regular").family)
             drawn, missing = copy.without_missing(book)
+            earned = drawn.badge_texts()
+            badges = tuple(earned[k] for k in ("new", "discount") if k in earned and wanted.badge_place(k) == "above")
             mark = brand.mark(fmt) if brand is not None else None
             bg = None
             if source.kind != "around-product":
                 bg = g.run(BackgroundNode(self.manager, progress), fmt.name, format=fmt, source=source,
-                           palette=palette if backdrop.from_product and source.kind == "backdrop" else None)
+                           palette=palette if backdrop.from_product and source.kind == "backdrop" else None,
+                           view=view, horizon=None)
+                if accent_default is None:  # one accent for every format: the product's, readable here
+                    pixels = bg.value.rgb.reshape(-1, 3)[:: max(1, bg.value.rgb.size // 3 // 20000)]
+                    accent_default = to_hex(accent_colour(palette.value, pixels) or palette.value.accent)
+                    defaults = replace(defaults, accent=accent_default)
+            elif accent_default is None:
+                accent_default = to_hex(palette.value.accent)
+                defaults = replace(defaults, accent=accent_default)
             wanted_with_logo = wanted if wanted.logo or brand is None else replace(wanted, logo=brand.logo_position)
+            wanted_with_logo = replace(wanted_with_logo, template=template)
             design = g.run(DesignNode(book), fmt.name, format=fmt, cut_size=cut_size, copy=drawn, wanted=wanted_with_logo,
-                           defaults=replace(defaults, font=font_key), brand=mark, background=bg, fonts_id=book.fingerprint())
+                           defaults=replace(defaults, font=font_key, style=style), brand=mark, background=bg,
+                           fonts_id=book.fingerprint(), badges=badges)
             placement = g.run(PlacementNode(), fmt.name, cutout=cut, format=fmt, request=design.value.layout.product)
+            horizon = grounding.horizon_behind(placement.value, fmt.height, camera.angle) if view in ("sweep", "tabletop") else None
+            if bg is not None and horizon is not None and source.kind == "backdrop":
+                # The floor line (or the table's far edge) passes behind the product where its
+                # photo's camera height says it should.
+                bg = g.run(BackgroundNode(self.manager, progress), fmt.name, format=fmt, source=source,
+                           palette=palette if backdrop.from_product else None, view=view, horizon=horizon)
             if source.kind == "around-product":
                 bg = g.run(SceneAroundProductNode(self.manager, progress), fmt.name, format=fmt, source=source, cutout=cut,
                            placement=placement, palette=palette)
-            comp = g.run(CompositeNode(), fmt.name, background=bg, cutout=cut, placement=placement, shadows=shadows)
             chosen = design.value.layout.text
+            bg = g.run(DecorNode(), fmt.name, background=bg, decor=design.value.geometry.decor,
+                       accent=chosen.accent or accent_default,
+                       dominant=tuple(palette.value.dominant))
+            comp = g.run(CompositeNode(), fmt.name, background=bg, cutout=cut, placement=placement, shadows=shadows)
             rendered = g.run(TextNode(book), fmt.name, composite=comp, design=design, palette=palette,
                              colors=(chosen.color, chosen.accent), brand=mark, fonts_id=book.fingerprint())
             ad = rendered.value
-            layout = replace(design.value.layout, text=replace(chosen, font=font_key, color=ad.text_color, accent=ad.accent))
+            geometry = design.value.geometry
+            p = placement.value
+            shadow_box = (p.x, p.bottom - round(0.03 * p.height), p.x + p.width, min(fmt.height, p.bottom + round(0.1 * p.height)))
+            elements = describe_elements(geometry, book, geometry.logo_box, shadow_box)
+            layout = replace(design.value.layout, text=replace(chosen, font=font_key, color=ad.text_color, accent=ad.accent),
+                             badges=tuple((k, wanted.badge_place(k)) for k in ("new", "discount") if k in earned),
+                             elements=tuple(elements))
             layouts[fmt.name] = layout
             images[fmt.name] = Image.fromarray(ad.rgb)
-            p = placement.value
-            geometry = design.value.geometry
+            factor = upscale_factor(cut.value, p)
+            small = grounding.resolution_note(cut_size, factor, FORMAT_NOUNS.get(fmt.name, fmt.name))
             per_format[fmt.name] = {
                 "size": [fmt.width, fmt.height],
                 "placement": {"x": p.x, "y": p.y, "width": p.width, "height": p.height},
                 "background": bg.value.report,
                 "light": [round(v, 3) for v in comp.value.light],
+                "grounding": {"camera": camera.to_dict(), "view": view, "view_fits_photo": fits,
+                              "contact_shadow_gap_px": round(comp.value.shadow_gap, 1), "upscale": round(factor, 3),
+                              "product_pixels": list(cut_size), "reflection": glossy > 0},
                 "elements": [{**e, "missing_glyphs": missing.get(e["element"], []) + (missing.get("old_price", [])
                                                                                       if e["element"] == "price" else [])}
                              for e in ad.elements],
                 "block": {"box": list(geometry.block_box()), "align": geometry.align, "axis": geometry.axis,
                           "column_width": round(layout.text.width * fmt.width), "headline_lines": list(geometry.block.headline_lines())},
                 "layout": layout.to_dict(),
-                "fonts": {w: book.source(w).describe() for w in ("regular", "bold")},
+                "template": geometry.template,
+                "design_order": tpl.ranked(fmt, cut_size, len(copy.headline) + len(copy.subline)),
+                "badges": dict(zip(("new", "discount"), [earned.get("new"), earned.get("discount")])),
+                "fonts": {w: book.source(w).describe() for w in ("display", "regular", "bold")},
+                "type_style": style,
                 "suggestions": {"positions": list(fmt.positions), "fonts": list(self.fonts.families()),
                                 "colors": ad.suggested_colors},
-                "layout_notes": missing_notes(missing) + list(geometry.notes) + list(ad.notes),
+                "layout_notes": missing_notes(missing) + list(geometry.notes) + list(ad.notes) + ([small] if small else [])
+                                + list(type_notes),
             }
             if req.out_dir:
                 path = str(Path(req.out_dir) / f"ad-{fmt.name}.png")

@@ -3,7 +3,7 @@
     python -m editor ad --product IN --headline TEXT [--subline TEXT] [--price TEXT] [--old-price TEXT]
         [--cta TEXT] [--preset NAME] [--background IMG | --background-prompt TEXT | --backdrop NAME]
         [--around-product] [--format NAME ...] [--layout LAYOUT.json] [--brand NAME] [--remover NAME]
-        --out DIR [--report R.json]
+        [--design N] --out DIR [--report R.json]
     python -m editor ad --batch --product PHOTO_OR_ZIP [...] (--headline TEXT | --copy-csv COPY.csv) ... --out DIR
 
 Without a generated background nothing needs a diffusion model: the product is cut out (a cut-out
@@ -12,7 +12,9 @@ A generated background runs through the Studio under a memory plan, as in the ap
 
 The layouts each format got are written next to the pictures (NAME_layout.json): edit them (text
 position, size, font, colours, product place) and pass the file back with --layout to re-render.
---brand applies a brand kit saved with `python -m editor brand save`. --batch builds every format
+--design N gives the Nth design (layout template) for the same copy: 1 is the best fit for the
+product and the copy, 2 the next, and so on. --brand applies a brand kit saved with
+`python -m editor brand save`. --batch builds every format
 for every photo (zips are opened) into one zip, with one copy text or a CSV of copy per photo.
 """
 
@@ -46,6 +48,8 @@ def register(subparsers) -> None:
     parser.add_argument("--format", dest="formats", nargs="+", action="extend", default=None,
                         help=f"one or more of {', '.join(FORMATS)} (default instagram-square)")
     parser.add_argument("--layout", default=None, help="layout file (JSON, as written next to a previous build) to apply")
+    parser.add_argument("--design", type=int, default=None, metavar="N",
+                        help="design number: 1 is the best-fitting layout template, 2 the next... (the copy stays)")
     parser.add_argument("--brand", default=None, help="name of a saved brand kit (python -m editor brand save)")
     parser.add_argument("--brand-dir", default=None, help="where brand kits are saved (default: $INTACT_BRAND_DIR or brands/)")
     parser.add_argument("--batch", action="store_true", help="every format for every --product photo, in one zip")
@@ -77,7 +81,7 @@ def _request(args, studio):
         around_product=args.around_product, preset=args.preset, remover=args.remover, accent=args.accent,
         layouts=load_layouts(args.layout) if args.layout else None,
         brand=studio.brands.load(args.brand) if args.brand else None,
-        model=args.model, seed=args.seed, steps=args.steps,
+        model=args.model, seed=args.seed, steps=args.steps, design=args.design,
     )
 
 
@@ -111,8 +115,8 @@ def run(args) -> int:
     for name, image in outcome.images.items():
         elements = report["formats"][name]["elements"]
         worst = min((e["contrast_ratio"] for e in elements), default=float("nan"))
-        print(f"wrote {written[f'ad:{name}']} ({image.width}×{image.height}, {len(elements)} texts, "
-              f"lowest contrast {worst:.1f}:1)")
+        print(f"wrote {written[f'ad:{name}']} ({image.width}×{image.height}, design "
+              f"{report['formats'][name].get('template', '?')}, {len(elements)} texts, lowest contrast {worst:.1f}:1)")
     print(f"wrote {written['zip']}")
     print(f"wrote {written['layout']} (edit it and pass it back with --layout)")
     if report.get("memory_plan"):

@@ -4,19 +4,21 @@ the text is drawn."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
 
 from editor.ad import backgrounds as bglib
+from editor.ad import grounding, templates
+from editor.ad.colour import parse_hex, to_hex
 from editor.ad.composite import composite, light_direction, place_product, requested_placement, shadow_map
 from editor.ad.composition import Geometry, auto_layout
 from editor.ad.cutout import CutOut
 from editor.ad.design import AdLayout, TextSettings
-from editor.ad.fonts import FontCatalogue
+from editor.ad.fonts import FontCatalogue, pair_book
 from editor.ad.layout import TextPlan, plan_text, render_text
-from editor.ad.palette import Palette, product_palette
+from editor.ad.palette import Palette, accent_colour, product_palette
 from editor.ad.saliency import busy_map
 from editor.ad.samples import coffee_cutout, product_shot
 from editor.ad.typography import Copy
@@ -55,27 +57,50 @@ class Built:
     plan: TextPlan
     report: list
     palette: Palette
+    book: object = None  # the type pair's FontBook the build used
+    badges: tuple = ()
 
 
 def build_ad(fmt, cut: CutOut, texts: dict, catalogue: FontCatalogue, backdrop: str = "product-tint",
              wanted: AdLayout | None = None, background: np.ndarray | None = None, brand=None) -> Built:
-    """One format, as AdWorkflow builds it (same functions, same order), without caching."""
-    book = catalogue.book((wanted.text.font if wanted else None) or None)
+    """One format, as AdWorkflow builds it (same functions, same order), without caching: the
+    best-fitting template (design 1), its type pair, the badges the copy earns, the template's
+    decoration, one accent from the product, the grounded composite."""
+    wanted = wanted or AdLayout()
+    x0, y0, x1, y1 = cut.bbox()
+    cut_size = (x1 - x0, y1 - y0)
+    raw = Copy.from_texts(texts)
+    template = wanted.template or templates.for_design(fmt, cut_size, len(raw.headline) + len(raw.subline), 1)
+    book, _ = pair_book(catalogue, wanted.text.style or templates.get_template(template).pair, wanted.text.font)
     palette = product_palette(cut.rgba[..., :3], cut.alpha)
     look = bglib.load_backdrop(backdrop)
-    bg = background if background is not None else bglib.render_backdrop(look, fmt.size, palette)
-    copy, _ = Copy.from_texts(texts).without_missing(book)
-    x0, y0, x1, y1 = cut.bbox()
+    camera = grounding.camera_angle(cut.alpha)
+    view, _ = grounding.pick_view(look.views, camera.angle) if background is None else ("any", True)
+    bg = background if background is not None else bglib.render_backdrop(look, fmt.size, palette, view)
+    copy, _ = raw.without_missing(book)
+    earned = copy.badge_texts()
+    badges = tuple(earned[k] for k in ("new", "discount") if k in earned and wanted.badge_place(k) == "above")
+    pixels = bg.reshape(-1, 3)[:: max(1, bg.size // 3 // 20000)]
+    accent = wanted.text.accent or (to_hex(look.accent) if look.accent else to_hex(accent_colour(palette, pixels) or palette.accent))
     mark = brand.mark(fmt) if brand is not None else None
-    layout, geometry = auto_layout(fmt, (x1 - x0, y1 - y0), copy, book, wanted, mark, busy_map(bg), TextSettings())
-    placement = requested_placement((x1 - x0, y1 - y0), fmt, layout.product)
+    layout, geometry = auto_layout(fmt, cut_size, copy, book, replace(wanted, template=template), mark, busy_map(bg),
+                                   TextSettings(accent=accent), badges)
+    placement = requested_placement(cut_size, fmt, layout.product)
+    if background is None and view in ("sweep", "tabletop"):
+        bg = bglib.render_backdrop(look, fmt.size, palette, view, grounding.horizon_behind(placement, fmt.height, camera.angle))
+    if geometry.decor is not None:
+        fill, opacity = templates.decor_colours(geometry.decor, parse_hex(layout.text.accent or accent), palette.dominant)
+        bg = templates.paint_decor(bg, geometry.decor, fill, opacity)
     layer, alpha = place_product(cut, placement, fmt.size)
     box = (placement.x, placement.y, placement.x + placement.width, placement.bottom)
     light = light_direction(bg, box, look.light_angle if background is None else None)
-    comp = composite(bg, layer, alpha, shadow_map(alpha, placement, look.contact_shadow, look.drop_shadow, light))
+    glossy = look.reflection if camera.angle == grounding.EYE_LEVEL and view != "flat-lay" and background is None else 0.0
+    mirror = grounding.reflection(layer, alpha, placement.height, glossy) if glossy > 0 else None
+    comp = composite(bg, layer, alpha, shadow_map(alpha, placement, look.contact_shadow, look.drop_shadow, light),
+                     reflection=mirror)
     plan = plan_text(comp, geometry, book, palette, layout.text.color, layout.text.accent)
     final, report = render_text(comp, alpha, plan, book, mark)
-    return Built(comp, final, alpha, layout, geometry, plan, report, palette)
+    return Built(comp, final, alpha, layout, geometry, plan, report, palette, book, badges)
 
 
 @pytest.fixture(scope="session")

@@ -65,7 +65,7 @@ def test_resolving_the_layout_a_build_returned_gives_the_same_geometry(products,
     ad = build(fmt, products["bottle"], COPY, catalogue)
     cut = products["bottle"]
     x0, y0, x1, y1 = cut.bbox()
-    again = resolve(fmt, ad.layout, (x1 - x0, y1 - y0), Copy.from_texts(COPY), catalogue.book(None))
+    again = resolve(fmt, ad.layout, (x1 - x0, y1 - y0), Copy.from_texts(COPY), ad.book, badges=ad.badges)
     assert again.block_box() == ad.geometry.block_box() and again.product_box == ad.geometry.product_box
     assert again.block.lines == ad.geometry.block.lines
 

@@ -24,6 +24,7 @@ from editor.ad.colour import contrast_ratio
 from editor.ad.composition import gutter
 from editor.ad.formats import FORMAT_SPECS, get_format, scaled
 from editor.ad.linebreak import units
+from editor.ad.templates import get_template
 
 COPIES = {
     "autumn": dict(headline="가을 신메뉴 출시", subline="따뜻한 한 잔의 여유", price="5,500원 → 4,500원", cta="지금 주문하기"),
@@ -156,7 +157,7 @@ def halo_contrast(ad, entry) -> float:
         x0, y0, x1, y1 = line["box"]
         x0, y0, x1, y1 = x0 - 2 * r - 2, y0 - 2 * r - 2, x1 + 2 * r + 2, y1 + 2 * r + 2
         after = ad.final[y0:y1, x0:x1].astype(int)
-        if entry["element"] == "cta":  # on the button: glyphs are what differs from the button colour
+        if entry["element"] in ("cta", "badge"):  # on a button or tag: glyphs are what differs from its fill
             reference = np.broadcast_to(_hex(entry["button_color"]), after.shape)
             inside = np.abs(after - reference).max(axis=2) <= 8
             touched = ~inside & (np.abs(after - ad.composite[y0:y1, x0:x1].astype(int)).max(axis=2) > 8)
@@ -164,7 +165,7 @@ def halo_contrast(ad, entry) -> float:
         else:
             touched = np.abs(after - ad.composite[y0:y1, x0:x1].astype(int)).max(axis=2) > 8
         halo = cv2.dilate(touched.astype(np.uint8), ring).astype(bool) & ~touched
-        if entry["element"] == "cta":
+        if entry["element"] in ("cta", "badge"):
             halo &= np.abs(after - reference).max(axis=2) <= 8
         if halo.any():
             worst = min(worst, float(contrast_ratio(colour[None], after[halo].astype(float)).min()))
@@ -199,7 +200,8 @@ def test_banner_puts_the_product_right_beside_the_text(built, copy_name, product
     bx0, _, bx1, _ = ad.geometry.block_box()
     px0, _, px1, _ = ad.geometry.product_box
     gap = px0 - bx1 if ad.geometry.position == "left" else bx0 - px1
-    assert 0 < gap <= gutter(fmt) + 2
+    # The gutter of the design's template (a split or a card keeps more air around the text).
+    assert 0 < gap <= round(gutter(fmt) * get_template(ad.geometry.template).gap_scale) + 2
     # and the two are centred as a group: equal room on the left and the right
     lx0, _, lx1, _ = fmt.live_area()
     left_room = min(bx0, px0) - lx0

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from editor.ad import FORMATS, AdRequest, AdWorkflow
+from editor.ad import FORMATS, AdLayout, AdRequest, AdWorkflow
 from editor.ad.composite import Placement, place_product
 from editor.ad.formats import get_format, scaled
 from editor.ad.samples import product_shot
@@ -69,7 +69,8 @@ def test_changing_the_headline_reruns_the_design_and_text_but_not_the_cutout_or_
     # The product shares the canvas with the text, so a new headline may move it (placement and
     # composite then rerun too); the cut-out, palette and background never rerun.
     assert {f"{n}[{f}]" for f in formats for n in ("design", "text", "save")} <= set(ran)
-    assert {key.split("[")[0] for key in ran} <= {"design", "placement", "composite", "text", "save"}
+    # A new headline may move the text's panel (decor) and so the composite; never the cut-out or background.
+    assert {key.split("[")[0] for key in ran} <= {"design", "placement", "decor", "composite", "text", "save"}
     assert "cutout" in cached and "palette" in cached and all(f"background[{f}]" in cached for f in formats)
     assert wf.graph.runs["background"] == 2 and wf.graph.runs["cutout"] == 1
     third = wf.run(AdRequest(**{**base, "backdrop": "night-navy"}, **TEXTS))
@@ -132,8 +133,10 @@ def test_scene_generated_around_the_product_keeps_its_pixels_exact(product_png, 
     opaque = alpha == 1.0
     assert opaque.sum() > 100
     assert np.array_equal(final[opaque], layer[opaque].astype(np.uint8))
+    # New words, the product where it was (its layout sent back): the scene is not generated again.
+    kept = {name: AdLayout(product=layout.product, template=layout.template) for name, layout in result.layouts.items()}
     again = wf.run(AdRequest(product=product_png, around_product=True, background_prompt="a marble counter in a bakery",
-                             scale=0.2, steps=2, **{**TEXTS, "headline": "다른 문구"}))
+                             scale=0.2, steps=2, layouts=kept, **{**TEXTS, "headline": "봄맞이 특가 행사"}))
     assert "background-around-product[instagram-square]" in again.report["nodes"]["cached"]
 
 
@@ -151,7 +154,8 @@ def test_cli_ad_writes_every_requested_format_and_a_report(product_png, tmp_path
     with Image.open(square) as a, Image.open(banner) as b:
         assert a.size == (1080, 1080) and b.size == (1200, 628)
     data = json.loads(report.read_text(encoding="utf-8"))
-    assert data["formats"]["web-banner"]["elements"][0]["text"] == "가을 신상 입고"
+    headline = next(e for e in data["formats"]["web-banner"]["elements"] if e["element"] == "headline")
+    assert headline["text"] == "가을 신상 입고"
     assert str(banner) in capsys.readouterr().out and (out / "가을-신상-입고_ads.zip").is_file()
 
 
