@@ -37,6 +37,7 @@ ERRORS_KO = {
     "not_bool": "{name} 값은 켜기/끄기 중 하나여야 합니다.",
     "text_too_long": "{name}이(가) 너무 깁니다({length}자, 최대 {limit}자).",
     "text_empty": "{name}을(를) 입력하세요.",
+    "text_bad_characters": "{name}에 깨진 글자가 있습니다(올바른 유니코드 글자가 아님). 다시 입력하세요.",
     "bad_choice": "{name}에서 '{value}'은(는) 고를 수 없는 값입니다.",
     "no_image": "먼저 사진을 올리세요.",
     "no_product": "먼저 상품 사진을 올리세요.",
@@ -73,6 +74,7 @@ ERRORS_KO = {
     "image_array_dtype": "이미지 배열은 숫자여야 합니다({dtype}).",
     "image_bad_source": "이미지로 쓸 수 없는 값입니다({kind}).",
     "image_is_folder": "{name}은(는) 폴더입니다. 이미지 파일을 고르세요.",
+    "image_not_a_file": "{name}은(는) 일반 파일이 아닙니다(파이프나 장치). 이미지 파일을 고르세요.",
     "image_permission": "{name}을(를) 읽을 권한이 없습니다.",
     "image_cannot_open": "{name}을(를) 열 수 없습니다.",
     "file_not_found": "파일을 찾을 수 없습니다: {name}.",
@@ -95,6 +97,7 @@ ERRORS_KO = {
     "blank_output": "모델이 빈(검은) 그림을 만들었습니다(계산이 넘쳤습니다). 저장하지 않았습니다. 다른 시드나 더 낮은 스타일 강도로, 또는 스타일 없이 다시 시도하세요.",
     "disk_full": "디스크가 가득 차서 결과를 저장하지 못했습니다(반쯤 쓰인 파일은 남지 않았습니다). 공간을 확보한 뒤 다시 시도하세요.",
     "output_not_writable": "저장 폴더에 쓸 수 없어 결과를 저장하지 못했습니다. 관리자에게 알려 주세요.",
+    "output_not_folder": "저장 위치가 폴더가 아니어서 결과를 저장하지 못했습니다. 관리자에게 알려 주세요.",
     # ads: backdrops, layouts, brand kits, batches
     "ad_unknown_backdrop": "알 수 없는 배경입니다: '{name}'.",
     "ad_unknown_font": "이 컴퓨터에 없는 글꼴입니다: '{font}'.",
