@@ -22,6 +22,7 @@ FIELDS_KO = {
     "preset": "프리셋", "backdrop": "배경", "accent": "강조 색",
     # how the image loader names a picture that has no file name
     "the uploaded file": "올린 파일", "the image": "이미지",
+    "text size": "글자 크기", "product x": "상품 가로 위치", "product y": "상품 세로 위치", "product size": "상품 크기",
 }
 
 ERRORS_KO = {
@@ -37,6 +38,14 @@ ERRORS_KO = {
     "not_bool": "{name} 값은 켜기/끄기 중 하나여야 합니다.",
     "text_too_long": "{name}이(가) 너무 깁니다({length}자, 최대 {limit}자).",
     "text_empty": "{name}을(를) 입력하세요.",
+    "replica_lost_saving": "결과를 저장하는 중에 서버가 다시 시작했습니다. 갤러리에서 찾아보고, 없으면 다시 실행하세요.",
+    "replicas_restarting": "서버가 다시 시작하는 중이라 작업을 실행하지 못했습니다. 1분 뒤에 다시 시도하세요.",
+    "not_a_colour": "'{value}'은(는) 색이 아닙니다. 색 선택기로 고르세요.",
+    "batch_zip_bomb": "zip 파일을 받을 수 없습니다: {name}의 압축을 풀면 사진보다 훨씬 큽니다(압축 폭탄일 수 있음).",
+    "batch_zip_member": "zip 파일이 손상되었습니다: {name}의 압축을 풀 수 없습니다.",
+    "batch_csv_broken": "CSV 파일 {line}번째 줄을 읽을 수 없습니다: 칸이 너무 길거나 깨졌습니다.",
+    "batch_csv_too_large": "CSV 파일이 너무 큽니다.",
+    "brand_not_saved": "브랜드 키트를 저장하지 못했습니다: 브랜드 폴더에 쓸 수 없습니다. 관리자에게 알려 주세요.",
     "text_bad_characters": "{name}에 깨진 글자가 있습니다(올바른 유니코드 글자가 아님). 다시 입력하세요.",
     "bad_choice": "{name}에서 '{value}'은(는) 고를 수 없는 값입니다.",
     "no_image": "먼저 사진을 올리세요.",

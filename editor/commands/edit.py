@@ -54,6 +54,7 @@ def register(subparsers) -> None:
                         "the background keys/values refresh only when they drift (elastic), "
                         "trading a little fidelity for speed")
     job_io.add_studio_flags(parser)
+    job_io.add_embed_flag(parser)
     parser.set_defaults(func=run)
 
 
@@ -75,10 +76,10 @@ def run(args) -> int:
     from editor.cli_progress import StageProgress
 
     outcome = studio.edit(request, JobContext(progress=StageProgress()))
-    job_io.copy_out(outcome.saved.files["result"], out)
     r = outcome.report
-    job_io.write_report(report_path, dict(r, image=str(args.image), mask=str(args.mask), out=str(out),
-                                   record=outcome.saved.id))
+    job_io.publish(studio, outcome.saved, {out: outcome.saved.files["result"]}, report_path,
+                   dict(r, image=str(args.image), mask=str(args.mask), out=str(out), record=outcome.saved.id),
+                   job_io.embedded_settings(args, r))
     print(
         f"wrote {out} ({r['width']}×{r['height']}, {r['model_label']}, {r['foreground_tokens']}/{r['image_tokens']} "
         f"tokens edited, {r['steps']} steps ({r['skip_steps']} skipped), inversion {r['inversion']} "
