@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from editor.errors import InputError
+from models.data_files import NotARegularFile, open_regular
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,11 @@ def _open(source: ImageSource, max_megapixels: float, field: str | None) -> Imag
     what = _describe(source)
     max_pixels = int(max_megapixels * 1_000_000)
     try:
-        fp = io.BytesIO(bytes(source)) if isinstance(source, (bytes, bytearray, memoryview)) else open(source, "rb")
+        fp = io.BytesIO(bytes(source)) if isinstance(source, (bytes, bytearray, memoryview)) else open_regular(source)
+    except NotARegularFile as exc:  # a named pipe would block a plain open forever
+        if exc.kind == "a folder":
+            raise _error(f"{what} is a folder, not an image file.", "image_is_folder", what, field) from None
+        raise _error(f"{what} is {exc.kind}, not an image file.", "image_not_a_file", what, field) from None
     except FileNotFoundError:
         raise InputError(f"File not found: {what}.", key="file_not_found", field=field, name=what,
                          operator_hint=f"(looked for {source})") from None

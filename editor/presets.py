@@ -10,7 +10,6 @@ other presets, the app and the CLI carry on.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -19,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from editor.errors import InputError
-from models.data_files import DataProblem, skipped
+from editor.limits import MAX_PROMPT_CHARS
+from models.data_files import DataProblem, JsonFileError, parse_json, read_json_text, skipped
 from models.registry import MODELS, ModelSpec
 
 log = logging.getLogger(__name__)
@@ -128,6 +128,8 @@ class _Checker:
     def template(self, value) -> str:
         if not isinstance(value, str) or not value.strip():
             self.fail("'prompt' must be a non-empty text template.", "prompt")
+        if len(value) > MAX_PROMPT_CHARS:
+            self.fail(f"'prompt' has {len(value)} characters; at most {MAX_PROMPT_CHARS}.", "prompt")
         try:
             fields = [f for _, f, _, _ in string.Formatter().parse(value) if f is not None]
         except ValueError as exc:
@@ -141,9 +143,9 @@ class _Checker:
 def parse_preset(path: Path, text: str) -> Preset:
     check = _Checker(path, text)
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        check.fail(f"not valid JSON: {exc.msg} (column {exc.colno}).", after_line=exc.lineno)
+        data = parse_json(text)
+    except JsonFileError as exc:
+        check.fail(exc.detail, after_line=exc.line)
     if not isinstance(data, dict):
         check.fail("the file must hold one JSON object.")
     for key in data:
@@ -164,6 +166,8 @@ def parse_preset(path: Path, text: str) -> Preset:
     negative = data.get("negative_prompt", "")
     if not isinstance(negative, str):
         check.fail("'negative_prompt' must be text.", "negative_prompt")
+    if len(negative) > MAX_PROMPT_CHARS:
+        check.fail(f"'negative_prompt' has {len(negative)} characters; at most {MAX_PROMPT_CHARS}.", "negative_prompt")
     description = data.get("description", "")
     if not isinstance(description, str):
         check.fail("'description' must be text.", "description")
@@ -215,11 +219,9 @@ def scan_presets(folders: list[Path] | None = None) -> tuple[dict[str, Preset], 
             continue
         for path in sorted(folder.glob("*.json")):
             try:
-                presets[path.stem] = parse_preset(path, path.read_text(encoding="utf-8"))
-            except UnicodeDecodeError:
-                problems.append(skipped("preset", path, "line 1: not UTF-8 text.", log))
-            except OSError as exc:
-                problems.append(skipped("preset", path, f"cannot be read ({exc.strerror or type(exc).__name__}).", log))
+                presets[path.stem] = parse_preset(path, read_json_text(path))
+            except JsonFileError as exc:
+                problems.append(skipped("preset", path, f"line 1: {exc}", log))
             except InputError as exc:
                 problems.append(skipped("preset", path, str(exc).removeprefix(f"Preset file {path.name}, "), log))
     return dict(sorted(presets.items())), problems

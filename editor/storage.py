@@ -11,14 +11,21 @@ names (`edit_green-tea.png`, `가을신메뉴_instagram-square.png`) so a downlo
 
 Every job is saved atomically: its files are written into a hidden staging folder that is
 renamed into place in one step, and only then is the history line appended. A failure (full disk,
-a crash, an encoding error) leaves neither a half-written file nor an empty folder. The history is
-append-only: a crash in the middle of an append can leave a torn last line, which readers skip.
+a crash, an encoding error) leaves neither a half-written file nor an empty folder; the staging
+folders a killed process left behind (`jobs/.<id>.tmp`, `jobs/.scratch-*`) are swept when a store
+is opened, once they are older than any save could take. The history is append-only: a crash in
+the middle of an append can leave a torn last line, which readers skip.
+
+Pictures are published: a saved PNG carries no job record (no owner tag, no memory plan, no machine
+facts), only the pixels and "Software: Intact". The record lives in `history.jsonl` and is what
+the gallery reads; `encode_png(image, settings)` embeds settings only when a QA run asks for them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import errno
 import hashlib
 import io
 import json
@@ -28,7 +35,10 @@ import secrets
 import shutil
 import tempfile
 import threading
+import time
 import unicodedata
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,15 +47,19 @@ from PIL.PngImagePlugin import PngInfo
 
 from editor.atomic import atomic_write_bytes, fsync_dir
 from editor.digests import array_digest
-from editor.errors import InputError
+from editor.errors import InputError, IntactError
+from models.data_files import JsonFileError, parse_json
 
-PARAMS_KEY = "intact:params"  # PNG iTXt keyword holding the job record as JSON
+PARAMS_KEY = "intact:params"  # PNG iTXt keyword for settings a QA run embeds on purpose (never the record)
 SOFTWARE = "Intact"
 HISTORY_NAME = "history.jsonl"
 JOBS_DIR = "jobs"
 RECORD_VERSION = 2
 FAST_PNG_ABOVE = 4_000_000  # pixels: bigger pictures are compressed less, to save in seconds
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+# What a killed save leaves in jobs/: our staging folders and scratch files, and nothing else.
+_LEFTOVER = re.compile(r"^(\.[0-9a-f]{32}\.tmp|\.scratch-.+)$")
+STALE_AFTER_S = 3600  # untouched this long: no save is writing it (a save or batch writes every few seconds)
 
 
 def _lock_file(fd: int) -> None:
@@ -82,10 +96,12 @@ def json_safe(params: dict) -> dict:
         raise InputError(f"The job's parameters cannot be saved as JSON: {exc}", key="not_saveable") from None
 
 
-def encode_png(image: Image.Image, params: dict) -> bytes:
-    """PNG bytes with the parameters as an iTXt chunk (UTF-8, so Korean prompts survive)."""
+def encode_png(image: Image.Image, settings: dict | None = None) -> bytes:
+    """PNG bytes of a picture to publish: no job record inside. `settings` (a QA option: prompt,
+    seed, model) is embedded as an iTXt chunk (UTF-8, so Korean prompts survive) only when given."""
     info = PngInfo()
-    info.add_itxt(PARAMS_KEY, json.dumps(params, ensure_ascii=False, sort_keys=True))
+    if settings:
+        info.add_itxt(PARAMS_KEY, json.dumps(settings, ensure_ascii=False, sort_keys=True))
     info.add_text("Software", SOFTWARE)
     if image.mode not in ("RGB", "RGBA", "L"):
         image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
@@ -97,16 +113,34 @@ def encode_png(image: Image.Image, params: dict) -> bytes:
     return buffer.getvalue()
 
 
+def disk_problem(exc: OSError, where: str | os.PathLike | None = None) -> IntactError | None:
+    """A full disk or a place that cannot be written, as one line the user can act on (writes
+    here are atomic: nothing half-written was left). None for other failures. The folder is the
+    operator's: it goes in the hint the CLI adds, never in the message a browser shows."""
+    hint = f"({where})" if where is not None else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return IntactError("The disk is full: the result could not be saved (nothing half-written is left). "
+                           "Free some space and try again.", key="disk_full", operator_hint=hint)
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return IntactError("The output folder is read-only: the result could not be saved (nothing half-written "
+                           "is left).", key="output_not_writable", operator_hint=hint)
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
+        return IntactError("The output folder is not a folder: the result could not be saved.",
+                           key="output_not_folder", operator_hint=hint)
+    return None
+
+
 def read_params(path: str | os.PathLike) -> dict:
-    """The parameters embedded in a saved PNG ({} for PNGs that have none)."""
+    """The settings a QA run embedded in a PNG ({} for PNGs that have none: every published one)."""
     with Image.open(path) as img:
         raw = img.text.get(PARAMS_KEY) if hasattr(img, "text") else None
     if not raw:
         return {}
     try:
-        return json.loads(raw)
-    except json.JSONDecodeError:
+        data = parse_json(raw)
+    except JsonFileError:
         return {}
+    return data if isinstance(data, dict) else {}
 
 
 def readable_name(*parts: str, suffix: str = ".png", limit: int = 60) -> str:
@@ -124,14 +158,16 @@ def readable_name(*parts: str, suffix: str = ".png", limit: int = 60) -> str:
 
 @dataclass(frozen=True)
 class JobFile:
-    """One file of a job, before saving: a picture (saved as PNG with the record inside), bytes, or a
-    file already written in the store's scratch space (`OutputStore.scratch_file`), moved in whole."""
+    """One file of a job, before saving: a picture (saved as PNG), bytes, a file already written in
+    the store's scratch space (`OutputStore.scratch_file`, moved in whole), or a zip of other
+    pictures of the same job (`zip_of`: their names), made from the PNG bytes encoded for them."""
 
     role: str  # "result", "mask", "ad:instagram-square", "zip", ...
     name: str  # readable file name, unique within the job
     image: Image.Image | None = None
     data: bytes | None = None
     written: Path | None = None
+    zip_of: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -147,16 +183,52 @@ class OutputStore:
     the folder (several replicas, on one machine or on a network volume) are safe too: job folders
     never collide and each history line is appended whole, under a file lock."""
 
-    def __init__(self, root: str | os.PathLike | None = None):
+    def __init__(self, root: str | os.PathLike | None = None, sweep: bool = True):
         self.root = Path(root) if root is not None else default_root()
         self.jobs_dir = self.root / JOBS_DIR
         self.history_path = self.root / HISTORY_NAME
         self._lock = threading.Lock()
+        if sweep:
+            self.sweep_leftovers()
+
+    def sweep_leftovers(self, older_than_s: float = STALE_AFTER_S) -> int:
+        """Remove the staging folders and scratch files a killed save left in jobs/ (only names
+        this store makes, only older than `older_than_s`); how many were removed. Never fatal."""
+        removed = 0
+        now = time.time()
+        try:
+            entries = list(os.scandir(self.jobs_dir))
+        except OSError:
+            return 0
+        for entry in entries:
+            if not _LEFTOVER.match(entry.name):
+                continue
+            try:
+                if now - entry.stat(follow_symlinks=False).st_mtime < older_than_s:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path)
+                else:
+                    os.unlink(entry.path)
+                removed += 1
+            except OSError:
+                continue  # another process swept it, or a read-only store: leave it
+        return removed
 
     # --- writing ------------------------------------------------------------------------------
 
     def save_job(self, record: dict, files: list[JobFile]) -> SavedJob:
-        """Save the job's files and append its record (with the files listed) to the history."""
+        """Save the job's files and append its record (with the files listed) to the history.
+        A full disk or a read-only folder is an IntactError with one line (nothing is left)."""
+        try:
+            return self._save_job(record, files)
+        except OSError as exc:
+            problem = disk_problem(exc, self.root)
+            if problem is None:
+                raise
+            raise problem from exc
+
+    def _save_job(self, record: dict, files: list[JobFile]) -> SavedJob:
         names = [f.name for f in files]
         if len(set(names)) != len(names) or any(Path(n).name != n or n.startswith(".") for n in names):
             raise ValueError(f"job file names must be unique plain names: {names}")
@@ -170,22 +242,23 @@ class OutputStore:
         listed = []
         staging.mkdir(parents=True)
         try:
+            encoded = _encode_pictures([f for f in files if f.image is not None])
             for f in files:
+                entry = {"role": f.role, "file": f"{JOBS_DIR}/{job_id}/{f.name}"}
                 if f.written is not None:  # large: never read into memory, renamed into the job folder
                     with open(f.written, "rb+") as fh:
-                        digest = hashlib.file_digest(fh, "sha256").hexdigest()
+                        entry["sha256"] = hashlib.file_digest(fh, "sha256").hexdigest()
                         os.fsync(fh.fileno())  # on disk before the folder appears
-                    listed.append({"role": f.role, "file": f"{JOBS_DIR}/{job_id}/{f.name}", "sha256": digest})
+                    listed.append(entry)
                     os.replace(f.written, staging / f.name)
                     continue
                 if f.image is not None:
-                    data = encode_png(f.image, record)
-                    listed.append({"role": f.role, "file": f"{JOBS_DIR}/{job_id}/{f.name}", "width": f.image.width,
-                                   "height": f.image.height, "sha256": pixel_hash(f.image)})
+                    data = encoded[f.name]
+                    entry.update(width=f.image.width, height=f.image.height, sha256=pixel_hash(f.image))
                 else:
-                    data = bytes(f.data or b"")
-                    listed.append({"role": f.role, "file": f"{JOBS_DIR}/{job_id}/{f.name}",
-                                   "sha256": hashlib.sha256(data).hexdigest()})
+                    data = _zip_bytes(f.zip_of, encoded) if f.zip_of else bytes(f.data or b"")
+                    entry["sha256"] = hashlib.sha256(data).hexdigest()
+                listed.append(entry)
                 atomic_write_bytes(staging / f.name, data)
             os.replace(staging, folder)  # the whole folder appears at once
             fsync_dir(self.jobs_dir)
@@ -201,13 +274,38 @@ class OutputStore:
             raise
         return SavedJob(job_id, folder, {f["role"]: self.root / f["file"] for f in listed}, record)
 
+    def withdraw(self, saved: SavedJob) -> None:
+        """Undo a save whose results could not be delivered (the CLI's --out on a full disk): the
+        job's files go, and so does its history line: cut off when it is still the last line,
+        else struck out by a `{"withdrawn": id}` line that readers honour."""
+        shutil.rmtree(saved.folder, ignore_errors=True)
+        line = json.dumps(saved.record, ensure_ascii=False, sort_keys=True).encode("utf-8") + b"\n"
+        with self._lock:
+            fd = os.open(self.history_path, os.O_RDWR)
+            try:
+                _lock_file(fd)
+                size = os.fstat(fd).st_size
+                if size >= len(line) and os.pread(fd, len(line), size - len(line)) == line:
+                    os.ftruncate(fd, size - len(line))
+                    os.fsync(fd)
+                    return
+            finally:
+                os.close(fd)
+            self._append_history({"withdrawn": saved.id})
+
     @contextlib.contextmanager
     def scratch_file(self, suffix: str = ""):
         """The path of a new, empty file beside the job folders, for a result too large to hold in
         memory: write it, then save it (`JobFile.written`) inside the block. Whatever has not been
         saved when the block ends (a failure, a cancel, a job that saves nothing) is removed."""
-        self.jobs_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=".scratch-", suffix=suffix, dir=self.jobs_dir)
+        try:
+            self.jobs_dir.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=".scratch-", suffix=suffix, dir=self.jobs_dir)
+        except OSError as exc:
+            problem = disk_problem(exc, self.root)
+            if problem is None:
+                raise
+            raise problem from exc
         os.close(fd)
         path = Path(name)
         try:
@@ -260,17 +358,36 @@ class OutputStore:
             data = self.history_path.read_bytes()
         except FileNotFoundError:
             return []
-        entries = []
+        entries, withdrawn = [], set()
         for raw in data.split(b"\n"):
             if not raw.strip():
                 continue
             try:
                 entry = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError):
+            except (UnicodeDecodeError, ValueError, RecursionError):
                 continue
             if isinstance(entry, dict) and isinstance(entry.get("id"), str) and isinstance(entry.get("files"), list):
                 entries.append(entry)
-        return entries
+            elif isinstance(entry, dict) and isinstance(entry.get("withdrawn"), str):
+                withdrawn.add(entry["withdrawn"])
+        return [e for e in entries if e["id"] not in withdrawn] if withdrawn else entries
 
     def path_of(self, listed_file: dict) -> Path:
         return self.root / listed_file["file"]
+
+
+def _encode_pictures(files: list[JobFile]) -> dict[str, bytes]:
+    """PNG bytes of each picture, encoded once (a zip of the pictures reuses them) and in parallel:
+    zlib releases the GIL, so the formats of an ad are compressed on every core at once."""
+    if len(files) <= 1:
+        return {f.name: encode_png(f.image) for f in files}
+    with ThreadPoolExecutor(max_workers=min(len(files), os.cpu_count() or 1)) as pool:
+        return dict(zip([f.name for f in files], pool.map(lambda f: encode_png(f.image), files)))
+
+
+def _zip_bytes(names: tuple[str, ...], encoded: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:  # PNGs are compressed already
+        for name in names:
+            archive.writestr(name, encoded[name])
+    return buffer.getvalue()

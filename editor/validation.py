@@ -6,10 +6,14 @@ megabyte-long error line)."""
 from __future__ import annotations
 
 import math
+import re
 
 from editor.errors import InputError
 
 SHOWN_CHARS = 60  # how much of a refused value a message quotes
+# A lone UTF-16 surrogate (raw JSON "\udcff", an undecodable byte on a command line) is not a
+# character: it cannot be encoded as UTF-8, so it would fail late (saving the PNG, the tokenizer).
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def shown(value) -> str:
@@ -47,11 +51,21 @@ def text(name: str, value, limit: int, what: str | None = None, required: bool =
         value = ""
     if not isinstance(value, str):
         raise InputError(f"The {label} must be text.", key="not_text", field=name, name=label)
+    check_characters(name, value, label)
     if len(value) > limit:
         raise InputError(f"The {label} is too long ({len(value)} characters, at most {limit}).",
                          key="text_too_long", field=name, name=label, length=len(value), limit=limit)
     if required and not value.strip():
         raise InputError(f"The {label} is empty.", key="text_empty", field=name, name=label)
+    return value
+
+
+def check_characters(name: str, value: str, what: str | None = None) -> str:
+    """`value` when every character in it can be written as UTF-8 (no lone surrogate)."""
+    if _SURROGATE.search(value):
+        label = what or name
+        raise InputError(f"The {label} contains a broken character (not valid Unicode text); type it again.",
+                         key="text_bad_characters", field=name, name=label)
     return value
 
 

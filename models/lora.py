@@ -17,7 +17,6 @@ warning (`scan_styles` reports it); the other styles stay usable.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -25,10 +24,13 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.data_files import DataProblem, skipped
+from models.data_files import DataProblem, JsonFileError, read_json_file, skipped
 from models.errors import InputError
 from models.locate import models_dir
 from models.registry import MODELS, ModelSpec, get_spec
+
+# A style's words reach every prompt it is used with and its name every style list.
+_MAX_DISPLAY_NAME, _MAX_TRIGGER_CHARS = 100, 1000
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +75,9 @@ def _parse_metadata(path: Path, weight_folders: list[Path]) -> Style:
     if not _NAME.match(name):
         raise InputError(f"{where}: style names use a-z, 0-9, '-' and '_' (got '{name}').")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{where}: not valid JSON ({exc}).") from None
+        data = read_json_file(path)
+    except JsonFileError as exc:
+        raise InputError(f"{where}: {exc}") from None
     if not isinstance(data, dict):
         raise InputError(f"{where}: must hold one JSON object.")
     missing = [k for k in ("display_name", "trigger_words", "default_weight", "base_model") if k not in data]
@@ -86,6 +88,10 @@ def _parse_metadata(path: Path, weight_folders: list[Path]) -> Style:
         triggers = [triggers]
     if not isinstance(triggers, list) or not all(isinstance(t, str) for t in triggers):
         raise InputError(f"{where}: trigger_words must be a list of texts.")
+    if not isinstance(data["display_name"], str) or not 0 < len(data["display_name"]) <= _MAX_DISPLAY_NAME:
+        raise InputError(f"{where}: display_name must be text of 1 to {_MAX_DISPLAY_NAME} characters.")
+    if sum(len(t) for t in triggers) > _MAX_TRIGGER_CHARS:
+        raise InputError(f"{where}: trigger_words hold more than {_MAX_TRIGGER_CHARS} characters.")
     weight = data["default_weight"]
     if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not -2.0 <= weight <= 2.0:
         raise InputError(f"{where}: default_weight must be a number from -2 to 2, got {weight!r}.")

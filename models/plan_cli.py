@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import sys
 
@@ -35,10 +36,40 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"mask must be a fraction between 0 and 1; got {text}")
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:  # NaN fails this too
+        raise argparse.ArgumentTypeError(f"mask must be a fraction between 0 and 1; got {text[:40]!r}")
     return value
+
+
+MAX_BUDGET_GB = 100_000  # far above any machine; beyond it a budget is a typo
+
+
+def _gigabytes(text: str) -> float:
+    """A memory budget in GB: a finite number from 0 to MAX_BUDGET_GB (inf, NaN and negatives refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= MAX_BUDGET_GB:
+        raise argparse.ArgumentTypeError(f"a memory budget is a number of GB from 0 to {MAX_BUDGET_GB}; got {text[:40]!r}")
+    return value
+
+
+def _whole(low: int, high: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be a whole number from {low} to {high}; got {text[:40]!r}")
+        return value
+
+    return parse
 
 
 def register(subparsers) -> None:
@@ -50,17 +81,17 @@ def register(subparsers) -> None:
     )
     p.add_argument("--model", default="flux-dev", help="model name (see `list`)")
     p.add_argument("--size", type=parse_size, default=(1024, 1024), help="WIDTHxHEIGHT, e.g. 1024x1024")
-    p.add_argument("--steps", type=int, default=28)
-    p.add_argument("--skip-steps", type=int, default=0,
+    p.add_argument("--steps", type=_whole(1, 1000), default=28)
+    p.add_argument("--skip-steps", type=_whole(0, 999), default=0,
                    help="KV-Edit skipped steps; the cache holds steps - skip (default 0: the worst case; edits default to 4)")
     p.add_argument("--mask", type=_fraction, default=0.25, help="fraction of the image regenerated (0..1)")
-    p.add_argument("--images", type=int, default=1, help="pictures generated in one batch")
+    p.add_argument("--images", type=_whole(1, 64), default=1, help="pictures generated in one batch")
     p.add_argument("--speed", choices=SPEED_SETTINGS, default=EXACT,
                    help="speed setting; for KV-Edit fast/fastest keep keyframes only (a share of the steps)")
     p.add_argument("--task", choices=planner.TASKS, default=None, help="default: kv-edit (every image model runs it)")
     p.add_argument("--dtype", choices=sorted(est.DTYPE_BYTES), default=None, help="compute dtype (default bf16 on GPU)")
-    p.add_argument("--gpu-gb", type=float, default=None, help="free accelerator memory in GB (0 = CPU only)")
-    p.add_argument("--ram-gb", type=float, default=None, help="free RAM in GB")
+    p.add_argument("--gpu-gb", type=_gigabytes, default=None, help="free accelerator memory in GB (0 = CPU only)")
+    p.add_argument("--ram-gb", type=_gigabytes, default=None, help="free RAM in GB")
     p.add_argument("--profile", choices=sorted(planner.PROFILES), default=None, help="a named machine budget")
     p.add_argument(
         "--quantizers",

@@ -22,6 +22,7 @@ FIELDS_KO = {
     "preset": "프리셋", "backdrop": "배경", "accent": "강조 색",
     # how the image loader names a picture that has no file name
     "the uploaded file": "올린 파일", "the image": "이미지",
+    "text size": "글자 크기", "product x": "상품 가로 위치", "product y": "상품 세로 위치", "product size": "상품 크기",
 }
 
 ERRORS_KO = {
@@ -37,6 +38,15 @@ ERRORS_KO = {
     "not_bool": "{name} 값은 켜기/끄기 중 하나여야 합니다.",
     "text_too_long": "{name}이(가) 너무 깁니다({length}자, 최대 {limit}자).",
     "text_empty": "{name}을(를) 입력하세요.",
+    "replica_lost_saving": "결과를 저장하는 중에 서버가 다시 시작했습니다. 갤러리에서 찾아보고, 없으면 다시 실행하세요.",
+    "replicas_restarting": "서버가 다시 시작하는 중이라 작업을 실행하지 못했습니다. 1분 뒤에 다시 시도하세요.",
+    "not_a_colour": "'{value}'은(는) 색이 아닙니다. 색 선택기로 고르세요.",
+    "batch_zip_bomb": "zip 파일을 받을 수 없습니다: {name}의 압축을 풀면 사진보다 훨씬 큽니다(압축 폭탄일 수 있음).",
+    "batch_zip_member": "zip 파일이 손상되었습니다: {name}의 압축을 풀 수 없습니다.",
+    "batch_csv_broken": "CSV 파일 {line}번째 줄을 읽을 수 없습니다: 칸이 너무 길거나 깨졌습니다.",
+    "batch_csv_too_large": "CSV 파일이 너무 큽니다.",
+    "brand_not_saved": "브랜드 키트를 저장하지 못했습니다: 브랜드 폴더에 쓸 수 없습니다. 관리자에게 알려 주세요.",
+    "text_bad_characters": "{name}에 깨진 글자가 있습니다(올바른 유니코드 글자가 아님). 다시 입력하세요.",
     "bad_choice": "{name}에서 '{value}'은(는) 고를 수 없는 값입니다.",
     "no_image": "먼저 사진을 올리세요.",
     "no_product": "먼저 상품 사진을 올리세요.",
@@ -73,6 +83,7 @@ ERRORS_KO = {
     "image_array_dtype": "이미지 배열은 숫자여야 합니다({dtype}).",
     "image_bad_source": "이미지로 쓸 수 없는 값입니다({kind}).",
     "image_is_folder": "{name}은(는) 폴더입니다. 이미지 파일을 고르세요.",
+    "image_not_a_file": "{name}은(는) 일반 파일이 아닙니다(파이프나 장치). 이미지 파일을 고르세요.",
     "image_permission": "{name}을(를) 읽을 권한이 없습니다.",
     "image_cannot_open": "{name}을(를) 열 수 없습니다.",
     "file_not_found": "파일을 찾을 수 없습니다: {name}.",
@@ -95,6 +106,7 @@ ERRORS_KO = {
     "blank_output": "모델이 빈(검은) 그림을 만들었습니다(계산이 넘쳤습니다). 저장하지 않았습니다. 다른 시드나 더 낮은 스타일 강도로, 또는 스타일 없이 다시 시도하세요.",
     "disk_full": "디스크가 가득 차서 결과를 저장하지 못했습니다(반쯤 쓰인 파일은 남지 않았습니다). 공간을 확보한 뒤 다시 시도하세요.",
     "output_not_writable": "저장 폴더에 쓸 수 없어 결과를 저장하지 못했습니다. 관리자에게 알려 주세요.",
+    "output_not_folder": "저장 위치가 폴더가 아니어서 결과를 저장하지 못했습니다. 관리자에게 알려 주세요.",
     # ads: backdrops, layouts, brand kits, batches
     "ad_unknown_backdrop": "알 수 없는 배경입니다: '{name}'.",
     "ad_unknown_font": "이 컴퓨터에 없는 글꼴입니다: '{font}'.",

@@ -11,7 +11,6 @@ region and only the scene is regenerated.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from PIL import Image
 from editor.ad import surfaces
 from editor.ad.colour import RGB, parse_hex
 from editor.errors import InputError, IntactError
-from models.data_files import DataProblem, skipped
+from models.data_files import DataProblem, read_json_file, skipped
 from models.families import supports
 from models.vocabulary import KV_EDIT
 
@@ -34,6 +33,7 @@ BACKDROP_DIR = Path(__file__).resolve().parents[2] / "assets" / "backdrops"
 DEFAULT_BACKDROP = "product-tint"
 BACKDROP_KINDS = ("solid", "linear", "radial", "sweep", "palette", "surface")
 PALETTE_SHAPES = ("linear", "radial", "sweep")
+_MAX_LABEL = 100  # a backdrop's name and label are shown in lists
 NEUTRAL_SOURCE_PROMPT = "a product photo on a plain neutral studio background"
 
 
@@ -102,7 +102,13 @@ def load_backdrop(name: str, folder: Path | None = None) -> Backdrop:
         raise InputError(f"Unknown backdrop '{name}'. Choose from: {', '.join(sorted(files))}.",
                          key="ad_unknown_backdrop", field="backdrop", name=name)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = read_json_file(path)  # NaN and infinity are refused as numbers here
+        if not isinstance(data, dict):
+            raise ValueError("the file must hold one JSON object")
+        _no_infinite_text(data)  # ... and as text ("nan") here, which float() would accept
+        for key in ("name", "label"):
+            if len(str(data.get(key, name))) > _MAX_LABEL:
+                raise ValueError(f"'{key}' has more than {_MAX_LABEL} characters")
         kind = data["kind"]
         if kind not in BACKDROP_KINDS:
             raise ValueError(f"kind must be one of {BACKDROP_KINDS}")
@@ -131,10 +137,27 @@ def load_backdrop(name: str, folder: Path | None = None) -> Backdrop:
             seed=int(data.get("seed", 0)),
             reflection=float(data.get("reflection", 0.0)),
         )
-    except (KeyError, ValueError, TypeError, AttributeError, json.JSONDecodeError, InputError, OSError) as exc:
+    except (KeyError, ValueError, TypeError, AttributeError, InputError, OSError) as exc:
         detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
         raise IntactError(f"Backdrop file {path.name} is invalid: {detail}", key="backdrop_broken", field="backdrop",
                           name=name) from None
+
+
+def _no_infinite_text(value) -> None:
+    """ValueError when a text anywhere in `value` reads as NaN or infinity to float()."""
+    if isinstance(value, dict):
+        for item in value.values():
+            _no_infinite_text(item)  # depth is capped by the JSON reader
+    elif isinstance(value, list):
+        for item in value:
+            _no_infinite_text(item)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return
+        if not math.isfinite(number):
+            raise ValueError(f"{value[:20]!r} is not a finite number")
 
 
 def _mix(a, b, t: np.ndarray) -> np.ndarray:

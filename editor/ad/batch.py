@@ -30,10 +30,16 @@ from typing import Any, BinaryIO, Callable, Iterable
 from editor.ad.design import layouts_to_json
 from editor.ad.formats import unique_formats
 from editor.errors import InputError, IntactError
+from models.data_files import open_regular
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 MAX_ITEMS = 200
 MAX_ARCHIVE_BYTES = 1 << 30  # uncompressed, over all members of a zip of photos
+MAX_MEMBER_BYTES = 256 << 20  # one photo, unpacked: above a 40 MP 16-bit TIFF
+# Photos are compressed already (PNG, JPEG, WebP): zip shrinks them little. Even an uncompressed
+# BMP of a product on white stays far below 100:1; zeros reach 1000:1.
+MAX_RATIO, RATIO_SLACK = 100, 1 << 20
+MAX_CSV_BYTES = 16 << 20  # copy for 200 products is a few hundred kilobytes
 COPY_FIELDS = ("headline", "subline", "price", "old_price", "cta")
 # CSV headers a shop may use, English or Korean, per copy field.
 CSV_HEADERS = {
@@ -94,18 +100,58 @@ def _too_many() -> InputError:
 
 
 def _from_zip(data: bytes) -> list[tuple[str, bytes]]:
+    """The photos in a zip, each read in chunks against its declared size, MAX_MEMBER_BYTES, the
+    compression ratio a photo can have, and MAX_ARCHIVE_BYTES over all of them: a zip bomb (a
+    megabyte that unpacks to a gigabyte of zeros) is refused from its directory, or while
+    streaming when the directory lies, before any photo is decoded."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError):
         raise InputError("The zip file is damaged or not a zip.", key="batch_bad_zip", field="products") from None
     members = [m for m in archive.infolist() if not m.is_dir() and Path(m.filename).suffix.lower() in IMAGE_SUFFIXES
                and not any(part.startswith((".", "__MACOSX")) for part in Path(m.filename).parts)]
     if len(members) > MAX_ITEMS:
         raise _too_many()
     if sum(m.file_size for m in members) > MAX_ARCHIVE_BYTES:
-        raise InputError("The photos in the zip are too large together (over 1 GB unpacked).", key="batch_zip_too_large",
-                         field="products")
-    return [(m.filename, archive.read(m)) for m in sorted(members, key=lambda m: m.filename)]
+        raise _zip_too_large()
+    for m in members:
+        if m.file_size > MAX_MEMBER_BYTES or m.file_size > MAX_RATIO * m.compress_size + RATIO_SLACK:
+            raise _zip_bomb(m.filename)
+    out, total = [], 0
+    for m in sorted(members, key=lambda m: m.filename):
+        chunks, size = [], 0
+        try:
+            with archive.open(m) as fh:
+                while chunk := fh.read(1 << 20):
+                    size += len(chunk)
+                    total += len(chunk)
+                    if size > m.file_size or size > MAX_MEMBER_BYTES or size > MAX_RATIO * m.compress_size + RATIO_SLACK:
+                        raise _zip_bomb(m.filename)
+                    if total > MAX_ARCHIVE_BYTES:
+                        raise _zip_too_large()
+                    chunks.append(chunk)
+        except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, RuntimeError, ValueError) as exc:
+            # A bad CRC, a truncated member, an unsupported or encrypted method: the zip is damaged.
+            if isinstance(exc, InputError):
+                raise
+            raise InputError(f"The zip file is damaged: {_short(m.filename)} cannot be unpacked.", key="batch_zip_member",
+                             field="products", name=_short(m.filename)) from None
+        out.append((m.filename, b"".join(chunks)))
+    return out
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= 80 else name[:79] + "…"
+
+
+def _zip_too_large() -> InputError:
+    return InputError(f"The photos in the zip are too large together (over {MAX_ARCHIVE_BYTES >> 20} MB unpacked).",
+                      key="batch_zip_too_large", field="products")
+
+
+def _zip_bomb(name: str) -> InputError:
+    return InputError(f"The zip file is refused: {_short(name)} unpacks to far more than a photo (a zip bomb?).",
+                      key="batch_zip_bomb", field="products", name=_short(name))
 
 
 def read_products(sources: Iterable) -> list[tuple[str, bytes]]:
@@ -118,7 +164,8 @@ def read_products(sources: Iterable) -> list[tuple[str, bytes]]:
         else:
             path = Path(source)
             try:
-                data = path.read_bytes()
+                with open_regular(path) as fh:  # a named pipe is refused, never waited on
+                    data = fh.read()
             except OSError:
                 raise InputError(f"The file {path.name} cannot be read.", key="batch_unreadable", field="products",
                                  name=path.name) from None
@@ -152,11 +199,19 @@ def read_copy_csv(source) -> list[dict]:
         text = source
     else:
         try:
-            text = _decode_csv(Path(source).read_bytes())
+            with open_regular(source) as fh:
+                data = fh.read(MAX_CSV_BYTES + 1)
         except OSError:
             raise InputError("The CSV file cannot be read.", key="batch_csv_unreadable", field="csv") from None
+        if len(data) > MAX_CSV_BYTES:
+            raise InputError(f"The CSV file is over {MAX_CSV_BYTES >> 20} MB.", key="batch_csv_too_large", field="csv")
+        text = _decode_csv(data)
     reader = csv.reader(io.StringIO(text))
-    rows = [row for row in reader if any(cell.strip() for cell in row)]
+    try:
+        rows = [row for row in reader if any(cell.strip() for cell in row)]
+    except csv.Error:  # a field over csv.field_size_limit() (131,072 characters), a NUL byte...
+        raise InputError(f"The CSV file cannot be read at line {reader.line_num}: a cell is too long or broken.",
+                         key="batch_csv_broken", field="csv", line=reader.line_num) from None
     if not rows:
         raise InputError("The CSV file is empty.", key="batch_csv_empty", field="csv")
     header = [unicodedata.normalize("NFC", h).strip().lower() for h in rows[0]]
@@ -239,8 +294,7 @@ def run_batch(runner, items: list[BatchItem], template, out: BinaryIO,
             written = []
             for name in names:
                 arcname = f"{item.name}/{name}.png"
-                archive.writestr(arcname, encode_png(ad.images[name], {"kind": "ad", "format": name,
-                                                                      "product": item.name, "texts": item.copy}))
+                archive.writestr(arcname, encode_png(ad.images[name]))  # published: no record inside
                 written.append(arcname)
             archive.writestr(f"{item.name}/layout.json", layouts_to_json(ad.layouts))
             written.append(f"{item.name}/layout.json")

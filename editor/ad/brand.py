@@ -16,8 +16,10 @@ the format asks.
 
 from __future__ import annotations
 
+import errno
 import io
 import json
+import logging
 import os
 import re
 import unicodedata
@@ -32,13 +34,18 @@ from editor.ad.formats import AdFormat
 from editor.ad.typography import BrandMark
 from editor.atomic import atomic_write_bytes, atomic_write_text
 from editor.errors import InputError
-from editor.images import load_image
+from editor.images import LoadedImage, load_image
+from editor.validation import check_characters
+from models.data_files import MAX_JSON_BYTES, DataProblem, JsonFileError, read_json_file
 
 BRAND_VERSION = 1
 MAX_LOGO_SIDE = 1024
 MAX_NAME = 60
 LOGO_FILE, KIT_FILE = "logo.png", "brand.json"
+MAX_KIT_BYTES = MAX_JSON_BYTES  # the one reader's cap; what is inside is checked field by field
 PRIVATE = "_private"  # brand_key never makes a key that starts with "_"
+
+log = logging.getLogger(__name__)
 
 
 def default_root() -> Path:
@@ -47,6 +54,7 @@ def default_root() -> Path:
 
 def brand_key(name: str) -> str:
     """A folder name for a shop: its letters and digits (NFC, lower case), dashes between words."""
+    check_characters("brand", str(name), "shop name")
     text = unicodedata.normalize("NFC", str(name)).strip().lower()
     key = re.sub(r"[^\w]+", "-", text, flags=re.UNICODE).replace("_", "-").strip("-")
     return key[:MAX_NAME]
@@ -93,12 +101,22 @@ class BrandKit:
         return BrandMark(self.name, self.logo, fmt.logo_height)
 
 
+def _reason(exc: OSError) -> str:
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return "read-only"
+    if exc.errno == errno.ENOSPC:
+        return "the disk is full"
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST):
+        return "not a folder"
+    return exc.strerror or type(exc).__name__
+
+
 def _as_logo(source) -> np.ndarray:
     """Any image as an RGBA logo no larger than MAX_LOGO_SIDE, cropped to its visible pixels."""
     if isinstance(source, np.ndarray) and source.ndim == 3 and source.shape[2] == 4 and source.dtype == np.uint8:
         rgba = source
     else:
-        loaded = load_image(source)
+        loaded = source if isinstance(source, LoadedImage) else load_image(source)
         alpha = loaded.alpha if loaded.alpha is not None else np.full(loaded.rgb.shape[:2], 255, np.uint8)
         rgba = np.dstack([loaded.rgb, alpha])
     ys, xs = np.nonzero(rgba[..., 3] > 8)
@@ -133,19 +151,45 @@ class BrandStore:
         return self.root / key
 
     def names(self) -> list[str]:
-        """Shop names of the saved kits, sorted."""
+        """Shop names of the saved kits, sorted (damaged kits are left out, see `scan`)."""
+        return self.scan()[0]
+
+    def scan(self) -> tuple[list[str], list[DataProblem]]:
+        """Shop names of the kits that can be offered, sorted, and the kit files skipped: not
+        readable JSON, or a name the kit itself could not have been saved with (too long, no
+        letters, not its folder's). Each skipped one is logged with its path."""
         if not self.root.is_dir():
-            return []
-        names = []
+            return [], []
+        names, problems = [], []
         for kit in sorted(self.root.glob(f"*/{KIT_FILE}")):
             try:
-                names.append(str(json.loads(kit.read_text(encoding="utf-8"))["name"]))
-            except (OSError, ValueError, KeyError, TypeError):
-                continue  # a damaged kit is skipped in the list; loading it says what is wrong
-        return sorted(names)
+                data = read_json_file(kit, MAX_KIT_BYTES)
+                name = data["name"] if isinstance(data, dict) else None
+                if not isinstance(name, str):
+                    raise ValueError("'name' must be text.")
+                name = unicodedata.normalize("NFC", name).strip()
+                if len(name) > MAX_NAME:
+                    raise ValueError(f"the shop name has {len(name)} characters; at most {MAX_NAME}.")
+                if not brand_key(name) or brand_key(name) != kit.parent.name:
+                    raise ValueError("the shop name does not match the kit's folder.")
+            except (JsonFileError, ValueError, KeyError, InputError) as exc:
+                detail = f"missing {exc}." if isinstance(exc, KeyError) else str(exc)
+                problems.append(DataProblem("brand", f"{kit.parent.name[:MAX_NAME]}/{KIT_FILE}", detail))
+                log.warning("skipping the brand file %s: %s", kit, detail)
+                continue
+            names.append(name)
+        return sorted(names), problems
 
     def save(self, kit: BrandKit) -> Path:
         folder = self._folder(kit.name)
+        try:
+            return self._write(folder, kit)
+        except OSError as exc:  # a read-only or full disk, a brand folder that is a file
+            log.warning("cannot save the brand kit in %s: %s", folder, exc)
+            raise InputError(f"The brand kit cannot be saved: the brand folder is not writable ({_reason(exc)}).",
+                             key="brand_not_saved", field="brand", reason=_reason(exc)) from None
+
+    def _write(self, folder: Path, kit: BrandKit) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         logo_name = None
         if kit.logo is not None:
@@ -166,15 +210,16 @@ class BrandStore:
         if not path.is_file():
             raise InputError(f"There is no saved brand called '{name}'.", key="brand_not_found", field="brand", name=str(name))
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = read_json_file(path, MAX_KIT_BYTES)
             logo = None
             if data.get("logo"):
-                logo = np.asarray(Image.open(folder / LOGO_FILE).convert("RGBA"))
+                # Through the image loader: a 400 MP logo is refused from its header, not decoded.
+                logo = _as_logo(load_image(folder / LOGO_FILE, field="logo"))
             return BrandKit(data["name"], tuple(data.get("colors") or ()), data.get("font"), logo,
                             data.get("logo_position") or "stack")
         except InputError:
             raise
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             raise InputError(f"The saved brand '{name}' is damaged; save it again.", key="brand_damaged", field="brand",
                              name=str(name)) from None
 

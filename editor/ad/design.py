@@ -24,6 +24,7 @@ from editor.ad.formats import POSITIONS, canonical_name
 from editor.ad.typography import ALIGNS, EMPHASES
 from editor.atomic import atomic_write_text
 from editor.errors import InputError
+from models.data_files import JsonFileError, parse_json, read_json_text
 
 LAYOUT_VERSION = 1
 LOGO_POSITIONS = ("stack", "top-left", "top-right", "bottom-left", "bottom-right", "none")
@@ -163,9 +164,9 @@ def layouts_to_json(layouts: dict[str, AdLayout]) -> str:
 
 def layouts_from_json(text: str) -> dict[str, AdLayout]:
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise _bad(f"not JSON ({exc.msg} at line {exc.lineno}).") from None
+        data = parse_json(text)
+    except JsonFileError as exc:
+        raise _bad(str(exc).replace("not valid JSON:", "not JSON:", 1)) from None
     if not isinstance(data, dict) or not isinstance(data.get("formats"), dict):
         raise _bad("expected an object with 'formats'.")
     if data.get("version", LAYOUT_VERSION) != LAYOUT_VERSION:
@@ -185,12 +186,10 @@ def save_layouts(path: str | Path, layouts: dict[str, AdLayout]) -> None:
 
 
 def load_layouts(path: str | Path) -> dict[str, AdLayout]:
-    path = Path(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_LAYOUT_BYTES:
-            raise _bad(f"the file is {size} bytes; a layout is at most {MAX_LAYOUT_BYTES}.")
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        text = read_json_text(path, MAX_LAYOUT_BYTES)  # a FIFO or a folder is refused, never opened
+    except JsonFileError as exc:
+        if not exc.unreadable:  # too large
+            raise _bad(str(exc)) from None
         raise InputError("The layout file cannot be read.", key="ad_layout_unreadable", field="layout") from None
     return layouts_from_json(text)

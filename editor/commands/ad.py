@@ -62,6 +62,7 @@ def register(subparsers) -> None:
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--out", required=True, help="folder for the PNGs, the layout file and a zip of them")
     job_io.add_studio_flags(parser)
+    job_io.add_embed_flag(parser)
     parser.set_defaults(func=run)
 
 
@@ -100,12 +101,9 @@ def run(args) -> int:
     else:
         outcome = studio.make_ad(request, JobContext(progress=progress))
     report = outcome.report
-    written = {}
-    for role, saved_file in outcome.saved.files.items():
-        target = out / saved_file.name
-        job_io.copy_out(saved_file, target)
-        written[role] = str(target)
-    job_io.write_report(report_path, dict(report, outputs=written, record=outcome.saved.id))
+    written = {role: str(out / saved_file.name) for role, saved_file in outcome.saved.files.items()}
+    job_io.publish(studio, outcome.saved, {out / f.name: f for f in outcome.saved.files.values()}, report_path,
+                   dict(report, outputs=written, record=outcome.saved.id), job_io.embedded_settings(args, report))
     if args.batch:
         for item in outcome.items:
             print(f"{item['name']}: {'built' if item['status'] == 'done' else 'failed: ' + item['error']}")

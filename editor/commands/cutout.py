@@ -31,9 +31,9 @@ def run(args) -> int:
     report_path = job_io.check_output_file(args.report, "report", (".json",))
     studio = job_io.make_studio(args)
     outcome = studio.cutout(CutoutRequest(image=args.image, remover=args.remover), JobContext())
-    job_io.copy_out(outcome.saved.files["result"], out)
     r = outcome.report
-    job_io.write_report(report_path, dict(r, image=str(args.image), out=str(out), record=outcome.saved.id))
+    job_io.publish(studio, outcome.saved, {out: outcome.saved.files["result"]}, report_path,
+                   dict(r, image=str(args.image), out=str(out), record=outcome.saved.id))
     print(f"wrote {out} ({r['width']}×{r['height']}, {r['method']}, product covers {r['coverage']:.0%}, "
           f"{r['seconds']:.1f}s)")
     job_io.print_notes(r["notes"])

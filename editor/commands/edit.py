@@ -35,6 +35,7 @@ def register(subparsers) -> None:
     add_option_flags(parser, EDIT_OPTIONS)
     parser.add_argument("--style", metavar="NAME[:WEIGHT]", default=None, help="a LoRA style for this edit")
     job_io.add_studio_flags(parser)
+    job_io.add_embed_flag(parser)
     parser.set_defaults(func=run)
 
 
@@ -53,10 +54,10 @@ def run(args) -> int:
     from editor.cli_progress import StageProgress
 
     outcome = studio.edit(request, JobContext(progress=StageProgress()))
-    job_io.copy_out(outcome.saved.files["result"], out)
     r = outcome.report
-    job_io.write_report(report_path, dict(r, image=str(args.image), mask=str(args.mask), out=str(out),
-                                   record=outcome.saved.id))
+    job_io.publish(studio, outcome.saved, {out: outcome.saved.files["result"]}, report_path,
+                   dict(r, image=str(args.image), mask=str(args.mask), out=str(out), record=outcome.saved.id),
+                   job_io.embedded_settings(args, r))
     print(
         f"wrote {out} ({r['width']}×{r['height']}, {r['model_label']}, {r['foreground_tokens']}/{r['image_tokens']} "
         f"tokens edited, {r['steps']} steps ({r['skip_steps']} skipped), inversion {r['inversion']} "

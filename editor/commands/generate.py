@@ -29,6 +29,7 @@ def register(subparsers) -> None:
     add_option_flags(p, GENERATE_OPTIONS, skip=SET_OTHERWISE)
     p.add_argument("--out", required=True, help="folder for the pictures")
     job_io.add_studio_flags(p)
+    job_io.add_embed_flag(p)
     p.set_defaults(func=run)
 
 
@@ -71,12 +72,9 @@ def run(args) -> int:
     )
     outcome = studio.generate(request, JobContext(progress=StageProgress()))
     report = outcome.report
-    written = []
-    for role, saved_file in outcome.saved.files.items():
-        target = out / saved_file.name
-        job_io.copy_out(saved_file, target)
-        written.append(str(target))
-    job_io.write_report(report_path, dict(report, outputs=written, record=outcome.saved.id))
+    written = [str(out / saved_file.name) for saved_file in outcome.saved.files.values()]
+    job_io.publish(studio, outcome.saved, {out / f.name: f for f in outcome.saved.files.values()}, report_path,
+                   dict(report, outputs=written, record=outcome.saved.id), job_io.embedded_settings(args, report))
     translation = report["translation"]
     if translation["backend"] not in ("none",):
         print(f"prompt ({translation['backend']}): {translation['source_text']} -> {translation['text']}")

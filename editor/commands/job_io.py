@@ -74,19 +74,88 @@ def _check_writable_folder(folder: Path, field: str) -> None:
         raise InputError(f"Cannot write to '{existing}': permission denied.", key="output_read_only", field=field)
 
 
-def copy_out(saved_file: Path, out: Path) -> None:
-    """Copy a saved result to where the user asked for it, atomically."""
-    from editor.atomic import atomic_write
+def publish(studio, saved, outputs: dict[Path, Path], report_path: Path | None = None, report: dict | None = None,
+            settings: dict | None = None) -> None:
+    """Deliver a saved job where the user asked (`outputs`: destination -> saved file, and the
+    report), all or nothing: every file is written beside its destination first and renamed into
+    place only once all are written. When one cannot be written (a full disk, a read-only folder)
+    none is left, the job is withdrawn from the output folder and its history, and the one-line
+    error names the destination. `settings` (QA's --embed-settings) go into each PNG delivered."""
+    import tempfile
 
-    atomic_write(out, lambda tmp: shutil.copyfile(saved_file, tmp))
+    from editor.atomic import fsync_dir
+
+    staged: list[tuple[str, Path]] = []
+    writes = [(target, _copier(source, settings)) for target, source in outputs.items()]
+    if report_path is not None:
+        body = (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+        writes.append((report_path, lambda fh, data=body: fh.write(data)))
+    where = writes[0][0].parent if writes else Path(".")
+    try:
+        for target, write in writes:
+            where = target.parent
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            staged.append((tmp, target))
+            with os.fdopen(fd, "wb") as fh:
+                write(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+        for tmp, target in staged:
+            os.replace(tmp, target)
+        for folder in {target.parent for _, target in staged}:
+            fsync_dir(folder)
+    except OSError as exc:
+        for tmp, _ in staged:
+            Path(tmp).unlink(missing_ok=True)
+        studio.store.withdraw(saved)
+        raise InputError(f"The results could not be written to {where} ({_why(exc)}); nothing was kept there and "
+                         f"the job was not recorded.", key="out_not_written", field="out", where=str(where)) from None
 
 
-def write_report(path: Path | None, report: dict) -> None:
-    if path is None:
-        return
-    from editor.atomic import atomic_write_text
+def _why(exc: OSError) -> str:
+    import errno
 
-    atomic_write_text(path, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "the disk is full"
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return "it is read-only"
+    return exc.strerror or type(exc).__name__
+
+
+def _copier(source: Path, settings: dict | None):
+    def write(fh) -> None:
+        if settings and source.suffix.lower() == ".png":
+            from PIL import Image
+
+            from editor.storage import encode_png
+
+            with Image.open(source) as image:
+                fh.write(encode_png(image, settings))
+            return
+        with open(source, "rb") as src:
+            shutil.copyfileobj(src, fh, 1 << 20)
+
+    return write
+
+
+def add_embed_flag(parser) -> None:
+    parser.add_argument("--embed-settings", action="store_true",
+                        help="QA: write the prompt, seed and model into each PNG delivered (published pictures "
+                             "carry none by default)")
+
+
+def embedded_settings(args, report: dict) -> dict | None:
+    """The settings --embed-settings adds to the delivered PNGs: what reproduces the picture, no
+    owner, no machine facts."""
+    if not getattr(args, "embed_settings", False):
+        return None
+    keys = ("prompt", "source_prompt", "target_prompt", "negative_prompt", "headline", "seed", "steps", "guidance",
+            "model", "preset", "style")
+    picked = {k: getattr(args, k) for k in keys if getattr(args, k, None) not in (None, "")}
+    if report.get("model"):
+        picked["model"] = report["model"]
+    return picked
 
 
 def print_notes(*groups) -> None:

@@ -18,9 +18,7 @@ clients' session state (inversions, ad node caches); front ends own none of them
 
 from __future__ import annotations
 
-import io
 import threading
-import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
@@ -215,13 +213,13 @@ class Studio:
 
     def data_problems(self) -> list:
         """The data files skipped because they cannot be read (LoRA styles, shop presets, ad
-        backdrops), each a `models.data_files.DataProblem`: the file's name and one line,
+        backdrops, shared brand kits), each a `models.data_files.DataProblem`: the file's name and one line,
         no folder. Each is also in the log with its full path. For the Status tab."""
         from editor.ad.backgrounds import scan_backdrops
         from editor.presets import scan_presets
         from models.lora import scan_styles
 
-        return [*scan_styles()[1], *scan_presets()[1], *scan_backdrops()[1]]
+        return [*scan_styles()[1], *scan_presets()[1], *scan_backdrops()[1], *self.brands.scan()[1]]
 
     def plan_preview(self, model: str):
         """The plan a 1024×1024 job on `model` would get here (an edit where the model can edit),
@@ -330,7 +328,8 @@ class Studio:
             # 6. save: every format (a format listed twice once), the layouts to adjust, a zip of the pictures
             files = [JobFile(f"ad:{name}", readable_name(request.headline, name), image=result.images[name])
                      for name in unique_formats(request.formats)]
-            files.append(JobFile("zip", readable_name(request.headline, "ads", suffix=".zip"), data=_zip_of(files)))
+            files.append(JobFile("zip", readable_name(request.headline, "ads", suffix=".zip"),
+                                 zip_of=tuple(f.name for f in files)))  # the pictures' PNG bytes, encoded once
             files.append(JobFile("layout", readable_name(request.headline, "layout", suffix=".json"),
                                  data=layouts_to_json(result.layouts).encode("utf-8")))
             saved = self._save(ctx, "ad", request, report, caption=request.headline, files=files)
@@ -761,16 +760,6 @@ def _cancel_check(ctx: JobContext):
         if ctx.cancel.is_set():
             ctx.report("cancel", 0, 1)  # raises JobCancelled
     return check
-
-
-def _zip_of(files: list[JobFile]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:  # PNGs are compressed already
-        for f in files:
-            png = io.BytesIO()
-            f.image.save(png, format="PNG")
-            archive.writestr(f.name, png.getvalue())
-    return buffer.getvalue()
 
 
 # Request fields that hold pictures (paths on the CLI, arrays in the app): never in the record,

@@ -139,13 +139,13 @@ def test_a_style_changes_the_picture_and_the_next_request_without_it_is_the_base
     assert np.array_equal(_px(after), _px(base))
 
 
-def test_results_are_saved_as_one_record_with_the_report_inside_each_png(studio):
+def test_results_are_saved_as_one_record_with_the_report_and_the_pngs_carry_none(studio):
     outcome = studio.generate(tiny_request(prompt="따뜻한 카페", num_images=2))
     [record] = studio.store.history()
     assert record["task"] == "generate" and record["request"]["seed"] == 7
     assert [f["role"] for f in record["files"]] == ["result", "result-2"]
-    params = read_params(outcome.saved.files["result"])
-    assert params["report"] == json.loads(json.dumps(outcome.report, ensure_ascii=False))
+    assert record["report"] == json.loads(json.dumps(outcome.report, ensure_ascii=False))
+    assert read_params(outcome.saved.files["result"]) == {}  # published: no record inside
     assert outcome.saved.files["result"].name == "generate_따뜻한-카페_1.png"
 
 

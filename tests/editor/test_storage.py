@@ -1,5 +1,5 @@
 """OutputStore: one record per job, its files in an unguessable folder with readable names, the
-record inside each PNG, and a history that survives crashes."""
+record in the history (never inside a published PNG), and a history that survives crashes."""
 
 from __future__ import annotations
 
@@ -77,13 +77,89 @@ def test_job_folders_are_unguessable_even_for_the_same_pixels(tmp_path):
     assert len(store.history()) == 2
 
 
-def test_the_record_round_trips_through_the_png_text_chunks_including_korean(tmp_path):
-    saved = _save(OutputStore(tmp_path), 4, caption="따뜻한 카페의 라떼", request={"seed": 42, "size": [64, 48]})
-    params = read_params(saved.files["result"])
-    assert params["caption"] == "따뜻한 카페의 라떼" and params["request"] == {"seed": 42, "size": [64, 48]}
+def test_a_published_png_carries_no_record_the_history_keeps_it_and_qa_settings_are_explicit(tmp_path):
+    saved = _save(OutputStore(tmp_path), 4, caption="따뜻한 카페의 라떼", owner="ab12cd34ef56",
+                  request={"seed": 42, "size": [64, 48]}, report={"memory_plan": {"explanation": "21.1 GB RAM free"}})
+    raw = saved.files["result"].read_bytes()
+    for secret in (b"ab12cd34ef56", b"RAM free", b"memory_plan", "라떼".encode(), b"intact:params", b"seed"):
+        assert secret not in raw
     with Image.open(saved.files["result"]) as img:
-        assert img.text["Software"] == "Intact"
+        assert dict(img.text) == {"Software": "Intact"}
         assert np.array_equal(np.asarray(img.convert("RGB")), np.asarray(_image(4)))
+    assert read_params(saved.files["result"]) == {}
+    [record] = OutputStore(tmp_path).history()  # the record is in the job's history line
+    assert record["caption"] == "따뜻한 카페의 라떼" and record["owner"] == "ab12cd34ef56"
+    # A QA run asks for its settings in the picture, and gets exactly those (Korean intact).
+    png = tmp_path / "qa.png"
+    png.write_bytes(storage.encode_png(_image(4), {"prompt": "라떼", "seed": 42}))
+    assert read_params(png) == {"prompt": "라떼", "seed": 42}
+
+
+def test_the_zip_of_an_ads_pictures_reuses_their_png_bytes(tmp_path):
+    import zipfile
+
+    store = OutputStore(tmp_path)
+    pictures = [JobFile(f"ad:{n}", f"{n}.png", image=_image(i, (64 + i, 40))) for i, n in enumerate(("a", "b", "c"))]
+    saved = store.save_job({"task": "ad"}, [*pictures, JobFile("zip", "ads.zip", zip_of=("a.png", "b.png", "c.png"))])
+    with zipfile.ZipFile(saved.files["zip"]) as archive:
+        for name in ("a", "b", "c"):
+            assert archive.read(f"{name}.png") == saved.files[f"ad:{name}"].read_bytes()
+
+
+def test_stale_staging_leftovers_of_a_killed_save_are_swept_when_a_store_opens_and_nothing_else(tmp_path):
+    import os
+    import time
+
+    jobs = tmp_path / "jobs"
+    saved = _save(OutputStore(tmp_path), 1)
+    old = time.time() - storage.STALE_AFTER_S - 60
+    stale_dir, stale_scratch = jobs / f".{'a' * 32}.tmp", jobs / ".scratch-x1.zip"
+    fresh_dir = jobs / f".{'b' * 32}.tmp"  # a save under way in another process
+    theirs = jobs / ".cache"  # not a name we make
+    for folder in (stale_dir, fresh_dir, theirs):
+        folder.mkdir()
+        (folder / "x.png").write_bytes(b"x")
+    stale_scratch.write_bytes(b"half")
+    for path in (stale_dir, stale_scratch, theirs):
+        os.utime(path, (old, old))
+    OutputStore(tmp_path)  # a restart
+    assert sorted(p.name for p in jobs.iterdir()) == sorted([saved.id, fresh_dir.name, theirs.name])
+
+
+def test_a_withdrawn_job_leaves_no_files_and_no_history_line_even_after_another_append(tmp_path):
+    store = OutputStore(tmp_path)
+    kept = _save(store, 1)
+    last = _save(store, 2)
+    before = store.history_path.read_bytes()
+    store.withdraw(last)  # still the last line: cut off
+    assert not last.folder.exists() and [r["id"] for r in store.history()] == [kept.id]
+    assert before.startswith(store.history_path.read_bytes())
+    middle, after = _save(store, 3), _save(store, 4)
+    store.withdraw(middle)  # another job was appended since: struck out
+    assert [r["id"] for r in store.history()] == [kept.id, after.id] and not middle.folder.exists()
+
+
+@pytest.mark.parametrize("code, words", [("ENOSPC", "The disk is full"), ("EROFS", "read-only")])
+def test_a_full_or_read_only_disk_is_one_line_and_leaves_nothing(tmp_path, monkeypatch, code, words):
+    import errno as errno_codes
+
+    from editor.errors import IntactError
+
+    store = OutputStore(tmp_path)
+    _save(store, 1)
+
+    def fail(*args, **kwargs):
+        raise OSError(getattr(errno_codes, code), "simulated", str(tmp_path / "jobs" / "x"))
+
+    monkeypatch.setattr(storage, "atomic_write_bytes", fail)
+    with pytest.raises(IntactError, match=words) as info:
+        _save(store, 2)
+    assert "\n" not in str(info.value) and len(store.history()) == 1
+    assert [p.name for p in (tmp_path / "jobs").iterdir() if p.name.startswith(".")] == []
+    monkeypatch.setattr(storage.tempfile, "mkstemp", fail)
+    with pytest.raises(IntactError, match=words):
+        with store.scratch_file(".zip"):
+            pass
 
 
 @pytest.mark.parametrize("words, name", [
@@ -149,7 +225,7 @@ def test_a_failed_write_leaves_no_file_no_folder_and_no_history_entry(tmp_path, 
         return real_replace(src, dst)
 
     monkeypatch.setattr(storage.os, "replace", disk_full_at_the_second_file)
-    with pytest.raises(OSError):
+    with pytest.raises(storage.IntactError, match="The disk is full"):
         store.save_job({"task": "edit"}, [JobFile("result", "r.png", image=_image(9)),
                                           JobFile("mask", "mask.png", image=_image(10))])
     monkeypatch.undo()
@@ -164,7 +240,7 @@ def test_a_failed_history_append_removes_the_jobs_files(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(store, "_append_history", disk_full)
-    with pytest.raises(OSError):
+    with pytest.raises(storage.IntactError, match="The disk is full"):
         _save(store, 11)
     assert list((tmp_path / "jobs").iterdir()) == []
 
