@@ -28,6 +28,7 @@ from pathlib import Path
 
 from editor.studio import JobCancelled, JobContext, Studio, StudioConfig
 from editor.studio.studio import _ad_model_task
+from models.vocabulary import KV_EDIT
 from serving.wire import Failed, Finished, Job, Served, Step
 
 log = logging.getLogger("intact.serving")
@@ -134,6 +135,10 @@ class StudioClient:
 
     def plan_preview(self, model: str):
         return self._ask("plan_preview", model)
+
+    def translate_preview(self, text: str, model: str | None, task: str = KV_EDIT):
+        """How `text` would reach `model` (a `Translation`), as a replica's translator makes it."""
+        return self._ask("translate_preview", text, model, task)
 
     def data_problems(self) -> list:
         return self._ask("data_problems")

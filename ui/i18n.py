@@ -182,6 +182,8 @@ EN: dict[str, str] = {
     "common.details": "Details",
     "common.error": "Error",
     "common.cancelled": "Cancelled: nothing was saved.",
+    "common.not_started": "The job did not start (the server is busy or could not be reached). Press the button "
+    "again in a moment.",
     "progress.decode": "Turning the result into pixels",
     "progress.paste": "Putting the edit into the full-size photo",
     "progress.unit": "steps",
@@ -514,6 +516,7 @@ KO: dict[str, str] = {
     "common.details": "자세히",
     "common.error": "오류",
     "common.cancelled": "취소했습니다. 아무것도 저장되지 않았습니다.",
+    "common.not_started": "작업을 시작하지 못했습니다(서버가 바쁘거나 연결되지 않았습니다). 잠시 후 다시 눌러 주세요.",
     "progress.decode": "결과를 그림으로 바꾸는 중",
     "progress.paste": "원본 크기 사진에 붙이는 중",
     "progress.unit": "단계",
@@ -676,8 +679,10 @@ KO: dict[str, str] = {
     "ad.batch_zip": "내려받기 (모든 상품, 모든 규격)",
 }
 
-# Gradio's own texts that its Korean catalogue lacks (the image editor's); English as gradio has them.
+# Gradio's own texts that its catalogues lack (the image editor's, the end-of-event announcement);
+# English as gradio has them.
 GRADIO_EN = {
+    "common.complete": "Done",  # what gradio announces to screen readers when an event ends
     "image_editor.upload_image": "Upload an image",
     "image_editor.select_draw_tool": "select the draw tool to start",
     "image_editor.brush": "Brush",
@@ -704,6 +709,7 @@ GRADIO_EN = {
     "image_editor.resize": "Resize",
 }
 GRADIO_KO = {
+    "common.complete": "완료",
     "image_editor.upload_image": "사진 올리기",
     "image_editor.select_draw_tool": "붓 도구를 골라 칠하세요",
     "image_editor.brush": "붓",

@@ -70,11 +70,14 @@ def build_app(services: Services) -> gr.Blocks:
                 ad = build_ad_tab(services)
             with gr.Tab(t("tab.generate"), id="generate", elem_id="tab-generate"):
                 generate = build_generate_tab(services)
-            with gr.Tab(t("tab.gallery"), id="gallery", elem_id="tab-gallery"):
+            with gr.Tab(t("tab.gallery"), id="gallery", elem_id="tab-gallery") as gallery_tab:
                 list_saved, gallery_outputs = build_gallery_tab(services, tabs, edit["editor"], generate["init_image"],
                                                                  edit["status"], edit["state"])
             with gr.Tab(t("tab.status"), id="status", elem_id="tab-status"):
                 read_status, status_outputs = build_status_tab(services)
+        # Opening the Gallery lists what was saved since: new results show without "refresh".
+        gallery_tab.select(list_saved, None, gallery_outputs, api_visibility="private",
+                           show_progress_on=[gallery_outputs[2]])
         # The browser's own id (kept in its storage across page reloads) is known first: saved
         # results stay this browser's own, and each tab restores what the browser left there.
         client = gr.BrowserState({}, storage_key="intact-client")
