@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--model", default="auto", choices=["auto", *models],
         help="default diffusion model in every tab (default: auto = the first real model on this "
-        "machine, else 'tiny', random weights, for testing)",
+        "machine, else 'tiny-flux2', random weights, for testing)",
     )
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", DEFAULT_HOST),
                         help="address to bind (default: %(default)s); 0.0.0.0 serves other machines on your network")

@@ -16,7 +16,7 @@ EN: dict[str, str] = {
     # app
     "app.title": "Intact — photo & ad studio",
     "app.subtitle": "Edit a region of a photo while every other pixel stays exactly as it was; build ads for your shop.",
-    "app.tiny_warning": "The default model is **tiny (random weights, for testing)**: results are noise by design. "
+    "app.tiny_warning": "The default model is a **test model with random weights**: results are noise by design. "
     "Fetch a real model to get real pictures (see the Status tab).",
     "tab.edit": "Edit",
     "tab.ad": "Ad",
@@ -357,7 +357,7 @@ EN: dict[str, str] = {
 KO: dict[str, str] = {
     "app.title": "Intact — 사진·광고 스튜디오",
     "app.subtitle": "사진의 원하는 부분만 고치고 나머지 픽셀은 그대로 지킵니다. 가게 광고도 만들 수 있습니다.",
-    "app.tiny_warning": "기본 모델이 **tiny (무작위 가중치, 테스트용)** 입니다. 결과는 의도적으로 잡음처럼 보입니다. "
+    "app.tiny_warning": "기본 모델이 **무작위 가중치로 만든 테스트용 모델**입니다. 결과는 의도적으로 잡음처럼 보입니다. "
     "실제 그림을 얻으려면 실제 모델을 받으세요 (상태 탭 참고).",
     "tab.edit": "편집",
     "tab.ad": "광고",

@@ -12,7 +12,7 @@ from ui.edit_tab import build_edit_tab
 from ui.gallery_tab import build_gallery_tab
 from ui.generate_tab import build_generate_tab
 from ui.i18n import I18N, t
-from ui.model_choice import TINY, default_model
+from ui.model_choice import default_model, random_weights
 from ui.status import build_status_tab
 
 CSS = """
@@ -61,7 +61,7 @@ def build_app(services: Services) -> gr.Blocks:
     with gr.Blocks(title="Intact", analytics_enabled=False, delete_cache=(3600, 24 * 3600)) as demo:
         gr.Markdown(t("app.title"), elem_id="app-title")
         gr.Markdown(t("app.subtitle"), elem_id="app-subtitle")
-        if default_model(preferred=services.config.model) == TINY:
+        if random_weights(default_model(preferred=services.config.model)):
             gr.Markdown(t("app.tiny_warning"), elem_classes="tiny-warning", elem_id="tiny-warning")
         with gr.Tabs() as tabs:
             with gr.Tab(t("tab.edit"), id="edit", elem_id="tab-edit"):

@@ -47,6 +47,7 @@ from editor.studio.context import JobContext
 from editor.studio.memory import MemoryPolicy, kv_cache_for, plan_report
 from editor.studio.requests import AdBatchRequest, CutoutRequest, EditRequest, InvertRequest, edit_defaults
 from editor.studio.sessions import EditState, SessionStore
+from editor.translate import require_words
 from models.registry import ModelSpec, get_spec
 from models.vocabulary import AUTO, GENERATE, KV_EDIT, TEXT2IMG
 
@@ -282,7 +283,7 @@ class Studio:
         with self._job(ctx):
             # 1-2. validate (the photo and the mask as the job uses them), model, prompts as it reads them
             image, mask, area, notes, spec, source = self._edit_inputs(request, ctx)
-            target = self._prompt(request.target_prompt, request.target_english, spec)
+            target = require_words(self._prompt(request.target_prompt, request.target_english, spec), "target prompt")
             # 3-5. plan, adapters, run (on the work area: the crop around the mask, at the model's size)
             result, chosen, ran, state = self._on_edit_session(
                 request, spec, image, mask, area, ctx,
