@@ -18,15 +18,16 @@ import torch
 from PIL import Image
 
 from editor.errors import InputError
-from editor.limits import MAX_IMAGES, MAX_NAME_CHARS, MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS
+from editor.limits import MAX_NAME_CHARS, MAX_PROMPT_CHARS
+from editor.options import GENERATE_OPTIONS, check_all
 from editor.presets import MAX_SIDE, MIN_SIDE, SIDE_MULTIPLE, get_preset
 from editor.translate import Translation, Translator
-from editor.validation import choice, number, text, whole
+from editor.validation import text
 from models.families import cfg_active
 from models.prompt_length import prompt_token_count
 from models.registry import MODELS, ModelSpec
 from models.speed import plan_speed, speed_applied
-from models.vocabulary import AUTO, EXACT, IMG2IMG, INPAINT, SPEED_SETTINGS, TEXT2IMG
+from models.vocabulary import AUTO, EXACT, IMG2IMG, INPAINT, TEXT2IMG
 
 # progress(stage, step, total); stage is "generate". Raising inside it cancels the run.
 Progress = Callable[[str, int, int], None]
@@ -70,27 +71,9 @@ class GenerateRequest:
                              field="model", name=str(self.model), known=names)
         if self.mask is not None and self.image is None:
             raise InputError("An inpaint mask needs the picture to paint in.", key="mask_without_picture", field="mask")
-        if number("strength", self.strength, 0.0, 1.0) <= 0.0:
-            raise InputError(f"Strength must be above 0 and at most 1, got {self.strength}.", key="bad_number",
-                             field="strength", name="strength", low="0", high="1", value=repr(self.strength))
-        if self.seed is not None:
-            whole("seed", self.seed, 0, MAX_SEED)
-        if self.steps is not None:
-            whole("steps", self.steps, 1, MAX_STEPS)
-        if self.guidance is not None:
-            number("guidance", self.guidance, 0.0, 20.0)
-        for name in ("width", "height"):
-            value = getattr(self, name)
-            if value is not None and (whole(name, value, MIN_SIDE, MAX_SIDE) % SIDE_MULTIPLE):
-                raise InputError(f"The {name} must be a multiple of {SIDE_MULTIPLE} from {MIN_SIDE} to {MAX_SIDE}, "
-                                 f"got {value!r}.", key="bad_side", field=name, name=name, multiple=SIDE_MULTIPLE,
-                                 low=MIN_SIDE, high=MAX_SIDE, value=repr(value))
+        check_all(GENERATE_OPTIONS, self)  # limits of every option: editor/options.py
         if (self.width is None) != (self.height is None):
             raise InputError("Give both width and height, or neither.", key="width_and_height", field="width")
-        whole("num_images", self.num_images, 1, MAX_IMAGES, "number of images")
-        choice("speed", self.speed, SPEED_SETTINGS, "speed setting")
-        if self.style_weight is not None:
-            number("style_weight", self.style_weight, -2.0, 2.0, "style weight")
 
     @property
     def task(self) -> str:

@@ -136,12 +136,12 @@ class StudioClient:
     def plan_preview(self, model: str):
         return self._ask("plan_preview", model)
 
-    def translate_preview(self, text: str, model: str | None, task: str = KV_EDIT):
-        """How `text` would reach `model` (a `Translation`), as a replica's translator makes it."""
-        return self._ask("translate_preview", text, model, task)
-
     def data_problems(self) -> list:
         return self._ask("data_problems")
+
+    def translate_preview(self, text: str, model: str | None, task: str = KV_EDIT):
+        """How `text` would reach `model`, asked of a replica (it holds the translator model)."""
+        return self._ask("translate_preview", text, model, task)
 
     def resident(self) -> tuple[str | None, list[str]]:
         """The model resident on the replica that ran the latest job (None before any job)."""

@@ -13,13 +13,11 @@ skip steps and guidance left out take the model's defaults (skip steps follow th
 from __future__ import annotations
 
 from editor.commands import job_io
-from editor.kv_edit.options import EditOptions
-from editor.studio.requests import KV_CACHE_CHOICES
-from models.vocabulary import EXACT, SPEED_SETTINGS
+from editor.commands.option_flags import add_option_flags, option_values
+from editor.options import EDIT_OPTIONS
 
 
 def register(subparsers) -> None:
-    d = EditOptions()
     parser = subparsers.add_parser(
         "edit",
         help="change the masked region of a photo to match a prompt; everything else stays exactly as it is",
@@ -34,25 +32,8 @@ def register(subparsers) -> None:
     parser.add_argument("--model", default="auto",
                         help="a model that can edit (default auto: the best one on this machine, else 'tiny', "
                         "random weights, for testing)")
-    parser.add_argument("--steps", type=int, default=None, help="diffusion steps (default: the model's)")
-    parser.add_argument("--skip-steps", type=int, default=None,
-                        help="noisiest steps to skip (default: follows --steps, 4 of 28)")
-    parser.add_argument("--inversion-guidance", type=float, default=None, help=f"default {d.inversion_guidance}")
-    parser.add_argument("--guidance", type=float, default=None, help="default: the model's")
-    parser.add_argument("--re-init", action="store_true", help="restart the region from noise (bigger changes)")
-    parser.add_argument("--attn-mask", action="store_true", help="keep background and region apart during inversion (object removal)")
-    parser.add_argument("--attn-scale", type=float, default=d.attn_scale, help=f"extra attention to the background (default {d.attn_scale})")
-    parser.add_argument("--seed", type=int, default=d.seed, help=f"default {d.seed}")
-    parser.add_argument("--kv-cache", default="auto", choices=KV_CACHE_CHOICES,
-                        help="where the recorded keys/values live: auto (the memory plan chooses), device, cpu, fp8, "
-                        "int8, or none (inversion-free, least memory); default %(default)s")
-    parser.add_argument("--feather", dest="feather_px", type=int, default=d.feather_px,
-                        help=f"seam blend band inside the mask, px (default {d.feather_px})")
+    add_option_flags(parser, EDIT_OPTIONS)
     parser.add_argument("--style", metavar="NAME[:WEIGHT]", default=None, help="a LoRA style for this edit")
-    parser.add_argument("--speed", default=EXACT, choices=SPEED_SETTINGS,
-                        help="exact (default), fast or fastest: "
-                        "the background keys/values refresh only when they drift (elastic), "
-                        "trading a little fidelity for speed")
     job_io.add_studio_flags(parser)
     parser.set_defaults(func=run)
 
@@ -67,10 +48,7 @@ def run(args) -> int:
     style, style_weight = parse_style(args.style)
     request = EditRequest(
         image=args.image, mask=args.mask, source_prompt=args.source_prompt, target_prompt=args.target_prompt,
-        model=args.model, steps=args.steps, skip_steps=args.skip_steps, inversion_guidance=args.inversion_guidance,
-        guidance=args.guidance, re_init=args.re_init, attn_mask=args.attn_mask, attn_scale=args.attn_scale,
-        seed=args.seed, kv_cache=args.kv_cache, feather_px=args.feather_px, style=style, style_weight=style_weight,
-        speed=args.speed,
+        model=args.model, style=style, style_weight=style_weight, **option_values(args, EDIT_OPTIONS),
     )
     from editor.cli_progress import StageProgress
 

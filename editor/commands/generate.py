@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from editor.commands import job_io
+from editor.commands.option_flags import add_option_flags, option_values
 from editor.errors import InputError
-from models.vocabulary import EXACT, SPEED_SETTINGS
+from editor.options import GENERATE_OPTIONS
+
+SET_OTHERWISE = ("width", "height", "style_weight")  # by --size WxH and --style NAME:WEIGHT
 
 
 def register(subparsers) -> None:
@@ -17,21 +20,13 @@ def register(subparsers) -> None:
     p.add_argument("--prompt", required=True, help="what to draw; Korean is translated when the model needs it")
     p.add_argument("--preset", help="shop preset (assets/presets): cafe, restaurant, clothing, ...")
     p.add_argument("--image", help="starting image for image-to-image")
-    p.add_argument("--strength", type=float, default=0.6, help="image-to-image: 0 keeps the input, 1 ignores it")
     p.add_argument("--style", "--lora", dest="style", metavar="NAME[:WEIGHT]", help="LoRA style from the styles folder")
     p.add_argument("--model", default="auto",
                    help="image model (default auto: the best one on this machine, else 'tiny', random weights)")
-    p.add_argument("--seed", type=int, help="random seed (default: a new one, printed in the report)")
     p.add_argument("--size", metavar="WxH", help="picture size in pixels, multiples of 16")
-    p.add_argument("--steps", type=int)
-    p.add_argument("--guidance", type=float)
     p.add_argument("--negative", dest="negative_prompt",
                    help="negative prompt (only models that use classifier-free guidance read it)")
-    p.add_argument("--num-images", type=int, default=1)
-    p.add_argument("--speed", default=EXACT, choices=SPEED_SETTINGS,
-                        help="exact (default), fast or fastest: "
-                        "diffusers step caches reuse features across steps (and torch.compile on CUDA), "
-                        "trading a little fidelity for speed")
+    add_option_flags(p, GENERATE_OPTIONS, skip=SET_OTHERWISE)
     p.add_argument("--out", required=True, help="folder for the pictures")
     job_io.add_studio_flags(p)
     p.set_defaults(func=run)
@@ -70,10 +65,9 @@ def run(args) -> int:
     width, height = parse_size(args.size)
     style, style_weight = parse_style(args.style)
     request = GenerateRequest(
-        prompt=args.prompt, model=args.model, preset=args.preset, image=args.image, strength=args.strength,
-        style=style, style_weight=style_weight, seed=args.seed, steps=args.steps, guidance=args.guidance,
-        width=width, height=height, negative_prompt=args.negative_prompt, num_images=args.num_images,
-        speed=args.speed,
+        prompt=args.prompt, model=args.model, preset=args.preset, image=args.image, style=style,
+        style_weight=style_weight, width=width, height=height, negative_prompt=args.negative_prompt,
+        **option_values(args, GENERATE_OPTIONS, skip=SET_OTHERWISE),
     )
     outcome = studio.generate(request, JobContext(progress=StageProgress()))
     report = outcome.report

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from editor.errors import InputError
 from editor.kv_edit.kv_cache import INVERSION_FREE_MODE, kv_cache_modes
-from editor.limits import MAX_SEED
-from editor.validation import choice, number, whole
-from models.families import FAMILIES
-from models.registry import get_spec
-from models.vocabulary import CFG, EMBEDDED, EXACT, SPEED_SETTINGS
+from editor.options import EDIT_OPTIONS, check_all, default_skip_steps, edit_option_defaults
+from editor.validation import choice, whole
+from models.vocabulary import EXACT
 
-SKIP_SHARE = 4 / 28  # the KV-Edit paper's default: skip 4 of 28 steps
-MAX_KV_STEPS = 1000
+__all__ = ["EditOptions", "default_skip_steps"]
 
 
 @dataclass(frozen=True)
@@ -55,31 +53,27 @@ class EditOptions:
     speed: str = EXACT
 
     def __post_init__(self) -> None:
-        whole("steps", self.steps, 1, MAX_KV_STEPS)
+        # The one declaration's limits (editor/options.py), then what only the engine knows: the
+        # skipped steps leave one to run, and the stores this machine has ("auto" is resolved).
+        check_all(EDIT_OPTIONS, self)
+        for name in ("steps", "inversion_guidance", "guidance"):  # the engine runs on resolved values
+            if getattr(self, name) is None:
+                raise InputError(f"{name} needs a value.", key="bad_number", field=name, name=name, low="0",
+                                 high="-", value="None")
         if self.skip_steps is None:
             object.__setattr__(self, "skip_steps", default_skip_steps(self.steps))
         whole("skip_steps", self.skip_steps, 0, self.steps - 1, "skip_steps (at most steps - 1)")
-        for name in ("inversion_guidance", "guidance"):
-            number(name, getattr(self, name), 0.0, 100.0)
-        number("attn_scale", self.attn_scale, 0.0, 100.0)
-        whole("seed", self.seed, 0, MAX_SEED)
-        whole("feather_px", self.feather_px, 0, 256)
         choice("kv_cache", self.kv_cache, kv_cache_modes(), "KV cache mode")
-        choice("speed", self.speed, SPEED_SETTINGS, "speed setting")
 
     @classmethod
     def for_model(cls, model: str, **overrides) -> "EditOptions":
-        """The options with `model`'s defaults (registry), then `overrides`: its step count (skipped
-        steps follow it) and guidance as the model reads it. Guidance-embedded models (FLUX.1
-        [dev]) keep the official 1.5 / 5.5; true-CFG models invert without CFG (one pass) and edit
-        at their default guidance; models without guidance ignore it."""
-        spec = get_spec(model)
-        defaults: dict = {"steps": spec.default_steps}
-        if spec.guidance_kind == CFG:
-            defaults.update(inversion_guidance=FAMILIES[spec.family].cfg_above, guidance=spec.default_guidance)
-        elif spec.guidance_kind != EMBEDDED:
-            defaults.update(inversion_guidance=spec.default_guidance, guidance=spec.default_guidance)
-        return cls(**{**defaults, **overrides})
+        """The options with `model`'s defaults (`editor.options.edit_option_defaults`), then
+        `overrides`; skipped steps follow an overridden step count unless given."""
+        d = edit_option_defaults(model)
+        if "steps" in overrides and "skip_steps" not in overrides:
+            d["skip_steps"] = None
+        d["kv_cache"] = cls.kv_cache
+        return cls(**{**{k: v for k, v in d.items() if k in _FIELDS}, **overrides})
 
     @property
     def inversion_free(self) -> bool:
@@ -91,7 +85,4 @@ class EditOptions:
         return self.steps - self.skip_steps
 
 
-def default_skip_steps(steps: int) -> int:
-    """The official KV-Edit setting skips 4 of 28 steps; other step counts keep that share,
-    rounded, and always leave at least one step to run (1 step: skip 0; 4 steps: skip 1)."""
-    return min(max(0, round(steps * SKIP_SHARE)), max(0, steps - 1))
+_FIELDS = {f for f in EditOptions.__dataclass_fields__}

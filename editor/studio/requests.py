@@ -21,23 +21,25 @@ from editor.ad.cutout import remover_names
 from editor.ad.workflow import AdRequest
 from editor.generate import GenerateRequest
 from editor.kv_edit.options import EditOptions
-from editor.limits import MAX_NAME_CHARS, MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS
-from editor.validation import choice, flag, number, text, whole
+from editor.limits import MAX_NAME_CHARS, MAX_PROMPT_CHARS
+from editor.options import (
+    EDIT_OPTIONS,
+    GENERATE_OPTIONS,
+    KV_CACHE_CHOICES,
+    check_all,
+    edit_option_defaults,
+    option_named,
+)
+from editor.validation import choice, text
 from models.registry import ModelSpec
-from models.vocabulary import AUTO, EXACT, KV_CACHE_MODES, SPEED_SETTINGS
+from models.vocabulary import AUTO, EXACT
 
-__all__ = ["AdBatchRequest", "AdRequest", "CutoutRequest", "EditRequest", "GenerateRequest", "InvertRequest",
-           "edit_defaults"]
-
-KV_CACHE_CHOICES = (AUTO, *KV_CACHE_MODES)
-
+__all__ = ["KV_CACHE_CHOICES", "AdBatchRequest", "AdRequest", "CutoutRequest", "EditRequest", "GenerateRequest",
+           "InvertRequest", "edit_defaults"]
 
 def edit_defaults(spec: ModelSpec) -> dict[str, Any]:
-    """Starting values for a KV-Edit on `spec` (`EditOptions.for_model`): the model's own step
-    count (the paper's 28 for FLUX.1 [dev] and klein Base); guidance as the model reads it, and
-    true-CFG models invert without CFG."""
-    options = EditOptions.for_model(spec.name)
-    return {"steps": options.steps, "inversion_guidance": options.inversion_guidance, "guidance": options.guidance}
+    """Starting values of every edit option for `spec` (`editor.options.edit_option_defaults`)."""
+    return edit_option_defaults(spec.name)
 
 
 @dataclass(frozen=True)
@@ -75,24 +77,10 @@ class InvertRequest:
         if self.source_english is not None:
             text("source_english", self.source_english, MAX_PROMPT_CHARS, "source prompt in English")
         text("model", self.model, MAX_NAME_CHARS, "model")
-        if self.steps is not None:
-            whole("steps", self.steps, 1, MAX_STEPS)
-        if self.skip_steps is not None:
-            whole("skip_steps", self.skip_steps, 0, MAX_STEPS - 1)
-        for name in ("inversion_guidance", "guidance"):
-            if getattr(self, name) is not None:
-                number(name, getattr(self, name), 0.0, 100.0)
-        number("attn_scale", self.attn_scale, 0.0, 100.0)
-        whole("seed", self.seed, 0, MAX_SEED)
-        whole("feather_px", self.feather_px, 0, 256)
-        choice("kv_cache", self.kv_cache, KV_CACHE_CHOICES, "KV cache mode")
-        choice("speed", self.speed, SPEED_SETTINGS, "speed setting")
+        check_all(EDIT_OPTIONS, self)
         if self.style is not None:
             text("style", self.style, 64, "style")
-        if self.style_weight is not None:
-            number("style_weight", self.style_weight, -2.0, 2.0, "style weight")
-        for name in ("re_init", "attn_mask"):
-            flag(name, getattr(self, name))
+        option_named(GENERATE_OPTIONS, "style_weight").check(self.style_weight)
 
     def options(self, spec: ModelSpec, kv_cache: str) -> EditOptions:
         """The engine's options for `spec`: what the request gives, the model's defaults for the rest."""
