@@ -16,6 +16,9 @@ from pathlib import Path
 from ui.gpu import CUTOUT_QUEUE, GPU_QUEUE
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home from shops' machines
+# The libraries' own notices (transformers: "requires torchvision, falling back ...") are for
+# their developers, not for a shop owner's console; errors still show.
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 DEFAULT_PORT = 7860
 DEFAULT_HOST = "127.0.0.1"
@@ -24,9 +27,12 @@ MAX_UPLOAD = "64mb"
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # Light imports only: `--help` answers without loading torch, gradio or the Studio.
+    from editor.storage import default_root as default_output_dir
     from models.registry import diffusion_models
-    from ui.app_state import KV_CACHE_CHOICES, MEMORY_MODES, default_output_dir
+    from models.vocabulary import AUTO, KV_CACHE_MODES, OFFLOAD_MODES
 
+    KV_CACHE_CHOICES, MEMORY_MODES = (AUTO, *KV_CACHE_MODES), (AUTO, *OFFLOAD_MODES)  # as ui.app_state has them
     models = [spec.name for spec in diffusion_models()]
     parser = argparse.ArgumentParser(
         prog="python app.py",
@@ -35,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--model", default="auto", choices=["auto", *models],
         help="default diffusion model in every tab (default: auto = the first real model on this "
-        "machine, else 'tiny', random weights, for testing)",
+        "machine, else 'tiny-flux2', random weights, for testing)",
     )
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", DEFAULT_HOST),
                         help="address to bind (default: %(default)s); 0.0.0.0 serves other machines on your network")
@@ -182,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     from ui.layout import launch_options
 
     demo.launch(
+        quiet=True,  # gradio's lines name its own API ("set `share=True` in `launch()`"): ours follow
+        prevent_thread_lock=True,
         server_name=args.host,
         server_port=args.port,
         share=args.share,
@@ -192,7 +200,20 @@ def main(argv: list[str] | None = None) -> int:
         max_file_size=MAX_UPLOAD,
         **launch_options(),
     )
+    print(started_lines(demo.local_url, demo.share_url), flush=True)
+    demo.block_thread()
     return 0
+
+
+def started_lines(local_url: str, share_url: str | None) -> str:
+    """What the console says once the app answers: where to open it, and how to share it."""
+    lines = [f"* Running on local URL:  {local_url.rstrip('/')}", "  Open it in your browser. Stop with Ctrl+C."]
+    if share_url:
+        lines.append(f"* Public link (anyone with it can use this app): {share_url}")
+    else:
+        lines.append("  To open it from other devices, start with --host 0.0.0.0 (your network) or --share "
+                     "(a temporary public *.gradio.live link).")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

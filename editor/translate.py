@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
+from editor.errors import InputError
 from editor.notices import Notice
 from models.registry import ModelSpec, get_spec
 
@@ -426,6 +427,18 @@ class Translator:
                                   {"words": ", ".join(unknown)}))
         return Translation(english, source, "glossary", ad_copy, unknown, tuple(notes),
                            confidence=LOW if unknown or not english else HIGH, notices=tuple(notices))
+
+
+def require_words(translation: Translation, field: str) -> Translation:
+    """`translation`, unless Korean words went in and no English came out: a prompt is never
+    silently emptied (the model would draw something the user never asked for)."""
+    if translation.hangul_detected and not translation.text.strip() and translation.backend != "pass-through":
+        words = ", ".join(translation.untranslated) or translation.source_text
+        raise InputError(f"None of the words of the {field} could be translated to English ({words}). Write the "
+                         "English yourself, or choose a model that reads Korean.", key="untranslated",
+                         field=field.replace(" ", "_"),
+                         name=field, words=words)
+    return translation
 
 
 def translate_prompt(text: str, target_model_spec: ModelSpec | str, translator: Translator | None = None) -> Translation:

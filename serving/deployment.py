@@ -29,8 +29,9 @@ from editor.errors import InputError, IntactError
 from editor.studio import Studio, StudioConfig
 from serving.wire import Failed, Finished, Job, Served, Step
 
-# What a front end may ask any replica (cheap, loads nothing): its machine's view of models,
-# styles, presets, memory plans and the data files it skipped.
+# What a front end may ask any replica (cheap, loads no diffusion model): its machine's view of
+# models, styles, presets, memory plans, the data files it skipped, and how a prompt would be
+# translated (the translator lives where the jobs run).
 LISTINGS = frozenset({"models", "default_model", "styles", "presets", "plan_preview", "data_problems",
                       "translate_preview"})
 

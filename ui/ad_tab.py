@@ -29,9 +29,9 @@ from editor.studio import AdRequest, CutoutRequest, JobCancelled, JobContext
 from ui.ad_batch import batch_request, batch_summary, run_batch
 from ui.ad_brand import build_brand_panel, chosen_brand, font_choices
 from ui.app_state import ClientState, Services, forget_client
-from ui.controls import while_running
-from ui.feedback import cancel_job, progress_reporter, user_errors
-from ui.gpu import CUTOUT_QUEUE, GPU_QUEUE, gpu
+from ui.controls import run_button
+from ui.feedback import cancel_job, progress_reporter, user_error, user_errors
+from ui.gpu import CUTOUT_QUEUE, GPU_QUEUE
 from ui.i18n import lang_of, named, named_label, notice_text, t, tr
 from ui.imaging import checkerboard_preview, dimmed_outside, read_upload, strokes_by_colour
 from ui.model_choice import default_model, model_choices
@@ -130,6 +130,23 @@ class AdInputs:
     scale: float
     old_price: str = ""
     brand: str = ""  # a saved brand kit's name, "" for none
+
+
+# The build's inputs by name (the API's parameter names), in the order of AdInputs' fields.
+BUILD_NAMES = ("product", "mask_value", "remover", "bg_mode", "bg_image", "backdrop", "bg_preset", "bg_prompt",
+               "model", "seed", "headline", "subline", "price", "cta", "formats", "scale", "old_price", "brand")
+# The layout controls by name, in the order `layout_from_controls` takes them.
+LAYOUT_NAMES = ("position", "align", "text_size", "font", "text_colour", "accent", "emphasis", "product_size",
+                "product_x", "product_y")
+
+
+def ad_inputs(values: dict, product: Image.Image | None, with_mask: bool = True) -> AdInputs:
+    """The ad the tab's values describe (`product`: the photo, already read; None for a batch)."""
+    return AdInputs(product, values["mask_value"] if with_mask else None, values["remover"], values["bg_mode"],
+                    _background_upload(values["bg_mode"], values["bg_image"]), values["backdrop"],
+                    values["bg_preset"], values["bg_prompt"], values["model"], values["seed"], values["headline"],
+                    values["subline"], values["price"], values["cta"], list(values["formats"] or []),
+                    values["scale"], values["old_price"], values["brand"] or "")
 
 
 def _background_fields(inputs: AdInputs) -> dict:
@@ -317,19 +334,19 @@ def build_ad_tab(services: Services) -> dict:
             with gr.Accordion(t("common.details"), open=False):
                 report_json = gr.JSON(label=t("edit.report"))
 
-    build_inputs = [product, mask_editor, remover, bg_mode, bg_image, backdrop, bg_preset, bg_prompt, model, seed,
+    build_fields = [product, mask_editor, remover, bg_mode, bg_image, backdrop, bg_preset, bg_prompt, model, seed,
                     headline, subline, price, cta, formats, scale, old_price, brand]
     layout_controls = [position, align, text_size, font, text_colour, accent, emphasis, product_size, product_x,
                        product_y]
 
-    def cutout(state, product, remover, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - gradio injects it
-        lang = lang_of(request)
+    def cutout(v: dict, request: gr.Request, progress) -> tuple:
+        lang, state = lang_of(request), v["state"]
         progress(0, desc=tr(lang, "progress.cutout"))
         with user_errors(lang):
-            picture = read_upload(product, "product")
+            picture = read_upload(v["product"], "product")
         try:
             with user_errors(lang):
-                value, preview, cut = run_cutout(services, state, picture, remover, request,
+                value, preview, cut = run_cutout(services, state, picture, v["remover"], request,
                                                  progress_reporter(progress, lang))
         except gr.Error as exc:
             if picture is None:
@@ -351,36 +368,24 @@ def build_ad_tab(services: Services) -> dict:
         chosen = built[0] if built else None
         return state, message, shown, paths, report, gr.Dropdown(choices=built, value=chosen)
 
-    @gpu
-    def build_ad(state, product, mask_value, remover, bg_mode, bg_image, backdrop, bg_preset, bg_prompt, model,
-                 seed, headline, subline, price, cta, formats, scale, old_price, brand, request: gr.Request,
-                 progress=gr.Progress()):  # noqa: B008 - gradio injects it
-        lang = lang_of(request)
+    def build_ad(v: dict, request: gr.Request, progress) -> tuple:
+        lang, state = lang_of(request), v["state"]
         with user_errors(lang):  # a new build starts from the automatic layout
-            inputs = AdInputs(read_upload(product, "product"), mask_value, remover, bg_mode,
-                              _background_upload(bg_mode, bg_image), backdrop, bg_preset, bg_prompt, model, seed,
-                              headline, subline, price, cta, list(formats or []), scale, old_price, brand or "")
+            inputs = ad_inputs(v, read_upload(v["product"], "product"))
             try:
                 shown, paths, report = run_ad(services, state, inputs, progress_reporter(progress, lang), request)
             except JobCancelled:
                 return state, tr(lang, "common.cancelled"), *(gr.skip() for _ in range(4))
         return _finish(state, lang, shown, paths, report)
 
-    @gpu
-    def apply_layout(state, product, mask_value, remover, bg_mode, bg_image, backdrop, bg_preset, bg_prompt, model,
-                     seed, headline, subline, price, cta, formats, scale, old_price, brand, name, position, align,
-                     text_size, font, text_colour, accent, emphasis, product_size, product_x, product_y,
-                     request: gr.Request, progress=gr.Progress()):  # noqa: B008 - gradio injects it
-        lang = lang_of(request)
+    def apply_layout(v: dict, request: gr.Request, progress) -> tuple:
+        lang, state, name = lang_of(request), v["state"], v["name"]
         if not name or name not in state.ad_layouts:
-            raise gr.Error(tr(lang, "ad.build_first"), print_exception=False)
+            raise user_error(lang, tr(lang, "ad.build_first"), print_exception=False)
         layouts = dict(state.ad_layouts)
-        layouts[name] = layout_from_controls(layouts[name], position, align, text_size, font, text_colour, accent,
-                                             emphasis, product_size, product_x, product_y)
+        layouts[name] = layout_from_controls(layouts[name], *(v[key] for key in LAYOUT_NAMES))
         with user_errors(lang):
-            inputs = AdInputs(read_upload(product, "product"), mask_value, remover, bg_mode,
-                              _background_upload(bg_mode, bg_image), backdrop, bg_preset, bg_prompt, model, seed,
-                              headline, subline, price, cta, list(formats or []), scale, old_price, brand or "")
+            inputs = ad_inputs(v, read_upload(v["product"], "product"))
             try:
                 shown, paths, report = run_ad(services, state, inputs, progress_reporter(progress, lang), request,
                                               layouts)
@@ -389,21 +394,16 @@ def build_ad_tab(services: Services) -> dict:
         finished = _finish(state, lang, shown, paths, report)
         return (*finished[:-1], gr.Dropdown(choices=list(state.ad_layouts), value=name))
 
-    @gpu
-    def other_design(state, product, mask_value, remover, bg_mode, bg_image, backdrop, bg_preset, bg_prompt, model,
-                     seed, headline, subline, price, cta, formats, scale, old_price, brand, request: gr.Request,
-                     progress=gr.Progress()):  # noqa: B008 - gradio injects it
+    def other_design(v: dict, request: gr.Request, progress) -> tuple:
         """"다른 디자인": every format again with the next layout template; the copy stays."""
-        lang = lang_of(request)
+        lang, state = lang_of(request), v["state"]
         if not state.ad_layouts or not state.ad_report:
-            raise gr.Error(tr(lang, "ad.build_first"), print_exception=False)
+            raise user_error(lang, tr(lang, "ad.build_first"), print_exception=False)
         reported = state.ad_report.get("formats", {})
         layouts = {name: next_design(layout, reported[name]["design_order"]) if "design_order" in reported.get(name, {})
                    else layout for name, layout in state.ad_layouts.items()}
         with user_errors(lang):
-            inputs = AdInputs(read_upload(product, "product"), mask_value, remover, bg_mode,
-                              _background_upload(bg_mode, bg_image), backdrop, bg_preset, bg_prompt, model, seed,
-                              headline, subline, price, cta, list(formats or []), scale, old_price, brand or "")
+            inputs = ad_inputs(v, read_upload(v["product"], "product"))
             try:
                 shown, paths, report = run_ad(services, state, inputs, progress_reporter(progress, lang), request,
                                               layouts)
@@ -423,16 +423,11 @@ def build_ad_tab(services: Services) -> dict:
         return (gr.Dropdown(choices=positions, value=values[0]), *values[1:],
                 _suggestions_line(lang, state.ad_report, name))
 
-    @gpu
-    def build_batch(state, product, mask_value, remover, bg_mode, bg_image, backdrop, bg_preset, bg_prompt, model,
-                    seed, headline, subline, price, cta, formats, scale, old_price, brand, products, csv_file,
-                    request: gr.Request, progress=gr.Progress()):  # noqa: B008 - gradio injects it
-        lang = lang_of(request)
+    def build_batch(v: dict, request: gr.Request, progress) -> tuple:
+        lang, state = lang_of(request), v["state"]
         with user_errors(lang):
-            inputs = AdInputs(None, None, remover, bg_mode, _background_upload(bg_mode, bg_image), backdrop, bg_preset,
-                              bg_prompt, model, seed, headline, subline, price, cta, list(formats or []), scale,
-                              old_price, brand or "")
-            job = batch_request(products, csv_file, ad_template(inputs, services.brands(request)))
+            job = batch_request(v["products"], v["csv_file"],
+                                ad_template(ad_inputs(v, None, with_mask=False), services.brands(request)))
             try:
                 zip_path, outcome = run_batch(services, state, job, progress_reporter(progress, lang), request)
             except JobCancelled:
@@ -444,24 +439,28 @@ def build_ad_tab(services: Services) -> dict:
 
     # The cut-out models run on the CPU: their own queue, never behind a GPU job. Its progress and
     # errors show on the status line, never as badges over the (then empty) brush editor.
-    running = [cut_btn, build, apply, batch_run]  # off while any of them runs
-    while_running(cut_btn, running, cutout, [state, product, remover], [state, mask_editor, cut_preview, status],
-                  api_name="cutout", concurrency_id=CUTOUT_QUEUE, concurrency_limit=2, show_progress_on=[status])
+    running = [cut_btn, build, apply, other_design_btn, batch_run]  # off while any of them runs
+    queued = dict(concurrency_id=GPU_QUEUE, concurrency_limit=services.gpu_slots)
+    # The inputs by name: the names are the API's parameters (the State is not sent by clients).
+    build_inputs = {"state": state, **dict(zip(BUILD_NAMES, build_fields, strict=True))}
+    run_button(cut_btn, cutout, {"state": state, "product": product, "remover": remover},
+               [state, mask_editor, cut_preview, status], status=status, buttons=running, on_gpu=False, api_name="cutout",
+               concurrency_id=CUTOUT_QUEUE, concurrency_limit=2, show_progress_on=[status])
     fix_btn.click(fix, [state, product, mask_editor], [cut_preview], api_name="cutout_fix", show_progress_on=[status])
     outputs = [state, status, previews, files, report_json, adjust_format]
-    while_running(build, running, build_ad, [state, *build_inputs], outputs, api_name="build_ad", concurrency_id=GPU_QUEUE,
-                  concurrency_limit=services.gpu_slots, show_progress_on=[status])
-    while_running(apply, running, apply_layout, [state, *build_inputs, adjust_format, *layout_controls], outputs,
-                  api_name="apply_layout", concurrency_id=GPU_QUEUE, concurrency_limit=services.gpu_slots,
-                  show_progress_on=[status])
-    while_running(other_design_btn, running, other_design, [state, *build_inputs], outputs, api_name="other_design",
-                  concurrency_id=GPU_QUEUE, concurrency_limit=services.gpu_slots, show_progress_on=[status])
+    run_button(build, build_ad, build_inputs, outputs, status=status, buttons=running, api_name="build_ad",
+               show_progress_on=[status], **queued)
+    run_button(apply, apply_layout,
+               {**build_inputs, "name": adjust_format, **dict(zip(LAYOUT_NAMES, layout_controls, strict=True))},
+               outputs, status=status, buttons=running, api_name="apply_layout", show_progress_on=[status], **queued)
+    run_button(other_design_btn, other_design, build_inputs, outputs, status=status, buttons=running,
+               api_name="other_design", show_progress_on=[status], **queued)
+    run_button(batch_run, build_batch, {**build_inputs, "products": batch_files, "csv_file": batch_csv},
+               [state, batch_status, batch_zip], status=batch_status, buttons=running, api_name="build_ad_batch",
+               show_progress_on=[batch_status], **queued)
     cancel_btn.click(cancel, [state], [status], api_name="cancel_ad", show_progress="hidden")
     adjust_format.change(show_layout, [state, adjust_format], [*layout_controls, suggestions],
                          api_visibility="private")
-    while_running(batch_run, running, build_batch, [state, *build_inputs, batch_files, batch_csv],
-                  [state, batch_status, batch_zip], api_name="build_ad_batch", concurrency_id=GPU_QUEUE,
-                  concurrency_limit=services.gpu_slots, show_progress_on=[batch_status])
 
     def show_background_inputs(mode):
         return (gr.Dropdown(visible=mode == "backdrop"), gr.Image(visible=mode == "upload"),

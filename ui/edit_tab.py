@@ -24,9 +24,9 @@ from editor.studio.requests import KV_CACHE_CHOICES, edit_defaults
 from models.registry import get_spec
 from models.vocabulary import EXACT, KV_EDIT
 from ui.app_state import ClientState, HistoryEntry, Services, forget_client
-from ui.controls import preview, speed_picker, while_running
+from ui.controls import preview, run_button, speed_picker
 from ui.feedback import cancel_job, progress_reporter, user_error, user_errors
-from ui.gpu import GPU_QUEUE, gpu
+from ui.gpu import GPU_QUEUE
 from ui.i18n import lang_of, named, named_label, t, tr
 from ui.imaging import overlay_mask
 from ui.memory import plan_line
@@ -90,6 +90,11 @@ def _whole(value):
 
 def _number(value):
     return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def option_values(values: dict) -> OptionValues:
+    """The options among a run's input values (by their request names)."""
+    return OptionValues(**{name: values[name] for name in OPTION_NAMES})
 
 
 def run_invert(services: Services, state: ClientState, model: str, editor_value, source_prompt: str,
@@ -244,39 +249,28 @@ def build_edit_tab(services: Services) -> dict:
     options = [steps, skip, inv_g, guid, re_init, attn_mask, attn_scale, seed, kv, speed]
     run_buttons = [invert_btn, edit_btn]
 
-    @gpu
-    def invert(state, made_source, model, editor_value, source_prompt, steps, skip_steps, inversion_guidance, guidance,
-               re_init, attn_mask, attn_scale, seed, kv_cache, speed=EXACT, source_english=None,
-               request: gr.Request = None, progress=gr.Progress()):  # noqa: B008 - gradio injects it
-        lang = lang_of(request)
-        values = OptionValues(steps, skip_steps, inversion_guidance, guidance, re_init, attn_mask, attn_scale,
-                              seed, kv_cache, speed)
+    def invert(v: dict, request: gr.Request, progress) -> tuple:
+        lang, state = lang_of(request), v["state"]
         with user_errors(lang):
             try:
-                report = run_invert(services, state, model, editor_value, source_prompt, values,
-                                    progress_reporter(progress, lang), request,
-                                    english_for(source_prompt, source_english, made_source))
+                report = run_invert(services, state, v["model"], v["editor_value"], v["source_prompt"],
+                                    option_values(v), progress_reporter(progress, lang), request,
+                                    english_for(v["source_prompt"], v["source_english"], v["made_source"]))
             except JobCancelled:
                 return state, tr(lang, "common.cancelled")
         key = "edit.inversion_reused" if report.get("inversion") == "reused" else "edit.inversion_done"
         return state, tr(lang, key, seconds=f"{report.get('inversion_seconds', 0):.1f}")
 
-    @gpu
-    def edit(state, made_source, made_target, model, editor_value, source_prompt, target_prompt, steps, skip_steps,
-             inversion_guidance, guidance, re_init, attn_mask, attn_scale, seed, kv_cache, speed=EXACT,
-             source_english=None, target_english=None, request: gr.Request = None,
-             progress=gr.Progress()):  # noqa: B008 - gradio injects it
-        lang = lang_of(request)
-        values = OptionValues(steps, skip_steps, inversion_guidance, guidance, re_init, attn_mask, attn_scale,
-                              seed, kv_cache, speed)
-        english = (english_for(source_prompt, source_english, made_source),
-                   english_for(target_prompt, target_english, made_target))
+    def edit(v: dict, request: gr.Request, progress) -> tuple:
+        lang, state = lang_of(request), v["state"]
+        english = (english_for(v["source_prompt"], v["source_english"], v["made_source"]),
+                   english_for(v["target_prompt"], v["target_english"], v["made_target"]))
         started = time.perf_counter()
         with user_errors(lang):
             try:
                 before, after, mask, report, paths = run_edit(
-                    services, state, model, editor_value, source_prompt, target_prompt, values,
-                    progress_reporter(progress, lang), request, english)
+                    services, state, v["model"], v["editor_value"], v["source_prompt"], v["target_prompt"],
+                    option_values(v), progress_reporter(progress, lang), request, english)
             except JobCancelled:
                 return state, tr(lang, "common.cancelled"), *[gr.skip()] * 5
         shown = preview(after)
@@ -297,15 +291,20 @@ def build_edit_tab(services: Services) -> dict:
     remembered = dict(before=remember_inputs, before_inputs=[model, source, target, *options, saved_inputs],
                       before_outputs=[saved_inputs], after=after_run, after_inputs=[state, report_json, saved_inputs],
                       after_outputs=[details, saved_inputs])
+    # The inputs by name: the names are the API's parameters (the States are not sent by clients).
+    photo_inputs = {"state": state, "made_source": made_source, "made_target": made_target, "model": model,
+                    "editor_value": editor, "source_prompt": source}
+    option_inputs = dict(zip(OPTION_NAMES, options, strict=True))
+    invert_inputs = {**photo_inputs, **option_inputs, "source_english": source_en}
+    edit_inputs = {**photo_inputs, "target_prompt": target, **option_inputs, "source_english": source_en,
+                   "target_english": target_en}
     # The progress bar and any error show on the status line only: the result panels never get
     # an error badge, and keep the last result.
-    while_running(invert_btn, run_buttons, invert, [state, made_source, model, editor, source, *options, source_en],
-                  [state, status], api_name="invert", concurrency_id=GPU_QUEUE, concurrency_limit=services.gpu_slots,
-                  show_progress_on=[status], **remembered)
-    while_running(edit_btn, run_buttons, edit,
-                  [state, made_source, made_target, model, editor, source, target, *options, source_en, target_en],
-                  [state, status, compare, overlay, download, report_json, history],
-                  api_name="edit", concurrency_id=GPU_QUEUE, concurrency_limit=services.gpu_slots, show_progress_on=[status], **remembered)
+    queue = dict(concurrency_id=GPU_QUEUE, concurrency_limit=services.gpu_slots, show_progress_on=[status])
+    run_button(invert_btn, invert, invert_inputs, [state, status], status=status, buttons=run_buttons,
+               api_name="invert", **queue, **remembered)
+    run_button(edit_btn, edit, edit_inputs, [state, status, compare, overlay, download, report_json, history],
+               status=status, buttons=run_buttons, api_name="edit", **queue, **remembered)
 
     def continue_from(state, request: gr.Request):
         lang = lang_of(request)

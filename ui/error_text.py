@@ -14,7 +14,7 @@ FIELDS_KO = {
     "attn_scale": "배경 주의 강도", "seed": "시드", "feather_px": "경계 부드럽게", "kv_cache": "KV 캐시 방식",
     "style": "스타일", "style_weight": "스타일 강도", "strength": "변형 강도", "width": "너비", "height": "높이",
     "num_images": "이미지 수", "number of images": "이미지 수", "prompt": "프롬프트", "source prompt": "원본 설명",
-    "target prompt": "바꿀 내용", "negative prompt": "제외할 내용", "model": "모델", "remover": "배경 제거 방식",
+    "target prompt": "목표 설명", "negative prompt": "제외할 내용", "model": "모델", "remover": "배경 제거 방식",
     "cut-out method": "배경 제거 방식", "KV cache mode": "KV 캐시 방식", "style weight": "스타일 강도",
     "headline": "제목", "subline": "부제", "price": "가격", "cta": "버튼 문구",
     "skip_steps (at most steps - 1)": "건너뛸 단계 수(단계 수 - 1 이하)",
@@ -68,6 +68,7 @@ ERRORS_KO = {
     "download_failed": "'{name}'을(를) 내려받지 못했습니다.",
     "new_product": "새 상품 사진입니다. 먼저 누끼를 따 주세요.",
     "no_formats": "광고 규격을 하나 이상 고르세요.",
+    "untranslated": "{name}의 단어를 영어로 옮기지 못했습니다({words}). 영어 칸에 직접 쓰거나 한국어를 읽는 모델을 고르세요.",
     "no_background_image": "배경 사진을 올리거나 다른 배경 종류를 고르세요.",
     "unknown_style": "알 수 없는 스타일입니다: '{name}'. 사용할 수 있는 스타일: {known}.",
     # pictures: every upload is read by editor.images (name: the file's name, or "the uploaded file")

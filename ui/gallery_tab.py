@@ -108,18 +108,23 @@ def build_gallery_tab(services: Services, tabs: gr.Tabs, edit_editor: gr.ImageEd
         lang = lang_of(request)
         entries, i = pick(entries, index, request)
         if not services.studio.delete_result(entries[i].job_id, services.owner(request)):
-            raise user_error(lang, tr(lang, "gallery.not_yours"))
+            # Not this browser's: the grid stays as it is and the reason stays on the page.
+            reason = tr(lang, "gallery.not_yours")
+            gr.Warning(reason, title=tr(lang, "common.error"))
+            return gr.skip(), gr.skip(), reason, gr.skip()
         entries, items, _info, path = listed(lang, saved_entries(services, services.owner(request)))
         return entries, items, tr(lang, "gallery.deleted"), path
 
     # Reading the history is cheap: its own queue, never behind a GPU job.
     outputs = [entries_state, gallery, info, download]
-    refresh.click(list_saved, None, outputs, api_name="gallery", concurrency_id="gallery", concurrency_limit=4)
+    # Progress and errors show on the info line: the grid never becomes a bare error badge.
+    refresh.click(list_saved, None, outputs, api_name="gallery", concurrency_id="gallery", concurrency_limit=4,
+                  show_progress_on=[info])
     gallery.select(select, [entries_state], [index, info, download], api_visibility="private")
     open_btn.click(open_in_edit, [entries_state, index, edit_state], [edit_editor, tabs, edit_status, edit_state],
                    api_name="open_in_edit", queue=False)
     open_gen_btn.click(open_in_generate, [entries_state, index], [generate_init, tabs, info],
                        api_name="open_in_generate", queue=False)
     delete_btn.click(delete, [entries_state, index], outputs, api_name="delete_result", concurrency_id="gallery",
-                     concurrency_limit=4)
+                     concurrency_limit=4, show_progress_on=[info])
     return list_saved, outputs

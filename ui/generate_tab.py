@@ -12,9 +12,9 @@ from editor.studio import GenerateRequest, JobCancelled, JobContext
 from models.registry import get_spec
 from models.vocabulary import EXACT, TEXT2IMG
 from ui.app_state import Services
-from ui.controls import preview, speed_picker, while_running
+from ui.controls import preview, run_button, speed_picker
 from ui.feedback import cancel_job, progress_reporter, user_errors
-from ui.gpu import GPU_QUEUE, gpu
+from ui.gpu import GPU_QUEUE
 from ui.i18n import lang_of, t, tr
 from ui.memory import plan_line
 from ui.model_choice import default_model, model_choices, model_note
@@ -153,17 +153,15 @@ def build_generate_tab(services: Services) -> dict:
             with gr.Accordion(t("common.details"), open=False):
                 report_json = gr.JSON(label=t("edit.report"))
 
-    @gpu
-    def generate_images(made_from, model, prompt, preset, negative, lora, lora_weight, init_image, strength, width,
-                        height, steps, guidance, seed, count, speed=EXACT, prompt_english=None,
-                        request: gr.Request = None, progress=gr.Progress()):  # noqa: B008 - gradio injects it
+    def generate_images(v: dict, request: gr.Request, progress) -> tuple:
         lang = lang_of(request)
         with user_errors(lang):
             try:
                 images, paths, report = run_generate(
-                    services, model, prompt, preset, negative, lora, lora_weight, init_image, strength, width,
-                    height, steps, guidance, seed, count, progress_reporter(progress, lang), request,
-                    english_for(prompt, prompt_english, made_from), speed)
+                    services, v["model"], v["prompt"], v["preset"], v["negative"], v["lora"], v["lora_weight"],
+                    v["init_image"], v["strength"], v["width"], v["height"], v["steps"], v["guidance"], v["seed"],
+                    v["count"], progress_reporter(progress, lang), request,
+                    english_for(v["prompt"], v["prompt_english"], v["made_from"]), v["speed"])
             except JobCancelled:
                 return tr(lang, "common.cancelled"), gr.skip(), gr.skip(), gr.skip()
         return result_message(lang, report, len(images)), [preview(image) for image in images], paths, report
@@ -183,11 +181,14 @@ def build_generate_tab(services: Services) -> dict:
         return (model_note(name, lang), gr.Dropdown(choices=preset_choices(services.studio, lang)),
                 gr.Dropdown(choices=style_choices(services.studio, lang, name)))
 
-    while_running(run, [run], generate_images,
-                  [made_from, model, prompt, preset, negative, lora, lora_weight, init_image, strength, width, height,
-                   steps, guidance, seed, count, speed, prompt_en],
-                  [status, gallery, files, report_json], api_name="generate", concurrency_id=GPU_QUEUE,
-                  concurrency_limit=services.gpu_slots, show_progress_on=[status])
+    # The inputs by name: the names are the API's parameters.
+    inputs = {"made_from": made_from, "model": model, "prompt": prompt, "preset": preset, "negative": negative,
+              "lora": lora, "lora_weight": lora_weight, "init_image": init_image, "strength": strength,
+              "width": width, "height": height, "steps": steps, "guidance": guidance, "seed": seed, "count": count,
+              "speed": speed, "prompt_english": prompt_en}
+    run_button(run, generate_images, inputs, [status, gallery, files, report_json], status=status, buttons=[run],
+               api_name="generate", concurrency_id=GPU_QUEUE, concurrency_limit=services.gpu_slots,
+               show_progress_on=[status])
     cancel_btn.click(cancel, None, [status], api_name="cancel_generate", show_progress="hidden")
     model.change(on_model, [model], [note, lora], api_visibility="private")
     for trigger in (prompt.change, model.change):

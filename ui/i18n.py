@@ -16,7 +16,7 @@ EN: dict[str, str] = {
     # app
     "app.title": "Intact — photo & ad studio",
     "app.subtitle": "Edit a region of a photo while every other pixel stays exactly as it was; build ads for your shop.",
-    "app.tiny_warning": "The default model is **tiny (random weights, for testing)**: results are noise by design. "
+    "app.tiny_warning": "The default model is a **test model with random weights**: results are noise by design. "
     "Fetch a real model to get real pictures (see the Status tab).",
     "tab.edit": "Edit",
     "tab.ad": "Ad",
@@ -183,6 +183,8 @@ EN: dict[str, str] = {
     "common.details": "Details",
     "common.error": "Error",
     "common.cancelled": "Cancelled: nothing was saved.",
+    "common.not_started": "The job did not start (the server is busy or could not be reached). Press the button "
+    "again in a moment.",
     "progress.decode": "Turning the result into pixels",
     "progress.paste": "Putting the edit into the full-size photo",
     "progress.unit": "steps",
@@ -357,7 +359,7 @@ EN: dict[str, str] = {
 KO: dict[str, str] = {
     "app.title": "Intact — 사진·광고 스튜디오",
     "app.subtitle": "사진의 원하는 부분만 고치고 나머지 픽셀은 그대로 지킵니다. 가게 광고도 만들 수 있습니다.",
-    "app.tiny_warning": "기본 모델이 **tiny (무작위 가중치, 테스트용)** 입니다. 결과는 의도적으로 잡음처럼 보입니다. "
+    "app.tiny_warning": "기본 모델이 **무작위 가중치로 만든 테스트용 모델**입니다. 결과는 의도적으로 잡음처럼 보입니다. "
     "실제 그림을 얻으려면 실제 모델을 받으세요 (상태 탭 참고).",
     "tab.edit": "편집",
     "tab.ad": "광고",
@@ -517,6 +519,7 @@ KO: dict[str, str] = {
     "common.details": "자세히",
     "common.error": "오류",
     "common.cancelled": "취소했습니다. 아무것도 저장되지 않았습니다.",
+    "common.not_started": "작업을 시작하지 못했습니다(서버가 바쁘거나 연결되지 않았습니다). 잠시 후 다시 눌러 주세요.",
     "progress.decode": "결과를 그림으로 바꾸는 중",
     "progress.paste": "원본 크기 사진에 붙이는 중",
     "progress.unit": "단계",
@@ -680,8 +683,10 @@ KO: dict[str, str] = {
     "ad.batch_zip": "내려받기 (모든 상품, 모든 규격)",
 }
 
-# Gradio's own texts that its Korean catalogue lacks (the image editor's); English as gradio has them.
+# Gradio's own texts that its catalogues lack (the image editor's, the end-of-event announcement);
+# English as gradio has them.
 GRADIO_EN = {
+    "common.complete": "Done",  # what gradio announces to screen readers when an event ends
     "image_editor.upload_image": "Upload an image",
     "image_editor.select_draw_tool": "select the draw tool to start",
     "image_editor.brush": "Brush",
@@ -708,6 +713,7 @@ GRADIO_EN = {
     "image_editor.resize": "Resize",
 }
 GRADIO_KO = {
+    "common.complete": "완료",
     "image_editor.upload_image": "사진 올리기",
     "image_editor.select_draw_tool": "붓 도구를 골라 칠하세요",
     "image_editor.brush": "붓",

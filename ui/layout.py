@@ -12,7 +12,7 @@ from ui.edit_tab import build_edit_tab
 from ui.gallery_tab import build_gallery_tab
 from ui.generate_tab import build_generate_tab
 from ui.i18n import I18N, t
-from ui.model_choice import TINY, default_model
+from ui.model_choice import default_model, random_weights
 from ui.status import build_status_tab
 
 CSS = """
@@ -61,7 +61,7 @@ def build_app(services: Services) -> gr.Blocks:
     with gr.Blocks(title="Intact", analytics_enabled=False, delete_cache=(3600, 24 * 3600)) as demo:
         gr.Markdown(t("app.title"), elem_id="app-title")
         gr.Markdown(t("app.subtitle"), elem_id="app-subtitle")
-        if default_model(preferred=services.config.model) == TINY:
+        if random_weights(default_model(preferred=services.config.model)):
             gr.Markdown(t("app.tiny_warning"), elem_classes="tiny-warning", elem_id="tiny-warning")
         with gr.Tabs() as tabs:
             with gr.Tab(t("tab.edit"), id="edit", elem_id="tab-edit"):
@@ -70,11 +70,14 @@ def build_app(services: Services) -> gr.Blocks:
                 ad = build_ad_tab(services)
             with gr.Tab(t("tab.generate"), id="generate", elem_id="tab-generate"):
                 generate = build_generate_tab(services)
-            with gr.Tab(t("tab.gallery"), id="gallery", elem_id="tab-gallery"):
+            with gr.Tab(t("tab.gallery"), id="gallery", elem_id="tab-gallery") as gallery_tab:
                 list_saved, gallery_outputs = build_gallery_tab(services, tabs, edit["editor"], generate["init_image"],
                                                                  edit["status"], edit["state"])
             with gr.Tab(t("tab.status"), id="status", elem_id="tab-status"):
                 read_status, status_outputs = build_status_tab(services)
+        # Opening the Gallery lists what was saved since: new results show without "refresh".
+        gallery_tab.select(list_saved, None, gallery_outputs, api_visibility="private",
+                           show_progress_on=[gallery_outputs[2]])
         # The browser's own id (kept in its storage across page reloads) is known first: saved
         # results stay this browser's own, and each tab restores what the browser left there.
         client = gr.BrowserState({}, storage_key="intact-client")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from editor.studio import catalog
 from ui.i18n import I18N, tr
 
-TINY = catalog.TINY
 
 
 def _tag(c: catalog.ModelChoice) -> str | None:
@@ -32,6 +31,13 @@ def model_choices(task: str | None = None, lang: str | None = None) -> list[tupl
 
 def default_model(task: str | None = None, preferred: str | None = None) -> str:
     return catalog.default_model(task, preferred)
+
+
+def random_weights(name: str) -> bool:
+    """A model built in code with random weights (for testing): its pictures are noise."""
+    from models.registry import get_spec
+
+    return get_spec(name).random_weights
 
 
 def model_note(name: str, lang: str = "en") -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from editor.errors import IntactError
 from editor.translate import contains_hangul
 from ui.i18n import notice_text, tr
 
@@ -25,7 +26,7 @@ def english_preview(studio, lang: str, text: str, model: str, task: str):
         return gr.update(value="", visible=False), "", ""
     try:
         translation = studio.translate_preview(text, model, task)
-    except Exception:  # an unknown model or a broken translator: the run will say what is wrong
+    except IntactError:  # a model that cannot do the task: the run says so, in the user's words
         return gr.update(value="", visible=False), "", ""
     if translation.backend == "pass-through":
         return gr.update(value="", visible=False), tr(lang, "prompt.reads_korean"), ""

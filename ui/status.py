@@ -20,7 +20,7 @@ from models.registry import MODELS, get_spec
 from models.vocabulary import KV_EDIT
 from ui.app_state import Services
 from ui.i18n import lang_of, t, tr
-from ui.model_choice import TINY, default_model
+from ui.model_choice import default_model, random_weights
 
 PROXY_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
 
@@ -43,7 +43,7 @@ def from_this_computer(request) -> bool:
 
 
 def _model_line(lang: str, model: str, ok_key: str, test_key: str) -> list[str]:
-    if model == TINY:
+    if random_weights(model):
         return [tr(lang, test_key)]
     spec = get_spec(model)
     lines = [tr(lang, ok_key, model=spec.title)]

@@ -11,7 +11,10 @@ from models.manager import PIPELINE_CLASSES
 from models.registry import ModelSpec, diffusion_models, get_spec, preferred_model
 from models.vocabulary import KV_EDIT
 
-TINY = "tiny"
+# The model every tab starts with when no real model is here: random weights, built in code, with
+# the architecture of the real default (FLUX.2 [klein]: reads Korean as written). "tiny" (FLUX.1,
+# reads English) stays selectable.
+NO_WEIGHTS_MODEL = "tiny-flux2"
 
 
 @dataclass(frozen=True)
@@ -50,12 +53,12 @@ def model_choices(task: str | None = None) -> list[ModelChoice]:
 def default_model(task: str | None = None, preferred: str | None = None) -> str:
     """`preferred` when it can do `task`; else the real model here that `auto` prefers for the task
     (`models.registry.preferred_model`: models shops may use commercially first); else the tiny
-    model (random weights)."""
+    model that mirrors the real default (random weights)."""
     choices = model_choices(task)
     if preferred in [c.name for c in choices]:
         return preferred
     here = [c.name for c in choices if c.available and not c.random_weights]
-    return preferred_model(here, KV_EDIT if task == KV_EDIT else "generate") or TINY
+    return preferred_model(here, KV_EDIT if task == KV_EDIT else "generate") or NO_WEIGHTS_MODEL
 
 
 def resolve_model_name(name: str | None, task: str) -> str:

@@ -53,6 +53,7 @@ from editor.studio.edit_job import (
 from editor.studio.memory import MemoryPolicy, plan_report
 from editor.studio.requests import AdBatchRequest, CutoutRequest, EditRequest, InvertRequest, edit_defaults
 from editor.studio.sessions import EditState, SessionStore
+from editor.translate import require_words
 from models.registry import ModelSpec, get_spec
 from models.vocabulary import AUTO, GENERATE, KV_EDIT, TEXT2IMG
 
@@ -480,7 +481,8 @@ class Studio:
         source = self._prompt(request.source_prompt, request.source_english, spec)
         target = None
         if isinstance(request, EditRequest):
-            target = self._prompt(request.target_prompt, request.target_english, spec)
+            # a target that lost every word in translation would edit towards nothing: refused
+            target = require_words(self._prompt(request.target_prompt, request.target_english, spec), "target prompt")
         edit = resolve_edit(request, spec, source, target, self.config.kv_cache, self.config.working_pixels)
         ctx.report("prepare", 1, 1)
         return edit

@@ -192,7 +192,7 @@ def test_korean_browser_gets_the_korean_ui(app, browser):
     page.wait_for_selector("text=편집")
     assert page.get_by_role("tab", name="광고").is_visible()
     assert page.locator("#edit-run").inner_text().strip() == "편집"
-    assert "무작위 가중치, 테스트용" in page.locator("#tiny-warning").inner_text()
+    assert "무작위 가중치로 만든 테스트용 모델" in page.locator("#tiny-warning").inner_text()
     page.get_by_role("tab", name="상태").click()
     wait_for_status(page, "#status-works", "이 컴퓨터에서 할 수 있는 일")  # the shop owner's view first
     # The operator's details (models, fetch commands) are in a closed section, here on loopback.

@@ -33,6 +33,26 @@ def test_help_documents_every_flag_and_the_safe_defaults():
     assert "random weights, for testing" in out.stdout  # what the tiny fallback is
 
 
+def test_help_loads_neither_torch_nor_gradio_and_start_sh_answers_it_without_setting_up():
+    probe = ("import sys, app; app.build_parser().format_help(); "
+             "print(sorted(m for m in ('torch', 'gradio', 'transformers') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                         check=True)
+    assert out.stdout.strip() == "[]"
+    answer = subprocess.run(["bash", "scripts/start.sh", "--help"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert answer.returncode == 0 and answer.stdout.startswith("usage: python app.py")
+    assert answer.stderr == ""  # no third-party warnings before the answer
+
+
+def test_the_console_names_the_apps_own_share_flag():
+    from app import started_lines
+
+    lines = started_lines("http://127.0.0.1:7860/", None)
+    assert "Running on local URL:  http://127.0.0.1:7860" in lines and "--share" in lines
+    assert "share=True" not in lines and "launch()" not in lines
+
+
 def test_unknown_model_is_refused_by_the_flag_parser():
     out = subprocess.run([sys.executable, "app.py", "--model", "no-such-model"], cwd=ROOT, capture_output=True,
                          text=True, timeout=60, check=False)
@@ -48,6 +68,7 @@ def test_app_starts_without_weights_and_answers_http_200(app):
 
 def test_app_binds_loopback_by_default(app):
     assert f"Running on local URL:  {app.url.rstrip('/')}" in app.log()
+    assert "share=True" not in app.log() and "[transformers]" not in app.log()  # the app's words only
     port = int(app.url.rstrip("/").rsplit(":", 1)[1])
     other = _non_loopback_address()
     if other is not None:  # a machine with a network interface: the app must not answer there
@@ -70,7 +91,8 @@ def test_page_config_labels_tiny_as_random_weights(app):
     with urllib.request.urlopen(app.url + "config", timeout=30) as response:
         config = json.loads(response.read())
     text = json.dumps(config, ensure_ascii=False)
-    assert "tiny (random weights, for testing)" in text
+    assert "test model with random weights" in text  # the warning above the tabs
+    assert "random weights, for testing" in text  # the model pickers
     assert "편집" in text and "Edit" in text  # both UI languages are shipped to the browser
 
 

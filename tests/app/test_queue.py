@@ -95,9 +95,9 @@ def test_a_spaces_runtime_address_is_honoured(monkeypatch):
     assert (args.host, args.port) == ("0.0.0.0", 7861)
 
 
-def test_auto_model_is_tiny_when_no_weights_are_here():
+def test_auto_model_is_tiny_flux2_when_no_weights_are_here():
     args = app_module.build_parser().parse_args([])
-    assert app_module.config_from_args(args).model == "tiny"
+    assert app_module.config_from_args(args).model == "tiny-flux2"
 
 
 def test_launch_options_ship_korean_and_english():

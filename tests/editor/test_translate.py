@@ -156,3 +156,18 @@ def test_a_broken_marian_folder_falls_back_to_the_glossary_with_a_note(monkeypat
     result = translate_prompt("맛있는 라면", "flux-dev")
     assert result.backend == "glossary" and result.text == "delicious ramen"
     assert any(note.startswith("Marian translation failed") for note in result.notes)
+
+
+def test_a_korean_prompt_that_loses_every_word_is_refused_with_the_words_it_could_not_translate():
+    from editor.errors import InputError
+    from editor.translate import require_words
+
+    emptied = Translator(use_marian=False, glossary=Glossary({}, [])).translate("뭔지모를 말", get_spec("tiny"))
+    assert emptied.text == ""
+    with pytest.raises(InputError) as refused:
+        require_words(emptied, "target prompt")
+    assert refused.value.key == "untranslated" and "뭔지모를" in str(refused.value)
+    kept = Translator(use_marian=False).translate("나무 테이블 위의 녹차 한 잔", get_spec("tiny"))
+    assert require_words(kept, "target prompt") is kept
+    korean = Translator(use_marian=False).translate("선글라스를 쓴 얼굴", get_spec("tiny-flux2"))
+    assert require_words(korean, "target prompt").text == "선글라스를 쓴 얼굴"  # read as written

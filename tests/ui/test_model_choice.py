@@ -24,9 +24,10 @@ def _fake_downloaded(models_dir, name):
     (folder / "model_index.json").write_text(json.dumps({"_class_name": "FluxPipeline"}))
 
 
-def test_without_weights_every_tab_falls_back_to_tiny(empty_models_dir):
-    assert default_model() == "tiny"
-    assert default_model(KV_EDIT) == "tiny"
+def test_without_weights_every_tab_starts_with_the_tiny_model_that_mirrors_the_real_default(empty_models_dir):
+    assert default_model() == "tiny-flux2"  # FLUX.2 [klein]'s architecture: reads Korean as written
+    assert default_model(KV_EDIT) == "tiny-flux2"
+    assert "tiny" in [name for _, name in model_choices(KV_EDIT)]  # the FLUX.1 one stays selectable
 
 
 def test_a_real_model_on_disk_wins_over_tiny_and_commercial_licences_win_over_others(empty_models_dir):
@@ -43,7 +44,8 @@ def test_a_real_model_on_disk_wins_over_tiny_and_commercial_licences_win_over_ot
 def test_a_chosen_model_is_kept_when_it_can_do_the_task(empty_models_dir):
     assert default_model(preferred="flux-dev") == "flux-dev"
     assert default_model(KV_EDIT, preferred="z-image-turbo") == "z-image-turbo"  # every image model edits
-    assert default_model(KV_EDIT, preferred="opus-mt-ko-en") == "tiny"  # not an image model: not offered
+    assert default_model(KV_EDIT, preferred="opus-mt-ko-en") == "tiny-flux2"  # not an image model: not offered
+    assert default_model(KV_EDIT, preferred="tiny") == "tiny"
 
 
 def test_missing_models_stay_listed_and_are_marked_in_the_users_language(empty_models_dir):
