@@ -42,7 +42,9 @@ def open_in_editor(state, source) -> dict:
     loaded = load_image(source, field="image")
     picture = loaded.to_pil()
     state.photo = None
-    if max(picture.size) > SCREEN_SIDE and isinstance(source, str):
+    if isinstance(source, str):
+        # The session keeps the file whatever its size: the Studio reads it as uploaded, so what
+        # was done to it (EXIF rotation, CMYK, 16 bits) reaches the report's notes.
         shown = preview(picture.convert("RGB"), SCREEN_SIDE)
         state.photo = EditorPhoto(source, picture.size, shown.size, array_digest(np.asarray(shown)))
         picture = shown
@@ -63,6 +65,8 @@ def photo_and_mask(state, value) -> tuple[object | None, np.ndarray | None]:
     photo = getattr(state, "photo", None)
     if (photo is not None and background.size == photo.shown_size
             and array_digest(np.asarray(background)) == photo.shown_digest):
+        if photo.size == photo.shown_size:
+            return photo.path, mask
         full = Image.fromarray(mask, "F").resize(photo.size, Image.Resampling.BILINEAR)
         return photo.path, np.clip(np.asarray(full, np.float32), 0.0, 1.0)
     return background, mask

@@ -54,8 +54,21 @@ def test_a_small_photo_goes_in_as_it_is_and_nothing_painted_means_no_mask(tmp_pa
     Image.fromarray(np.full((90, 120, 3), 7, np.uint8)).save(path)
     state = ClientState()
     value = open_in_editor(state, str(path))
-    assert state.photo is None and value["background"].size == (120, 90)
+    assert state.photo.path == str(path) and value["background"].size == (120, 90)
     assert photo_and_mask(state, {"background": value["background"], "layers": []})[1] is None
+
+
+def test_the_uploaded_file_is_what_the_studio_reads_so_its_notes_reach_the_report(tmp_path):
+    """A CMYK JPEG opens in the editor as RGB; the edit reads the file itself, which says it was CMYK."""
+    path = tmp_path / "cmyk.jpg"
+    Image.new("CMYK", (120, 90), (0, 90, 200, 10)).save(path)
+    state = ClientState()
+    shown = open_in_editor(state, str(path))["background"]
+    photo, mask = photo_and_mask(state, {"background": shown, "layers": [painted(shown.size, (10, 10, 60, 50))]})
+    assert photo == str(path) and mask.shape == (90, 120) and mask[10:50, 10:60].min() == 1.0
+    from editor.images import load_image
+
+    assert any("CMYK" in note for note in load_image(photo).notes)
 
 
 def test_an_oversized_file_is_refused_when_it_is_opened(tmp_path, monkeypatch):
