@@ -28,11 +28,10 @@ MAX_UPLOAD = "64mb"
 
 def build_parser() -> argparse.ArgumentParser:
     # Light imports only: `--help` answers without loading torch, gradio or the Studio.
+    from editor.options import KV_CACHE_CHOICES
     from editor.storage import default_root as default_output_dir
     from models.registry import diffusion_models
-    from models.vocabulary import AUTO, KV_CACHE_MODES, OFFLOAD_MODES
-
-    KV_CACHE_CHOICES, MEMORY_MODES = (AUTO, *KV_CACHE_MODES), (AUTO, *OFFLOAD_MODES)  # as ui.app_state has them
+    from models.vocabulary import MEMORY_MODES
     models = [spec.name for spec in diffusion_models()]
     parser = argparse.ArgumentParser(
         prog="python app.py",

@@ -56,6 +56,8 @@ SPEED_SETTINGS: tuple[SpeedSetting, ...] = get_args(SpeedSetting)
 # --- how the weights are placed (the memory plan's offload) ------------------------------------
 Offload = Literal["none", "model", "group"]
 OFFLOAD_MODES: tuple[Offload, ...] = get_args(Offload)
+# What an operator may set as the memory mode: AUTO (the planner fits each job) or a forced offload.
+MEMORY_MODES: tuple[str, ...] = (AUTO, *OFFLOAD_MODES)
 
 # --- how a diffusion model takes guidance -------------------------------------------------------
 # embedded: a model input (guidance-distilled, FLUX.1 [dev]); cfg: true classifier-free guidance, a

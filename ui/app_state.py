@@ -14,12 +14,11 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from editor.options import KV_CACHE_CHOICES  # noqa: F401 - as the UI offers them (one declaration)
 from editor.studio import Studio, StudioConfig
-from models.vocabulary import AUTO, KV_CACHE_MODES, OFFLOAD_MODES
+from models.vocabulary import AUTO, MEMORY_MODES  # noqa: F401 - the app and its tests import it from here
 
 # "auto": the plan chooses; the others force a KV cache mode / an offload mode.
-KV_CACHE_CHOICES = (AUTO, *KV_CACHE_MODES)
-MEMORY_MODES = (AUTO, *OFFLOAD_MODES)
 
 
 def default_output_dir() -> Path:
