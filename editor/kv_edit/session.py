@@ -134,8 +134,11 @@ class EditSession:
                 return {"reused_inversion": False, "inversion_seconds": 0.0, "transformer_calls": 0}
             return self._ensure_inversion(source_prompt, opts, progress)
 
-    def edit(self, target_prompt: str, opts: EditOptions, progress: Progress | None = None, source_prompt: str | None = None) -> EditResult:
-        """Regenerate the masked region to match `target_prompt`; everything outside stays."""
+    def edit(self, target_prompt: str, opts: EditOptions, progress: Progress | None = None, source_prompt: str | None = None,
+             paste: bool = True) -> EditResult:
+        """Regenerate the masked region to match `target_prompt`; everything outside stays.
+        `paste=False`: the caller pastes `decoded` itself (the Studio pastes into the whole photo,
+        once), and `image` is the decoded picture too."""
         target_prompt = self._check_prompt(target_prompt, "target")
         if source_prompt is None:
             source_prompt = self._last_source
@@ -144,7 +147,7 @@ class EditSession:
         source_prompt = self._check_prompt(source_prompt, "source")
         with self._lock, self._pipe_lock:
             self._last_source = source_prompt
-            return self._edit(source_prompt, target_prompt, opts, progress)
+            return self._edit(source_prompt, target_prompt, opts, progress, paste)
 
     def release(self) -> None:
         """Free the recorded keys/values and the encoded source now (e.g. before retrying with less
@@ -233,7 +236,8 @@ class EditSession:
             "transformer_calls": run.transformer_calls,
         }
 
-    def _edit(self, source_prompt: str, target_prompt: str, opts: EditOptions, progress: Progress | None) -> EditResult:
+    def _edit(self, source_prompt: str, target_prompt: str, opts: EditOptions, progress: Progress | None,
+              paste: bool = True) -> EditResult:
         started = time.perf_counter()
         engine = self._get_engine()
         peak = _PeakMemory(engine.device)
@@ -276,9 +280,11 @@ class EditSession:
         generated = self.family.decode(latent, self.canvas)
         if generated.shape[:2] != (self.height, self.width):
             generated = np.asarray(Image.fromarray(generated).resize((self.width, self.height), Image.LANCZOS))
-        pixels = paste_back(self._rgb, generated, blend_weights(self._mask, opts.feather_px))
+        decoded = Image.fromarray(generated, "RGB")
+        image = Image.fromarray(paste_back(self._rgb, generated, blend_weights(self._mask, opts.feather_px)), "RGB") \
+            if paste else decoded
         report["decode_seconds"] = time.perf_counter() - decode_start
-        return EditResult(Image.fromarray(pixels, "RGB"), self._finish(report, peak, started), Image.fromarray(generated, "RGB"))
+        return EditResult(image, self._finish(report, peak, started), decoded)
 
     def _note_prompt_lengths(self, report: dict[str, Any], source_prompt: str, target_prompt: str) -> None:
         limit = self.family.text_length()

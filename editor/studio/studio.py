@@ -681,7 +681,9 @@ class _SessionRun:
         options = options_for(edit, plan)
         if edit.target is None:
             return session.invert(edit.source.text, options, progress=ctx.report)
-        return session.edit(edit.target.text, options, progress=_then_decode(ctx), source_prompt=edit.source.text)
+        # the whole photo is pasted once, by the job (step "paste"), not also on the crop here
+        return session.edit(edit.target.text, options, progress=_then_decode(ctx), source_prompt=edit.source.text,
+                            paste=False)
 
 
 def _save_failure(exc: OSError) -> IntactError | None:

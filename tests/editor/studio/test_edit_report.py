@@ -75,3 +75,17 @@ def test_a_photos_own_notes_reach_the_report(studio, tmp_path):
     report = studio.edit(EditRequest(image=str(path), mask=mask, source_prompt="a cup", target_prompt="a red cup",
                                      **FAST)).report
     assert any("CMYK" in note for note in report["notes"])
+
+
+def test_the_whole_photo_is_pasted_once_by_the_job(studio, photo_and_mask, monkeypatch):
+    """The session hands back its decoded crop; only the job pastes (into the whole photo)."""
+    from editor.kv_edit import session as session_module
+
+    pastes = []
+    real = session_module.paste_back
+    monkeypatch.setattr(session_module, "paste_back", lambda *a, **k: pastes.append(1) or real(*a, **k))
+    photo, mask = photo_and_mask
+    outcome = studio.edit(EditRequest(image=photo, mask=mask, source_prompt="a cup", target_prompt="a red cup",
+                                      **FAST))
+    assert pastes == []
+    np.testing.assert_array_equal(np.asarray(outcome.image)[mask == 0], np.asarray(photo)[mask == 0])
