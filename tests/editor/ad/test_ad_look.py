@@ -254,3 +254,18 @@ def test_the_story_keeps_the_accent_price_colour_like_every_other_format(workflo
     auto_colours = [to_lab(np.array(parse_hex(next(e["color"] for e in r["elements"] if e["element"] == "price")), float))
                     for r in auto.report["formats"].values()]
     assert max(np.linalg.norm(c - auto_colours[0]) for c in auto_colours) < 6
+
+
+def test_the_logo_is_sized_by_format_and_badges_take_the_brand_colour(workflow, coffee_png):
+    from editor.ad import BrandKit
+
+    logo = np.zeros((60, 180, 4), np.uint8)
+    logo[..., :3], logo[..., 3] = (30, 90, 60), 255
+    kit = BrandKit("카페 온도", colors=("#1f6f54", "#202020"), logo=logo)
+    result = workflow.run(AdRequest(product=coffee_png, scale=0.5, brand=kit, **COPY))
+    layout = result.layouts["instagram-square"]
+    fmt = scaled(FORMAT_SPECS["instagram-square"], 0.5)
+    x0, y0, x1, y1 = next(e["box"] for e in layout.elements if e["kind"] == "logo")
+    assert y1 - y0 >= 0.08 * fmt.short_side
+    badge = next(e for e in result.report["formats"]["instagram-square"]["elements"] if e["element"] == "badge")
+    assert badge["button_color"] == "#1f6f54"
