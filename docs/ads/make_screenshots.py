@@ -41,8 +41,8 @@ BEFORE_AFTER = dict(headline="가을 신메뉴 출시", subline="따뜻한 한 �
 # Three of the best for the README: (file, product, request settings).
 BEST = {
     "best-cake-story.jpg": ("cake", dict(headline="NEW 딸기 생크림 케이크", subline="매일 아침 굽는 시트",
-                                         price="6,800원 → 5,900원", cta="예약하기", backdrop="pastel-mesh",
-                                         formats=("story",), design=1)),
+                                         price="6,800원 → 5,900원", cta="예약하기", backdrop="white-marble",
+                                         formats=("story",), design=2)),
     "best-coffee-square.jpg": ("coffee", dict(headline="가을 신메뉴 출시", subline="따뜻한 한 잔의 여유",
                                               price="5,500원 → 4,500원", cta="지금 주문하기", backdrop="terrazzo",
                                               formats=("instagram-square",), design=3)),

@@ -118,7 +118,7 @@ def auto_product_box(position: str, live: Box, aspect: float, block: Block, gap:
     lw, lh = lx1 - lx0, ly1 - ly0
     if position in ("left", "right"):
         w, h = _fit_aspect(aspect, lw - block.width - gap, lh * PRODUCT_FILL)
-        if w < 0.15 * lw:
+        if w < 0.15 * lw and h < 0.6 * lh:  # a tall, narrow bottle is fine narrow when it is tall
             return None
         x = lx0 + (lw - (block.width + gap + w)) / 2
         px0 = x + block.width + gap if position == "left" else x

@@ -28,7 +28,7 @@ class AdFormat:
     headline_max: float  # headline size bounds, fractions of the shorter side
     headline_one_line_min: float  # a headline that fits on one line at this size or larger stays on one line
     headline_min: float  # smallest headline; with the ratio it keeps the button's text readable
-    logo_height: float  # brand mark height, fraction of the shorter side
+    logo_height: float  # brand mark height, fraction of the shorter side (a logo reads at ~8-10 %: 97 px on a square)
     ui_covered: tuple[float, float] = (0.0, 0.0)  # top, bottom bands the app's own UI covers (stories)
     scale: float = 1.0  # rendered at this fraction of the full size (previews, tests)
 
@@ -52,15 +52,15 @@ class AdFormat:
 
 _SPECS = [
     AdFormat("instagram-square", 1080, 1080, "Instagram square 1:1", (0.07, 0.07, 0.07, 0.07),
-             ("left", "top", "right", "bottom"), 1.414, 0.105, 0.08, 0.06, 0.065),
+             ("left", "top", "right", "bottom"), 1.414, 0.105, 0.08, 0.06, 0.09),
     AdFormat("instagram-portrait", 1080, 1350, "Instagram portrait 4:5", (0.07, 0.06, 0.07, 0.06),
-             ("top", "left", "bottom", "right"), 1.414, 0.11, 0.085, 0.06, 0.065),
+             ("top", "left", "bottom", "right"), 1.414, 0.11, 0.085, 0.06, 0.09),
     # Stories: Instagram draws its progress bar, account name and close button over about the top
     # 14% and the reply bar and "send message" over about the bottom 20%.
     AdFormat("story", 1080, 1920, "Instagram / Kakao story 9:16", (0.08, 0.04, 0.08, 0.04),
-             ("top", "bottom"), 1.414, 0.12, 0.09, 0.065, 0.07, ui_covered=(0.14, 0.20)),
+             ("top", "bottom"), 1.414, 0.12, 0.09, 0.065, 0.085, ui_covered=(0.14, 0.20)),
     AdFormat("web-banner", 1200, 628, "Web banner 1200×628", (0.06, 0.09, 0.06, 0.09),
-             ("left", "right"), 1.333, 0.12, 0.09, 0.065, 0.08),
+             ("left", "right"), 1.333, 0.12, 0.09, 0.065, 0.1),
 ]
 FORMAT_SPECS: dict[str, AdFormat] = {spec.name: spec for spec in _SPECS}
 FORMATS: dict[str, tuple[int, int]] = {spec.name: spec.size for spec in _SPECS}

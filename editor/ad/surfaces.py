@@ -121,7 +121,7 @@ def marble(x, y, colours, seed: int, veins: float = 0.35) -> np.ndarray:
     main = n.warped(x * 0.8, y * 0.8, 6, strength=1.6)
     fine = n.warped(x * 2.2 + 7.0, y * 2.2 + 3.0, 5, strength=1.0)
     presence = np.clip((n.fbm(x * 0.7 + 40, y * 0.7 + 40, 3) - 0.3) / 0.35, 0, 1)
-    width = 0.009 + 0.016 * n.fbm(x * 1.5 + 3, y * 1.5, 2) ** 2
+    width = 0.012 + 0.018 * n.fbm(x * 1.5 + 3, y * 1.5, 2) ** 2
     vein = np.exp(-(((main - 0.5) / width) ** 2)) * (0.25 + 0.75 * presence)
     halo = 0.3 * np.exp(-(((main - 0.5) / (6 * width)) ** 2)) * presence  # the soft cloud around a vein
     vein = vein + halo + 0.35 * np.exp(-(((fine - 0.47) / 0.004) ** 2)) * presence
@@ -192,7 +192,7 @@ def terrazzo(x, y, colours, seed: int, chips: float = 1.0) -> np.ndarray:
             r = cell * (0.12 + 0.38 * _hash01(key, seed + 4) ** 2)
             wobble = n.value((x - px) / r * 1.3 + key % 97, (y - py) / r * 1.3) - 0.5
             d = np.hypot(x - px, (y - py) * (0.7 + 0.6 * _hash01(key, seed + 5))) / r + 0.7 * wobble
-            inside = np.clip((1.0 - d) * r / 0.0015, 0, 1) * keep
+            inside = np.clip((1.0 - d) * r / 0.0015, 0, 1) * keep * 0.8  # polished: chips a little under the ground
             which = np.floor(_hash01(key, seed + 6) * len(chip_colours)).astype(np.int64)
             colour = np.asarray(chip_colours, np.float32)[which]
             out = out * (1 - inside[..., None]) + colour * inside[..., None]
@@ -306,7 +306,7 @@ def render_surface(kind: str, size: tuple[int, int], colours, seed: int, params:
     soft = cv2.GaussianBlur(surface, (0, 0), max(1.0, min(w, h) / 200))  # far detail is finer than a pixel
     surface = soft + (surface - soft) * fade
     mean = surface.reshape(-1, 3).mean(axis=0)
-    surface = mean + (surface - mean) * (0.45 + 0.55 * fade)
+    surface = mean + (surface - mean) * (0.4 + 0.35 * fade)  # calm in front too: the product is the subject
     return wall * (1 - table[..., None]) + surface * table[..., None]
 
 

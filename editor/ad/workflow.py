@@ -510,9 +510,29 @@ class AdWorkflow:
                 defaults = replace(defaults, accent=accent_default)
             wanted_with_logo = wanted if wanted.logo or brand is None else replace(wanted, logo=brand.logo_position)
             wanted_with_logo = replace(wanted_with_logo, template=template)
-            design = g.run(DesignNode(book), fmt.name, format=fmt, cut_size=cut_size, copy=drawn, wanted=wanted_with_logo,
-                           defaults=replace(defaults, font=font_key, style=style), brand=mark, background=bg,
-                           fonts_id=book.fingerprint(), badges=badges)
+            order = tpl.ranked(fmt, cut_size, len(copy.headline) + len(copy.subline))
+            fallbacks = [] if wanted.template else [t for t in dict.fromkeys(order[order.index(template) + 1 :] + order)
+                                                    if t != template]
+            design_notes: list[str] = []
+            while True:
+                try:
+                    design = g.run(DesignNode(book), fmt.name, format=fmt, cut_size=cut_size, copy=drawn,
+                                   wanted=wanted_with_logo, defaults=replace(defaults, font=font_key, style=style),
+                                   brand=mark, background=bg, fonts_id=book.fingerprint(), badges=badges)
+                    break
+                except IntactError as exc:
+                    # A design that needs more room than this format has gives way to the next one
+                    # (unless the owner chose it): the ad is still made, and the notes say so.
+                    if exc.key != "ad_no_room_for_text" or not fallbacks:
+                        raise
+                    chosen_next = fallbacks.pop(0)
+                    design_notes.append(f"the {template} design has no room for this text in the {fmt.name} format; "
+                                        f"used the {chosen_next} design")
+                    template = chosen_next
+                    style = wanted.text.style or tpl.get_template(template).pair
+                    book, type_notes = pair_book(self.fonts, style, text_family)
+                    font_key = text_family or family_key(book.source("regular").family)
+                    wanted_with_logo = replace(wanted_with_logo, template=template)
             placement = g.run(PlacementNode(), fmt.name, cutout=cut, format=fmt, request=design.value.layout.product)
             horizon = grounding.horizon_behind(placement.value, fmt.height, camera.angle) if view in ("sweep", "tabletop") else None
             if bg is not None and horizon is not None and source.kind == "backdrop":
@@ -564,7 +584,7 @@ class AdWorkflow:
                 "suggestions": {"positions": list(fmt.positions), "fonts": list(self.fonts.families()),
                                 "colors": ad.suggested_colors},
                 "layout_notes": missing_notes(missing) + list(geometry.notes) + list(ad.notes) + ([small] if small else [])
-                                + list(type_notes),
+                                + list(type_notes) + design_notes,
             }
             if req.out_dir:
                 path = str(Path(req.out_dir) / f"ad-{fmt.name}.png")

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from editor.ad.colour import chroma, contrast_ratio, min_contrast, readable, to_lab
+from editor.ad.design import AdLayout
 from editor.ad.formats import get_format, scaled
 from editor.ad.palette import Palette, product_palette, suggest_colours
 
@@ -53,7 +54,8 @@ def test_a_busy_photo_behind_the_text_gets_a_panel_and_still_reads(products, cat
     fmt = scaled(get_format("instagram-square"), 0.4)
     yy, xx = np.mgrid[0 : fmt.height, 0 : fmt.width]
     checker = np.where((((yy // 5) + (xx // 5)) % 2 == 0)[..., None], 250, 5).astype(np.uint8).repeat(3, axis=2)
-    ad = build(fmt, products["bottle"], COPY, catalogue, background=checker)
+    # The column template (no colour field of its own): the backing panel is what makes it read.
+    ad = build(fmt, products["bottle"], COPY, catalogue, background=checker, wanted=AdLayout(template="column"))
     assert ad.plan.panel_box is not None and all(e["mode"] in ("panel", "button") for e in ad.report)
     assert all(e["contrast_ratio"] >= 4.5 for e in ad.report)
     x0, y0, x1, y1 = ad.plan.panel_box

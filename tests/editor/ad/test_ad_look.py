@@ -254,3 +254,38 @@ def test_the_story_keeps_the_accent_price_colour_like_every_other_format(workflo
     auto_colours = [to_lab(np.array(parse_hex(next(e["color"] for e in r["elements"] if e["element"] == "price")), float))
                     for r in auto.report["formats"].values()]
     assert max(np.linalg.norm(c - auto_colours[0]) for c in auto_colours) < 6
+
+
+def test_the_logo_is_sized_by_format_and_badges_take_the_brand_colour(workflow, coffee_png):
+    from editor.ad import BrandKit
+
+    logo = np.zeros((60, 180, 4), np.uint8)
+    logo[..., :3], logo[..., 3] = (30, 90, 60), 255
+    kit = BrandKit("카페 온도", colors=("#1f6f54", "#202020"), logo=logo)
+    result = workflow.run(AdRequest(product=coffee_png, scale=0.5, brand=kit, **COPY))
+    layout = result.layouts["instagram-square"]
+    fmt = scaled(FORMAT_SPECS["instagram-square"], 0.5)
+    x0, y0, x1, y1 = next(e["box"] for e in layout.elements if e["kind"] == "logo")
+    assert y1 - y0 >= 0.08 * fmt.short_side
+    badge = next(e for e in result.report["formats"]["instagram-square"]["elements"] if e["element"] == "badge")
+    assert badge["button_color"] == "#1f6f54"
+
+
+def test_a_design_without_room_in_a_format_gives_way_to_the_next_and_says_so(workflow, coffee_png, monkeypatch):
+    import dataclasses
+
+    from editor.ad import templates
+
+    order = templates.ranked(FORMAT_SPECS["web-banner"], (300, 270), 20)
+    greedy = dataclasses.replace(templates.TEMPLATES[order[0]], gap_scale=40.0)  # wants more air than a banner has
+    monkeypatch.setitem(templates.TEMPLATES, order[0], greedy)
+    result = workflow.run(AdRequest(product=coffee_png, scale=0.3, formats=("web-banner",), **COPY))
+    banner = result.report["formats"]["web-banner"]
+    assert banner["template"] != order[0]
+    assert any(f"the {order[0]} design has no room" in n for n in banner["layout_notes"])
+    # Chosen by the owner, it is not swapped: the error says there is no room.
+    from editor.errors import IntactError
+
+    with pytest.raises(IntactError, match="no room"):
+        workflow.run(AdRequest(product=coffee_png, scale=0.3, formats=("web-banner",),
+                               layouts={"web-banner": AdLayout(template=order[0])}, **COPY))

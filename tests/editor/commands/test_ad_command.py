@@ -91,3 +91,20 @@ def test_batch_builds_every_photo_from_files_and_a_zip_with_a_csv(photos, tmp_pa
     assert banner.size == (1200, 628)
     assert main(["ad", "--product", str(photos["jam.png"]), str(photos["blueberry.png"]), "--headline", "h",
                  "--out", str(out)]) == 2  # several photos need --batch
+
+
+def test_design_numbers_give_different_templates_with_the_same_copy(photos, tmp_path, capsys):
+    templates, texts = set(), set()
+    for n in (1, 2, 3):
+        report = tmp_path / f"r{n}.json"
+        assert main(["ad", "--product", str(photos["jam.png"]), "--headline", "봄 딸기잼", "--price", "5,500원 → 4,500원",
+                     "--format", "square", "--design", str(n), "--out", str(tmp_path / f"ads{n}"),
+                     "--output-dir", str(tmp_path / "outputs"), "--report", str(report)]) == 0
+        square = json.loads(report.read_text(encoding="utf-8"))["formats"]["instagram-square"]
+        templates.add(square["template"])
+        texts.add(tuple(sorted((e["element"], e["text"]) for e in square["elements"])))
+        assert f"design {square['template']}" in capsys.readouterr().out
+    assert len(templates) == 3 and len(texts) == 1
+    assert main(["ad", "--product", str(photos["jam.png"]), "--headline", "h", "--design", "0",
+                 "--out", str(tmp_path / "bad"), "--output-dir", str(tmp_path / "outputs")]) == 2
+    assert "design number counts from 1" in capsys.readouterr().err
