@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -32,6 +31,7 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from benchmarks.machine import describe  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -104,8 +104,7 @@ def run_size(studio, megapixels: int, folder: Path, steps: int, session: str) ->
 def machine() -> dict:
     import torch
 
-    return {"device": "cpu", "cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(), "python": platform.python_version(), "torch": torch.__version__}
+    return describe("cpu", threads=torch.get_num_threads())
 
 
 def to_markdown(result: dict) -> str:
@@ -114,8 +113,7 @@ def to_markdown(result: dict) -> str:
     lines = [
         "# Phone photos: edit time against photo size (tiny model, CPU)",
         "",
-        f"Machine: {result['machine']['cpu']}, {result['machine']['cpu_count']} cores, torch "
-        f"{result['machine']['torch']} ({result['machine']['torch_threads']} threads). {result['note']}",
+        f"Machine: {result['machine']['summary']}. {result['note']}",
         "",
         "Edits run on a crop around the mask at about 1 MP and are pasted back into the full photo "
         "(every pixel outside the mask checked bit for bit for each size).",

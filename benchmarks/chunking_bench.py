@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -24,11 +23,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-
 from kv_edit_bench import write_results  # noqa: E402
 from peak_memory import PeakMemory  # noqa: E402
 from random_models import build  # noqa: E402
 
+from benchmarks.machine import describe, device_name, load_average  # noqa: E402
 from models.memory import estimator as est  # noqa: E402
 from models.memory import planner  # noqa: E402
 from models.memory.chunking import set_feature_chunking  # noqa: E402
@@ -134,12 +133,12 @@ def main(argv=None) -> int:
     if device.type == "cpu":
         torch.set_num_threads(1)
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    load = [os.getloadavg()[0]]
+    load = [load_average()]
     model = build(args.family, args.scale, device, dtype)
     rows = measure(model, args.sizes, args.repeats)
-    load.append(os.getloadavg()[0])
+    load.append(load_average())
     result = {"device": device.type,
-              "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
+              "device_name": device_name(device), "machine": describe(device, threads=torch.get_num_threads()),
               "family": args.family, "scale": args.scale, "dtype": str(dtype).replace("torch.", ""),
               "torch": torch.__version__, "load": load, "rows": rows, "planner": planner_effect()}
     text = to_markdown(result)

@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -48,7 +47,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
+from benchmarks.machine import describe  # noqa: E402
 from editor.ad.cutout import RembgSessions, cut_out  # noqa: E402
 from editor.ad.matting import matte  # noqa: E402
 from editor.ad.samples import product_shot  # noqa: E402
@@ -173,10 +172,7 @@ def prepare_models(home: Path, want_u2net: bool) -> dict[str, str]:
 
 
 def machine() -> dict:
-    import onnxruntime
-
-    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(), "python": platform.python_version(), "onnxruntime": onnxruntime.__version__}
+    return describe("cpu")
 
 
 def main(argv=None) -> int:
@@ -263,8 +259,7 @@ def _flag_rate(rows: list[dict]):
 def markdown(result: dict) -> str:
     m = result["machine"]
     lines = ["# Cut-out accuracy on real photographs", "",
-             f"Machine: {m['platform']}, {m['processor']}, {m['cpus']} CPUs, Python {m['python']}, "
-             f"onnxruntime {m['onnxruntime']} (CPU provider). Times are on a shared 2-core machine: indicative only.", "",
+             f"Machine: {m['summary']}, {m['platform']}, Python {m['python']} (onnxruntime's CPU provider). Times are on a shared 2-core machine: indicative only.", "",
              "Models: " + "; ".join(f"{k}: {v}" for k, v in result["models"].items()), "", "## Protocol", "",
              result["protocol"], "", "## What these figures cannot show", "", LIMITS, "", "## Summary", "",
              "| method | composites | mean IoU | median IoU | IoU ≥ 0.9 | alpha MAE | coffee photo IoU | flagged | flagged when IoU < 0.8 | median s |",

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 from dataclasses import replace
@@ -32,10 +31,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-
 from kv_edit_bench import write_results  # noqa: E402
 from random_models import build, generate, kv_edit_setup, shifted_sigmas  # noqa: E402
 
+from benchmarks.machine import describe, device_name, load_average  # noqa: E402
 from editor.kv_edit.elastic import ElasticPolicy  # noqa: E402
 from editor.kv_edit.kv_cache import make_kv_store  # noqa: E402
 from editor.kv_edit.options import EditOptions  # noqa: E402
@@ -144,7 +143,7 @@ def run(args) -> dict:
         return max(ok, key=lambda r: r["threshold"])["threshold"] if ok else None
 
     return {
-        "device_name": platform.processor() or platform.machine(), "torch": torch.__version__,
+        "device_name": device_name("cpu"), "machine": describe("cpu", threads=torch.get_num_threads()), "torch": torch.__version__,
         "size": args.size, "steps": args.steps, "skip_steps": args.skip_steps, "layers": engine.n_layers,
         "image_tokens": engine.canvas.tokens, "foreground_tokens": len(fg),
         "stored_edit_seconds": reference["edit_seconds"], "stored_inversion_seconds": reference["inversion_seconds"],
@@ -235,9 +234,9 @@ def main(argv=None) -> int:
     parser.add_argument("--generation-steps", type=int, default=28)
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
-    load = [os.getloadavg()[0]]
+    load = [load_average()]
     result = run(args)
-    load.append(os.getloadavg()[0])
+    load.append(load_average())
     text = to_markdown(result, load)
     print(text)
     result["load"] = load

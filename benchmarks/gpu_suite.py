@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import platform
 import re
 import sys
 import time
@@ -44,10 +43,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-
 from peak_memory import PeakMemory  # noqa: E402
 from random_models import SCALED, RandomModel, build, families_with_full_config, generate, kv_edit_setup, shifted_sigmas  # noqa: E402
 
+from benchmarks import machine  # noqa: E402
 from editor.atomic import atomic_write_text  # noqa: E402
 from models.memory import estimator as est  # noqa: E402
 from models.memory.chunking import set_feature_chunking  # noqa: E402
@@ -121,6 +120,7 @@ class Suite:
 
     def write(self) -> None:
         result = {"machine": machine_name(self.settings), "device_name": device_name(self.settings.device),
+                  "machine_description": machine.describe(self.settings.device, threads=torch.get_num_threads()),
                   "settings": {k: str(v) for k, v in vars(self.settings).items()},
                   "torch": torch.__version__, "elapsed_seconds": time.perf_counter() - self.started,
                   "sections": self.sections}
@@ -129,7 +129,7 @@ class Suite:
 
 
 def device_name(device: torch.device) -> str:
-    return torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine())
+    return machine.device_name(device)
 
 
 def machine_name(settings: Settings) -> str:

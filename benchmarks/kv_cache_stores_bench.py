@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -31,9 +30,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-
 from kv_edit_bench import PRESETS, build_model, fraction_mask, sync, write_results  # noqa: E402
 
+from benchmarks.machine import describe, device_name, load_average  # noqa: E402
 from editor.kv_edit.attention import KVContext, recording  # noqa: E402
 from editor.kv_edit.engine import Canvas, Conditioning, KVEditEngine, Prompt  # noqa: E402
 from editor.kv_edit.kv_cache import make_kv_store  # noqa: E402
@@ -185,12 +184,13 @@ def run(args) -> dict:
     sizes = args.sizes or ([512, 1024] if args.full_size else [preset["size"]])
     text_len = args.text_len or preset["text"]
     model = build_model(cfg, device, dtype)
-    load_before = os.getloadavg()[0]
+    load_before = load_average()
     results = [run_size(model, cfg, size, text_len, args, device, dtype) for size in sizes]
     return {
-        "load_average_1min": [load_before, os.getloadavg()[0]],
+        "load_average_1min": [load_before, load_average()],
+        "machine": describe(device, threads=torch.get_num_threads()),
         "device": device.type,
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
+        "device_name": device_name(device),
         "cpu_threads": torch.get_num_threads(),
         "preset": preset_name,
         "layers": cfg["num_layers"] + cfg["num_single_layers"],

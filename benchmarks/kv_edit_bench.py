@@ -21,7 +21,6 @@ import argparse
 import gc
 import json
 import os
-import platform
 import resource
 import statistics
 import sys
@@ -35,9 +34,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-
 from random_models import build, kv_pipe, kv_prompt  # noqa: E402
 
+from benchmarks.machine import describe, device_name, load_average  # noqa: E402
 from editor.atomic import atomic_write_text  # noqa: E402
 from editor.kv_edit.attention import KVContext, background_key_bias, recording, replaying  # noqa: E402
 from editor.kv_edit.engine import Canvas, Conditioning, KVEditEngine  # noqa: E402
@@ -283,11 +282,11 @@ def run(args) -> dict:
         torch.set_num_threads(args.threads)
     preset = "full" if args.full_size else args.preset
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    started, load_before = time.time(), os.getloadavg()[0]
+    started, load_before = time.time(), load_average()
     results = [run_family(family, preset, args, device, dtype) for family in args.families]
     result = {
         "device": device.type,
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
+        "device_name": device_name(device),
         "cpu_threads": torch.get_num_threads(),
         "clock": clock_for(device)[1],
         "dtype": str(dtype).replace("torch.", ""),
@@ -297,7 +296,8 @@ def run(args) -> dict:
         "families": results,
         "real_size_cache": counted_real_size(),
         "benchmark_seconds": time.time() - started,
-        "load_average_1min": [load_before, os.getloadavg()[0]],
+        "load_average_1min": [load_before, load_average()],
+        "machine": describe(device, threads=torch.get_num_threads()),
         "cpu_cores": os.cpu_count(),
         "torch": torch.__version__,
     }

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -30,7 +29,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
+from benchmarks.machine import describe, device_name  # noqa: E402
 from editor.atomic import atomic_write_text  # noqa: E402
 from editor.kv_edit.attention import replaying  # noqa: E402
 from editor.kv_edit.engine import RECORD_BOTH, REUSE_CONDITIONAL, Conditioning, KVEditEngine  # noqa: E402
@@ -189,7 +188,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     result = {
-        "machine": platform.processor() or platform.machine(),
+        "machine": device_name("cpu"),
+        "machine_description": describe("cpu", threads=torch.get_num_threads()),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "cases": [run_case(name, guidance, args) for name, guidance in CASES],

@@ -21,7 +21,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import sys
 import tempfile
 import threading
@@ -35,6 +34,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 sys.path.insert(0, str(ROOT))
+from benchmarks.machine import describe  # noqa: E402
 from tests.app.app_server import RunningApp, running_app  # noqa: E402  (the launcher the app tests use)
 
 # ---------------------------------------------------------------- the app in a subprocess
@@ -313,7 +313,7 @@ def run_load_test(app: RunningApp, sessions: int = 8, edits: int = 3, rounds: in
 
     pid = app.process.pid
     report = LoadReport(sessions, edits, rounds, queue_size, steps, size,
-                        machine=f"{os.cpu_count()}-core CPU, {platform.machine()}, no GPU")
+                        machine=f"{describe('cpu')['summary']}, no GPU")
     work = Path(tempfile.mkdtemp(prefix="intact-load-inputs-"))
     inputs = [session_inputs(work, i, size) for i in range(sessions + 1)]
     # Warm-up from a separate session: the model loads once, outside the measured rounds.

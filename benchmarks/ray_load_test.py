@@ -16,7 +16,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import sys
 import tempfile
 import threading
@@ -29,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 sys.path.insert(0, str(ROOT))
 from benchmarks.load_test import _editor_value, run_load_test, session_inputs  # noqa: E402
+from benchmarks.machine import describe  # noqa: E402
 from tests.app.app_server import running_app  # noqa: E402
 from tests.serving.cluster import descendants, local_cluster  # noqa: E402
 
@@ -173,9 +173,8 @@ def run(args) -> tuple[list[ModeResult], str]:
 def machine() -> str:
     import torch
 
-    return (f"{os.cpu_count()}-core CPU ({platform.processor() or platform.machine()}), "
-            f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GB RAM, no GPU; "
-            f"torch {torch.__version__}, shared with other jobs")
+    described = describe("cpu", threads=torch.get_num_threads())
+    return f"{described['summary']}, {described['memory_gb']:.0f} GB RAM, no GPU, shared with other jobs"
 
 
 def gpu_needs(sessions: int, max_sessions: int) -> str:

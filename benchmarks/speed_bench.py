@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -29,10 +28,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-
 from kv_edit_bench import write_results  # noqa: E402
 from random_models import build, generate, shifted_sigmas  # noqa: E402
 
+from benchmarks.machine import describe, device_name, load_average  # noqa: E402
 from models.speed import SpeedPlan, StepCache, speed_applied  # noqa: E402
 
 # Deviation bounds (relative RMS of the final latent against exact) for the two settings.
@@ -159,10 +158,10 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     import diffusers
 
-    load = [os.getloadavg()[0]]
+    load = [load_average()]
     families = [run_family(f, args) for f in args.families]
-    load.append(os.getloadavg()[0])
-    result = {"device": args.device, "device_name": platform.processor() or platform.machine(), "scale": args.scale,
+    load.append(load_average())
+    result = {"device": args.device, "device_name": device_name(args.device), "machine": describe(args.device, threads=torch.get_num_threads()), "scale": args.scale,
               "torch": torch.__version__, "diffusers": diffusers.__version__, "load": load, "families": families}
     text = to_markdown(result)
     print(text)

@@ -172,6 +172,10 @@ class KVProcessor:
         if following is not None:
             # Before computing this layer, so an offloading store overlaps the copy with compute.
             ctx.store.prefetch(*following)
+        if len(ctx.background_index) == 0 and ctx.replay_observer is None:
+            # No background (a full mask): the pass is plain attention; concatenating nothing
+            # would still copy every key and value of the layer.
+            return self._dispatch(query, key, value, None)
         live = key.shape[1]
         cached_key, cached_value = ctx.store.get(ctx.step, self.layer)
         if ctx.replay_observer is not None:

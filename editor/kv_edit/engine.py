@@ -284,6 +284,12 @@ class KVEditEngine:
 
     # -- inversion-free (FlowEdit-style) ------------------------------------------------------
 
+    def _one_step_cache(self, source: Conditioning) -> tuple[KVStore, KVStore | None]:
+        """The stores the source passes record one step into: the conditional branch's, and the
+        unconditional branch's when both are recorded."""
+        both = self.unconditional_kv == RECORD_BOTH and source.unconditional is not None
+        return DeviceKVStore(self.device, self.dtype), (DeviceKVStore(self.device, self.dtype) if both else None)
+
     def edit_without_inversion(self, clean: Tensor, source: Conditioning, target: Conditioning, sigmas: list[float], opts,
                                progress: Progress | None = None, policy: ElasticPolicy | None = None,
                                ) -> tuple[Tensor, EngineRun]:
@@ -297,9 +303,7 @@ class KVEditEngine:
         skip, steps = opts.skip_steps, len(sigmas) - 1
         fg, m = self.fg_index, self.fg_pixel_mask
         noise = seeded_noise(clean.shape, opts.seed, self.device)
-        store = DeviceKVStore(self.device, self.dtype)
-        both = self.unconditional_kv == RECORD_BOTH and source.unconditional is not None
-        unconditional_store = DeviceKVStore(self.device, self.dtype) if both else None
+        store, unconditional_store = self._one_step_cache(source)
         source_ctx = self._separated(self._context(store), opts.attn_mask)
         refresh = InversionFreeRefresh(self, source, source_ctx, (store, unconditional_store), policy,
                                        opts.inversion_guidance)

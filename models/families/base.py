@@ -45,3 +45,9 @@ def task_inputs(family: Family, task: Task, image=None, mask=None, strength: flo
     if task == INPAINT:
         return {"image": image, "mask_image": mask, "strength": float(strength if strength is not None else 1.0)}
     return {}
+
+
+def double_then_single_attention(config) -> tuple[int, int, int]:
+    """(attention layers, heads, head dim) of a FLUX-style MM-DiT (FLUX.1, FLUX.2): double- and
+    single-stream blocks all attend over text + image rows."""
+    return config.num_layers + config.num_single_layers, config.num_attention_heads, config.attention_head_dim

@@ -3,7 +3,7 @@ a model input ([dev]) or absent ([schnell]); no true CFG."""
 
 from __future__ import annotations
 
-from models.families.base import Family
+from models.families.base import Family, double_then_single_attention
 from models.vocabulary import IMG2IMG, INPAINT, KV_EDIT, TEXT2IMG
 
 
@@ -19,11 +19,6 @@ def prompt_kwargs(encoded: tuple, num_images: int) -> dict:
             "num_images_per_prompt": 1}
 
 
-def attention_shape(config) -> tuple[int, int, int]:
-    """Double- and single-stream blocks all attend over text + image rows."""
-    return config.num_layers + config.num_single_layers, config.num_attention_heads, config.attention_head_dim
-
-
 FLUX1 = Family(
     name="flux",
     title="FLUX.1",
@@ -35,5 +30,5 @@ FLUX1 = Family(
     },
     encode=encode,
     prompt_kwargs=prompt_kwargs,
-    attention_shape=attention_shape,
+    attention_shape=double_then_single_attention,
 )

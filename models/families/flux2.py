@@ -4,8 +4,7 @@ empty negative prompt. No image-to-image pipeline: it is the inpaint pipeline wi
 
 from __future__ import annotations
 
-from models.families.base import Family
-from models.families.flux1 import attention_shape  # the same double- then single-stream layout
+from models.families.base import Family, double_then_single_attention
 from models.vocabulary import IMG2IMG, INPAINT, KV_EDIT, TEXT2IMG
 
 
@@ -33,7 +32,7 @@ FLUX2 = Family(
     },
     encode=encode,
     prompt_kwargs=prompt_kwargs,
-    attention_shape=attention_shape,
+    attention_shape=double_then_single_attention,
     negative_kwargs=negative_kwargs,
     cfg_above=1.0,
     img2img_by_inpainting=True,

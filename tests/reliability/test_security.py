@@ -55,9 +55,49 @@ def test_no_remote_code_and_no_pickle_loading(path):
             assert us is None or (isinstance(us, ast.Constant) and us.value is not False), where
 
 
-def test_lora_weights_are_loaded_as_safetensors_only():
+class _Payload:
+    """Unpickling this runs code: it writes the marker file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (Path.write_text, (Path(self.marker), "ran"))
+
+
+def test_a_pickled_bin_lora_is_refused_before_anything_reads_it(tmp_path):
+    """A style pointing at a pickle-bearing .bin file (in its metadata, or swapped in behind it) is
+    refused with a clear message; the pickle's code never runs and no adapter is left behind."""
+    import dataclasses
+    import json
+    import pickle
+
+    import models.lora as lora
+    from editor.errors import InputError
+    from models.loading import load_pipeline
+    from tests.models.test_lora import make_lora
+
+    pipe = load_pipeline("tiny")
+    make_lora(tmp_path, "sneaky", pipe.transformer.config, seed=4)
+    marker = tmp_path / "payload-ran.txt"
+    evil = tmp_path / "sneaky.bin"
+    evil.write_bytes(pickle.dumps({"transformer.lora_A.weight": _Payload(marker)}))
+
+    meta = json.loads((tmp_path / "sneaky.json").read_text(encoding="utf-8"))
+    (tmp_path / "sneaky.json").write_text(json.dumps({**meta, "file": evil.name}), encoding="utf-8")
+    found, problems = lora.scan_styles([tmp_path])
+    assert "sneaky" not in found and any(".safetensors" in str(problem) for problem in problems)
+
+    (tmp_path / "sneaky.json").write_text(json.dumps(meta), encoding="utf-8")
+    style = dataclasses.replace(lora.load_styles([tmp_path])["sneaky"], weights=evil)
+    with pytest.raises(InputError, match="must be .safetensors"):
+        lora.LoraStyles(pipe, "tiny").apply(style)
+    assert not marker.exists()
+    assert "sneaky" not in str(pipe.get_list_adapters())
+
+
+def test_no_module_unpickles_a_lora_itself():
     text = (ROOT / "models" / "lora.py").read_text(encoding="utf-8")
-    assert "use_safetensors=True" in text
     assert not re.search(r"torch\.load\(", text)
 
 
