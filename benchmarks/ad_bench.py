@@ -10,8 +10,6 @@ Results go to benchmarks/results/ad_<machine>.md and .json.
 from __future__ import annotations
 
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -22,6 +20,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.machine import describe  # noqa: E402
 from editor.ad import AdRequest, AdWorkflow, cut_out  # noqa: E402
 from editor.ad.formats import FORMATS  # noqa: E402
 from editor.ad.samples import BACKDROPS, product_shot  # noqa: E402
@@ -64,7 +63,7 @@ def main() -> int:
         _, seconds = timed(lambda: single.run(AdRequest(product=product, formats=(name,), **TEXTS)))
         per_format[name] = round(seconds, 3)
     results = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "machine": describe()["summary"],
         "cutout": cutout_rows,
         "workflow_all_formats_first_run_s": round(first, 3),
         "workflow_all_formats_new_headline_s": round(headline_only, 3),

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -33,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from PIL import Image  # noqa: E402
 
+from benchmarks.machine import describe  # noqa: E402
 from editor.ad import AdRequest, AdWorkflow  # noqa: E402
 from editor.ad.formats import FORMAT_SPECS, scaled  # noqa: E402
 from editor.ad.samples import bottle_cutout, cake_cutout, coffee_cutout, cosmetic_cutout  # noqa: E402
@@ -124,7 +123,7 @@ def main() -> int:
                     "outside_live": outside_live(layout_elements, fmt.live_area()),
                     "notes": report["layout_notes"],
                 })
-    results = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared)", "scale": args.scale,
+    results = {"machine": describe()["summary"], "scale": args.scale,
                "templates": list(TEMPLATES), "builds": rows,
                "seconds_per_build_4_formats": {"median": round(statistics.median(timings), 2),
                                                "max": round(max(timings), 2)}}
