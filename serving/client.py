@@ -88,6 +88,9 @@ class StudioClient:
     def cutout(self, request, context: JobContext | None = None):
         return self._run("cutout", request, context)
 
+    def select(self, request, context: JobContext | None = None):
+        return self._run("select", request, context)
+
     def make_ad(self, request, context: JobContext | None = None):
         return self._run("make_ad", request, context)
 
@@ -257,7 +260,7 @@ class StudioClient:
         if self._cpu_handle is None:
             return self._handle
         ad = request.template if kind == "make_ads_batch" else request
-        if kind == "cutout" or (kind in ("make_ad", "make_ads_batch") and _ad_model_task(ad) is None):
+        if kind in ("cutout", "select") or (kind in ("make_ad", "make_ads_batch") and _ad_model_task(ad) is None):
             return self._cpu_handle
         return self._handle
 

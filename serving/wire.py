@@ -15,7 +15,7 @@ from typing import Any
 from editor.studio import JobContext
 
 # The Studio's job methods a front end may call remotely, by name.
-JOB_KINDS = ("edit", "invert", "cutout", "make_ad", "make_ads_batch", "generate")
+JOB_KINDS = ("edit", "invert", "cutout", "select", "make_ad", "make_ads_batch", "generate")
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from ui.memory import plan_line
 from ui.model_choice import default_model, model_choices, model_note
 from ui.photo import open_in_editor, photo_and_mask
 from ui.prompts import english_for, english_preview
+from ui.select_panel import build_select_panel
 from ui.uploads import ImageEditorFiles
 
 EXAMPLE_PROMPTS = [
@@ -207,6 +208,7 @@ def build_edit_tab(services: Services) -> dict:
                 transforms=(), layers=False, sources=("upload", "clipboard"),
                 label=t("edit.image"), elem_id="edit-editor", height=520,
             )
+            build_select_panel(services, editor, state)
             source = gr.Textbox(label=t("edit.source"), placeholder=t("edit.source_ph"), lines=1, elem_id="edit-source")
             source_en = gr.Textbox(label=t("prompt.english_source"), lines=1, visible=False, elem_id="edit-source-en")
             source_note = gr.Markdown(elem_id="edit-source-note")

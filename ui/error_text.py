@@ -23,6 +23,7 @@ FIELDS_KO = {
     # how the image loader names a picture that has no file name
     "the uploaded file": "올린 파일", "the image": "이미지",
     "text size": "글자 크기", "product x": "상품 가로 위치", "product y": "상품 세로 위치", "product size": "상품 크기",
+    "grow": "선택 넓히기", "feather": "경계 부드럽게",
 }
 
 ERRORS_KO = {
@@ -137,6 +138,12 @@ ERRORS_KO = {
     "batch_csv_empty": "CSV 파일이 비어 있습니다.",
     "batch_csv_columns": "CSV에는 'file'(파일) 열과 'headline'(제목) 열이 있어야 합니다.",
     "batch_no_items": "문구가 정해진 상품 사진이 없습니다. 공통 문구를 쓰거나 CSV에 사진을 적으세요.",
+    # tap to select (editor.select)
+    "select_bad_point": "점은 사진의 픽셀 위치 X,Y로 적어 주세요(예: 420,310). 입력: {value}.",
+    "select_point_not_number": "점 ({x}, {y})은(는) 사진 위의 위치가 아닙니다. x와 y는 숫자여야 합니다.",
+    "select_point_outside": "점 ({x}, {y})이(가) {width}×{height} 사진 밖에 있습니다. 사진 안을 눌러 주세요.",
+    "select_no_point": "먼저 고를 부분을 한 번 눌러 주세요.",
+    "select_too_many_points": "점이 너무 많습니다({count}개, 최대 {limit}개). 되돌리기로 몇 개 지워 주세요.",
 }
 
 # Errors without a catalogue key (rare: a check deep in a library) still reach the user in their

@@ -36,8 +36,11 @@ from editor.ad.workflow import AdRequest, AdWorkflow
 from editor.digests import array_digest
 from editor.errors import InputError, IntactError
 from editor.generate import GenerateRequest, resolve_settings, run_generation
+from editor.images import load_image
 from editor.kv_edit import EditSession
 from editor.kv_edit.work_area import WORKING_PIXELS, WorkArea
+from editor.select import Selector
+from editor.select.request import SelectOutcome, SelectRequest
 from editor.storage import JobFile, OutputStore, SavedJob, readable_name
 from editor.studio import catalog
 from editor.studio.context import JobContext
@@ -152,6 +155,7 @@ class Studio:
                                      lambda: AdWorkflow(manager=self.manager))
         self._running = _Running()
         self.last_plan: dict | None = None  # the `memory_plan` of the latest model job (Status tab)
+        self.selector = Selector()  # tap to select: its model session and a few prepared photos
 
     # --- what the Studio owns, created on first use (the app starts without weights) -------
 
@@ -316,6 +320,20 @@ class Studio:
                                files=[JobFile("result", readable_name("cutout", cut.method), image=cut.to_pil())])
             # 7. result, with the time the user waited (saving included)
             return CutoutOutcome(cut, {**report, "seconds": round(ctx.waited(), 3)}, saved)
+
+    def select(self, request: SelectRequest, context: JobContext | None = None) -> SelectOutcome:
+        """Tap to select: the mask of what the taps point at (no diffusion model: runs on the CPU)."""
+        ctx = context or JobContext()
+        with self._job(ctx):
+            # 1. validate: the photo as the job reads it; the taps are checked against its size
+            loaded = load_image(request.image, field="image")
+            # 2-5. no diffusion model, plan or adapters: the salient-object model runs on the CPU
+            selection = self.selector.select(loaded.rgb, request.taps, request.adjustments, progress=ctx.report)
+            # 6. nothing saved: a selection is a step toward an edit or an ad, which save their masks
+            # 7. result
+            report = dict(selection.report, notes=[*loaded.notes, *selection.report["notes"]],
+                          seconds=round(ctx.waited(), 3))
+            return SelectOutcome(selection.mask, report)
 
     def make_ad(self, request: AdRequest, context: JobContext | None = None) -> AdOutcome:
         """Product ads in every requested format; a generated background runs on the shared model."""

@@ -17,7 +17,7 @@ from editor.studio.port import StudioPort, port_members
 # Public names that belong to one side only, and why.
 STUDIO_ONLY = {
     "evict",  # a serving replica's own bound on sessions evicts an inversion
-    "manager", "manager_started", "store", "translator", "memory", "sessions",  # what a Studio owns
+    "manager", "manager_started", "store", "translator", "memory", "sessions", "selector",  # what a Studio owns
 }
 CLIENT_ONLY = {"parallel_jobs", "retries"}  # how the client spreads jobs over replicas
 

@@ -1,0 +1,137 @@
+"""Tap to select in a real browser: tap the cup → its mask appears → undo → tap again → use it as the
+edit mask → edit → result. At desktop size in English and at a 390×844 phone size in Korean.
+
+Debian's /usr/bin/chromium through Playwright, the tiny model; one Chromium for the module.
+Screenshots go to test-artifacts/ for reviewers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.app.app_server import ROOT, running_app
+from tests.app.test_browser_e2e import CHROMIUM, CHROMIUM_ARGS
+from tests.editor.select.conftest import cup_on_table
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ARTIFACTS = ROOT / "test-artifacts"
+WORDS = {
+    "en-US": {"selected": "Selected with 1 tap", "hint": "Tap the thing to change",
+              "used": "now the mask", "done": "Done", "title": "Tap to select"},
+    "ko-KR": {"selected": "1번 눌러 선택했습니다", "hint": "바꿀 것을 한 번 누르세요",
+              "used": "편집기의 마스크가 되었습니다", "done": "완료", "title": "탭해서 선택"},
+}
+
+
+@pytest.fixture(scope="module")
+def app():
+    with running_app() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).is_file(), f"{CHROMIUM} is missing: apt-get install -y chromium"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("select") / "cup.png"
+    Image.fromarray(cup_on_table(240, 320)[0]).save(path)
+    return path
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def wait_for_text(page, selector: str, text: str, timeout_ms: int = 120_000) -> str:
+    """Wait until the element shows `text`; an error toast fails the test at once, with its message."""
+    page.wait_for_function(
+        """([sel, text]) => {
+            const el = document.querySelector(sel);
+            return (el && el.innerText.includes(text)) || document.querySelector('.toast-body.error');
+        }""", arg=[selector, text], timeout=timeout_ms)
+    toast = page.locator(".toast-body.error")
+    assert toast.count() == 0, f"the app showed an error: {toast.first.inner_text()}"
+    return page.locator(selector).inner_text()
+
+
+def tap_on_picture(page, fx: float, fy: float) -> None:
+    """Tap the panel's picture at a share (fx, fy) of the photo's width and height, wherever the
+    picture is drawn inside its box (it keeps its aspect ratio)."""
+    img = page.locator("#select-view img").first
+    img.wait_for()
+    img.scroll_into_view_if_needed()  # a click lands only where the viewport is
+    box = img.bounding_box()
+    natural = img.evaluate("el => [el.naturalWidth, el.naturalHeight]")
+    scale = min(box["width"] / natural[0], box["height"] / natural[1])
+    left = box["x"] + (box["width"] - natural[0] * scale) / 2
+    top = box["y"] + (box["height"] - natural[1] * scale) / 2
+    page.mouse.click(left + fx * natural[0] * scale, top + fy * natural[1] * scale)
+
+
+def picture_src(page) -> str:
+    return page.locator("#select-view img").first.get_attribute("src") or ""
+
+
+@pytest.mark.parametrize("locale, viewport", [("en-US", (1400, 1000)), ("ko-KR", (390, 844))],
+                         ids=["desktop-english", "phone-korean"])
+def test_tap_select_undo_use_as_mask_and_edit(app, browser, photo, locale, viewport):
+    words = WORDS[locale]
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, locale=locale)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(app.url)
+    page.wait_for_selector("#edit-editor")
+    name = f"select-{viewport[0]}"
+    try:
+        with page.expect_file_chooser() as chooser:
+            page.locator("#edit-upload-photo").click()
+        chooser.value.set_files(str(photo))
+        page.locator("#edit-editor canvas").first.wait_for()
+        page.wait_for_timeout(1000)
+
+        # Before the photo is taken into the panel, a tap has nothing to select: the panel says what to do.
+        page.locator("#select-panel").get_by_text(words["title"]).first.click()
+        page.locator("#select-start").click()
+        page.locator("#select-view img").first.wait_for()
+        empty = picture_src(page)
+
+        tap_on_picture(page, 0.45, 0.5)  # the cup
+        wait_for_text(page, "#select-status", words["selected"])
+        assert picture_src(page) != empty  # the overlay came back
+        shot(page, f"{name}-1-tapped")
+
+        page.locator("#select-undo").click()
+        wait_for_text(page, "#select-status", words["hint"])
+        tap_on_picture(page, 0.45, 0.5)
+        wait_for_text(page, "#select-status", words["selected"])
+        # A second tap straight after a selection is not sent by the page yet (Gradio 6 image
+        # select, see the issue notes); "not this" taps are covered by tests/ui/test_select_panel.py.
+        page.locator("#select-negative").locator("input").check()
+        page.locator("#select-negative").locator("input").uncheck()
+
+        page.locator("#select-use").click()
+        wait_for_text(page, "#select-status", words["used"])
+        shot(page, f"{name}-2-mask-in-editor")
+
+        page.locator("#edit-source textarea").fill("a cup on a table")
+        page.locator("#edit-target textarea").fill("a red cup on a table")
+        page.locator("#edit-run").click()
+        wait_for_text(page, "#edit-status", words["done"], timeout_ms=240_000)
+        page.locator("#edit-overlay img").first.wait_for()
+        shot(page, f"{name}-3-edited")
+    finally:
+        context.close()
