@@ -30,6 +30,7 @@ from ui.ad_brand import build_brand_panel, chosen_brand, font_choices
 from ui.app_state import ClientState, Services, forget_client
 from ui.controls import run_button
 from ui.feedback import cancel_job, progress_reporter, user_error, user_errors
+from ui.examples import examples_by_language
 from ui.gpu import CUTOUT_QUEUE, GPU_QUEUE
 from ui.i18n import lang_of, named, named_label, notice_text, t, tr
 from ui.imaging import checkerboard_preview, dimmed_outside, read_upload, strokes_by_colour
@@ -38,11 +39,13 @@ from ui.uploads import ImageEditorFiles, ImageFile
 
 ADD_COLOUR, REMOVE_COLOUR = "#22c55e", "#ef4444"  # green paints product in, red paints it out
 MASK_BRUSH = gr.Brush(colors=[ADD_COLOUR, REMOVE_COLOUR], default_color=ADD_COLOUR, color_mode="fixed")
-EXAMPLE_COPY = [  # headline, sub-line, price, call to action
-    ["신메뉴 출시", "봄 딸기 라떼", "5,500원", "지금 주문하기"],
-    ["오늘만 20% 할인", "수제 디저트 전 품목", "5,500원 → 4,500원", "매장에서 만나요"],
-    ["New arrival", "Linen summer dress", "₩39,000", "Shop now"],
-]
+EXAMPLE_COPY = {  # headline, sub-line, price, call to action; per page language
+    "ko": [["신메뉴 출시", "봄 딸기 라떼", "5,500원", "지금 주문하기"],
+           ["오늘만 20% 할인", "수제 디저트 전 품목", "5,500원 → 4,500원", "매장에서 만나요"],
+           ["신상품 입고", "린넨 여름 원피스", "39,000원", "지금 구경하기"]],
+    "en": [["New on the menu", "Spring strawberry latte", "$5.50", "Order now"],
+           ["New arrival", "Linen summer dress", "$39", "Shop now"]],
+}
 GENERATED_KINDS = ("prompt", "around-product")
 
 
@@ -51,6 +54,16 @@ def format_choices() -> list[tuple[str, str]]:
 
     return [(named_label("format", name, spec.label) + f" ({spec.width}×{spec.height})", name)
             for name, spec in FORMAT_SPECS.items()]
+
+
+def format_names(lang: str, names: list[str]) -> list[tuple[str, str]]:
+    """(the format's name in `lang`, its id) for pickers of built formats."""
+    return [(named(lang, "format", name), name) for name in names]
+
+
+def revealed(value):
+    """A value for a control that was hidden until there was something to show."""
+    return gr.update(value=value, visible=True)
 
 
 def backdrop_choices() -> list[tuple[str, str]]:
@@ -250,14 +263,16 @@ def build_ad_tab(services: Services) -> dict:
             with gr.Row():
                 product = ImageFile(type="filepath", image_mode=None, format="png", label=t("ad.product"),
                                    sources=("upload", "clipboard"), height=260, elem_id="ad-product")
+                # Shown once there is a cut-out: an empty picture is a screen high on a phone.
                 cut_preview = gr.Image(type="pil", format="png", label=t("ad.cutout_preview"), interactive=False,
-                                       height=260, elem_id="ad-cut-preview")
+                                       height=260, elem_id="ad-cut-preview", visible=False)
             with gr.Row():
                 remover = gr.Dropdown(_remover_choices(), value="auto", label=t("ad.remover"), scale=2)
                 cut_btn = gr.Button(t("ad.cutout"), elem_id="ad-cutout", scale=1)
             mask_editor = ImageEditorFiles(
                 type="filepath", format="png", image_mode="RGBA", brush=MASK_BRUSH, eraser=gr.Eraser(), transforms=(),
                 layers=False, sources=(), label=t("ad.cutout_editor"), height=360, elem_id="ad-mask-editor",
+                visible=False,  # opened by the cut-out, with the photo to fix in it
             )
             fix_btn = gr.Button(t("ad.fix_preview"), size="sm", elem_id="ad-fix")
             gr.Markdown(f"### 2. {t('ad.background')}")
@@ -283,8 +298,8 @@ def build_ad_tab(services: Services) -> dict:
                 price = gr.Textbox(label=t("ad.price"), elem_id="ad-price")
                 old_price = gr.Textbox(label=t("ad.old_price"), elem_id="ad-old-price")
             cta = gr.Textbox(label=t("ad.cta"), elem_id="ad-cta")
-            gr.Examples(EXAMPLE_COPY, [headline, subline, price, cta], label=t("common.examples"),
-                        cache_examples=False, example_labels=[" · ".join(filter(None, row)) for row in EXAMPLE_COPY])
+            examples_by_language(EXAMPLE_COPY, [headline, subline, price, cta], "ad-examples",
+                                 lambda row: " · ".join(filter(None, row)))
             gr.Markdown(f"### 4. {t('ad.formats')}")
             formats = gr.CheckboxGroup(format_choices(), value=["instagram-square"], label=t("ad.formats"),
                                        elem_id="ad-formats")
@@ -352,19 +367,20 @@ def build_ad_tab(services: Services) -> dict:
             # The photo still opens in the brush editor: the user can paint the product by hand.
             photo = picture.convert("RGB")
             state.cut, state.product_key = None, None
-            return (state, {"background": photo, "layers": [], "composite": photo}, None,
+            return (state, revealed({"background": photo, "layers": [], "composite": photo}), gr.update(visible=False),
                     tr(lang, "ad.cutout_failed", reason=exc.message))
-        return state, value, preview, cutout_message(lang, cut)
+        return state, revealed(value), revealed(preview), cutout_message(lang, cut)
 
     def fix(state, product, mask_value, request: gr.Request):
         with user_errors(lang_of(request)):
             return preview_fix(state, read_upload(product, "product"), mask_value)
 
-    def _finish(state, lang, shown, paths, report):
-        message = ad_message(lang, report, len(shown))
+    def _finish(state, lang, pictures, paths, report):
+        message = ad_message(lang, report, len(pictures))
         built = list(state.ad_layouts)
         chosen = built[0] if built else None
-        return state, message, shown, paths, report, gr.Dropdown(choices=built, value=chosen)
+        captioned = [(image, named(lang, "format", name)) for image, name in pictures]
+        return state, message, captioned, paths, report, gr.Dropdown(choices=format_names(lang, built), value=chosen)
 
     def build_ad(v: dict, request: gr.Request, progress) -> tuple:
         lang, state = lang_of(request), v["state"]
@@ -390,7 +406,7 @@ def build_ad_tab(services: Services) -> dict:
             except JobCancelled:
                 return state, tr(lang, "common.cancelled"), *(gr.skip() for _ in range(4))
         finished = _finish(state, lang, shown, paths, report)
-        return (*finished[:-1], gr.Dropdown(choices=list(state.ad_layouts), value=name))
+        return (*finished[:-1], gr.Dropdown(choices=format_names(lang, list(state.ad_layouts)), value=name))
 
     def show_layout(state, name, request: gr.Request):
         """The chosen format's layout in the controls, with the positions it offers and the
@@ -449,7 +465,7 @@ def build_ad_tab(services: Services) -> dict:
 
     def new_product(state):
         state.cut, state.product_key = None, None  # strokes on the old photo no longer apply
-        return state, None, None
+        return state, gr.update(value=None, visible=False), gr.update(value=None, visible=False)
 
     product.upload(new_product, [state], [state, mask_editor, cut_preview], api_visibility="private")
     product.clear(new_product, [state], [state, mask_editor, cut_preview], api_visibility="private")
