@@ -61,11 +61,6 @@ def format_names(lang: str, names: list[str]) -> list[tuple[str, str]]:
     return [(named(lang, "format", name), name) for name in names]
 
 
-def revealed(value):
-    """A value for a control that was hidden until there was something to show."""
-    return gr.update(value=value, visible=True)
-
-
 def backdrop_choices() -> list[tuple[str, str]]:
     from editor.ad.backgrounds import list_backdrops, load_backdrop
 
@@ -232,8 +227,9 @@ def layout_values(layout: AdLayout) -> tuple:
     """The controls' values for a layout: position, align, size, font, colour, accent, emphasis,
     product height, product centre x, product bottom y."""
     text, product = layout.text, layout.product
+    # The product's place as the sliders step (0.01): a slider showing 0.64537 reads as a bug.
     return (text.position, text.align, text.size, text.font, text.color, text.accent, text.price_emphasis,
-            product.height, product.center_x, product.bottom_y)
+            round(product.height, 2), round(product.center_x, 2), round(product.bottom_y, 2))
 
 
 def layout_from_controls(previous: AdLayout, position, align, size, font, colour, accent, emphasis, height, center_x,
@@ -249,8 +245,33 @@ def layout_from_controls(previous: AdLayout, position, align, size, font, colour
 
 def _suggestions_line(lang: str, report: dict | None, name: str) -> str:
     colours = ((report or {}).get("formats", {}).get(name, {}).get("suggestions") or {}).get("colors") or {}
-    swatch = lambda hexes: " ".join(f"`{h}`" for h in hexes) or "—"  # noqa: E731
-    return tr(lang, "ad.suggested_colors", text=swatch(colours.get("text", [])), accent=swatch(colours.get("accent", [])))
+    return tr(lang, "ad.suggested_colors", text=swatches(colours.get("text", [])),
+              accent=swatches(colours.get("accent", [])))
+
+
+_HEX = re.compile(r"#[0-9a-fA-F]{6}")
+SAME_COLOUR = 24  # RGB distance under which two suggestions look the same ("#381100", "#381101")
+
+
+def distinct_colours(hexes: list[str]) -> list[str]:
+    """The suggestions without near-duplicates, in their order."""
+    kept: list[tuple[int, ...]] = []
+    out = []
+    for value in hexes:
+        if not _HEX.fullmatch(str(value)):  # drawn as HTML: nothing but a colour code gets in
+            continue
+        rgb = tuple(int(value.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4))
+        if all(sum((a - b) ** 2 for a, b in zip(rgb, other, strict=True)) ** 0.5 >= SAME_COLOUR for other in kept):
+            kept.append(rgb)
+            out.append(value)
+    return out
+
+
+def swatches(hexes: list[str]) -> str:
+    """Colour squares to compare with the pickers (the code only as the square's tooltip)."""
+    squares = [f'<span title="{h}" style="display:inline-block;width:1.3em;height:1.3em;vertical-align:middle;'
+               f'border-radius:4px;border:1px solid #8888;background:{h}"></span>' for h in distinct_colours(hexes)]
+    return " ".join(squares) or "—"
 
 
 def build_ad_tab(services: Services) -> dict:
@@ -327,7 +348,7 @@ def build_ad_tab(services: Services) -> dict:
                 with gr.Row():
                     text_colour = gr.ColorPicker(label=t("ad.text_color"), elem_id="ad-text-colour")
                     accent = gr.ColorPicker(label=t("ad.accent_color"), elem_id="ad-accent")
-                suggestions = gr.Markdown(elem_id="ad-suggestions")
+                suggestions = gr.Markdown(elem_id="ad-suggestions", sanitize_html=False)  # our own squares only
                 emphasis = gr.Radio([(t(f"ad.emphasis_{e}"), e) for e in EMPHASES], value="accent",
                                     label=t("ad.emphasis"))
                 product_size = gr.Slider(0.05, 1.0, value=0.6, step=0.01, label=t("ad.product_size"))
@@ -367,9 +388,9 @@ def build_ad_tab(services: Services) -> dict:
             # The photo still opens in the brush editor: the user can paint the product by hand.
             photo = picture.convert("RGB")
             state.cut, state.product_key = None, None
-            return (state, revealed({"background": photo, "layers": [], "composite": photo}), gr.update(visible=False),
+            return (state, {"background": photo, "layers": [], "composite": photo}, None,
                     tr(lang, "ad.cutout_failed", reason=exc.message))
-        return state, revealed(value), revealed(preview), cutout_message(lang, cut)
+        return state, value, preview, cutout_message(lang, cut)
 
     def fix(state, product, mask_value, request: gr.Request):
         with user_errors(lang_of(request)):
@@ -440,8 +461,11 @@ def build_ad_tab(services: Services) -> dict:
     queued = dict(concurrency_id=GPU_QUEUE, concurrency_limit=services.gpu_slots)
     # The inputs by name: the names are the API's parameters (the State is not sent by clients).
     build_inputs = {"state": state, **dict(zip(BUILD_NAMES, build_fields, strict=True))}
+    # The brush editor and the preview, folded until now, open with the cut-out's pictures in them.
     run_button(cut_btn, cutout, {"state": state, "product": product, "remover": remover},
-               [state, mask_editor, cut_preview, status], status=status, buttons=running, on_gpu=False, api_name="cutout",
+               [state, mask_editor, cut_preview, status], status=status, buttons=running, on_gpu=False,
+               after=lambda _request: [gr.update(visible=True), gr.update(visible=True)],
+               after_outputs=[mask_editor, cut_preview], api_name="cutout",
                concurrency_id=CUTOUT_QUEUE, concurrency_limit=2, show_progress_on=[status])
     fix_btn.click(fix, [state, product, mask_editor], [cut_preview], api_name="cutout_fix", show_progress_on=[status])
     outputs = [state, status, previews, files, report_json, adjust_format]

@@ -310,10 +310,12 @@ def build_edit_tab(services: Services) -> dict:
     # The progress bar and any error show on the status line only: the result panels never get
     # an error badge, and keep the last result.
     queue = dict(concurrency_id=GPU_QUEUE, concurrency_limit=services.gpu_slots, show_progress_on=[status])
+    # An API client may leave out the options (the declared defaults; None: the model's) and the English.
+    optional = {**{o.name: o.default for o in EDIT_OPTIONS}, "source_english": None, "target_english": None}
     run_button(invert_btn, invert, invert_inputs, [state, status], status=status, buttons=run_buttons,
-               api_name="invert", **queue, **remembered)
+               defaults=optional, api_name="invert", **queue, **remembered)
     run_button(edit_btn, edit, edit_inputs, [state, status, compare, overlay, download, report_json, history],
-               status=status, buttons=run_buttons, api_name="edit", **queue, **remembered)
+               status=status, buttons=run_buttons, defaults=optional, api_name="edit", **queue, **remembered)
 
     def continue_from(state, request: gr.Request):
         lang = lang_of(request)

@@ -179,6 +179,7 @@ def build_generate_tab(services: Services) -> dict:
               "width": width, "height": height, "steps": steps, "guidance": guidance, "seed": seed, "count": count,
               "speed": speed, "prompt_english": prompt_en}
     run_button(run, generate_images, inputs, [status, gallery, files, report_json], status=status, buttons=[run],
+               defaults={"speed": EXACT, "prompt_english": None},
                api_name="generate", concurrency_id=GPU_QUEUE, concurrency_limit=services.gpu_slots,
                show_progress_on=[status])
     cancel_btn.click(cancel, None, [status], api_name="cancel_generate", show_progress="hidden")

@@ -6,7 +6,7 @@ again and the result shown. Also a double click, cancel then run again, a reload
 a job, "continue editing", the Generate button over two runs, the Gallery (a foreign result's
 delete, new results without refresh), and the same at a phone's 390×844.
 
-One app and one Chromium for the module (CI has 2 cores). How long each flow took until the
+One app and one Chromium for the module (CI has 2 cores; `browser` is the Korean module's fixture). How long each flow took until the
 button could be used again is written to test-artifacts/recovery-timings.json; screenshots go to
 test-artifacts/ (the phone ones are kept in docs/screenshots/).
 """
@@ -22,8 +22,8 @@ import pytest
 from PIL import Image
 
 from tests.app.app_server import running_app
-from tests.app.test_browser_e2e import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, shot
-from tests.app.test_browser_korean import Messages, paint, saved_jobs, upload_to_editor
+from tests.app.test_browser_e2e import ARTIFACTS, shot
+from tests.app.test_browser_korean import Messages, browser, paint, saved_jobs, upload_to_editor  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -38,14 +38,10 @@ def app(tmp_path_factory):
         yield running
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
+@pytest.fixture(scope="module", autouse=True)
+def timings():
+    """The seconds each flow took, written for the notes once the module has run."""
+    yield TIMINGS
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "recovery-timings.json").write_text(json.dumps(TIMINGS, indent=2, ensure_ascii=False))
 
@@ -251,16 +247,20 @@ def test_gallery_shows_new_results_and_says_why_a_foreign_result_stays(app, brow
 def test_the_phone_layout_keeps_labels_editors_and_pictures_in_view(app, browser, photo):
     page = korean_page(browser, app, viewport=PHONE)
     messages = Messages(page)
-    # The editor's label is not under its toolbar.
-    label = page.locator("#edit-editor label, #edit-editor [data-testid='block-label']").first
-    toolbar = page.locator("#edit-editor .toolbar-wrap, #edit-editor [role='toolbar']").first
-    if label.count() and toolbar.count():
-        lb, tb = label.bounding_box(), toolbar.bounding_box()
-        overlaps = not (lb["y"] + lb["height"] <= tb["y"] or tb["y"] + tb["height"] <= lb["y"]
-                        or lb["x"] + lb["width"] <= tb["x"] or tb["x"] + tb["width"] <= lb["x"])
-        assert not overlaps, (lb, tb)
-    shot(page, "phone-edit", full_page=False)
+    page.locator("#edit-model-note").filter(has_text="tiny").wait_for()  # the page-load texts are in
     refused(page, "#edit-run", "#edit-status", "먼저 사진을 올리세요", "phone edit: no photo -> button usable")
+    upload_to_editor(page, "#edit-editor", photo)
+    # The editor's label is not under its zoom toolbar (drawn once there is a picture).
+    label = page.locator("#edit-editor [data-testid='block-label']").first
+    toolbar = page.locator("#edit-editor .zoom-controls").first
+    label.wait_for()
+    toolbar.wait_for()
+    lb, tb = label.bounding_box(), toolbar.bounding_box()
+    apart = (lb["y"] + lb["height"] <= tb["y"] or tb["y"] + tb["height"] <= lb["y"]
+             or lb["x"] + lb["width"] <= tb["x"] or tb["x"] + tb["width"] <= lb["x"])
+    page.locator("#edit-editor").scroll_into_view_if_needed()
+    shot(page, "phone-edit", full_page=False)
+    assert apart, f"the label {lb} lies under the toolbar {tb}"
 
     page.get_by_role("tab", name="광고").click()
     page.locator("#ad-product").wait_for()
