@@ -51,7 +51,7 @@ EN: dict[str, str] = {
     "model.non_commercial": "non-commercial licence: not for use in a shop's business",
     "model.random_weights": "random weights, for testing: pictures are noise-like by design",
     # edit tab
-    "edit.image": "Image — paint over the area to change",
+    "edit.image": "Photo to paint",  # short: on a phone a long label runs under the toolbar
     "edit.source": "Source prompt (what the picture shows now)",
     "edit.source_ph": "e.g. a cup of coffee on a wooden table / 나무 테이블 위의 커피 한 잔",
     "edit.target": "Target prompt (what it should show)",
@@ -90,7 +90,7 @@ EN: dict[str, str] = {
     # ad tab
     "ad.product": "Product photo",
     "ad.cutout": "Cut out",
-    "ad.cutout_editor": "Fix the cut-out: paint green to add, red to remove",
+    "ad.cutout_editor": "Fix the cut-out",
     "ad.cutout_preview": "Cut-out preview",
     "ad.cutout_done": "Cut out with {method}. If an edge is wrong, paint it green (product) or red (background).",
     "ad.background": "Background",
@@ -426,7 +426,7 @@ KO: dict[str, str] = {
     "model.not_here": "설치 안 됨",
     "model.non_commercial": "비상업용 라이선스: 가게 영업에 쓸 수 없습니다",
     "model.random_weights": "무작위 가중치, 테스트용: 결과는 의도적으로 잡음처럼 보입니다",
-    "edit.image": "이미지 — 바꿀 부분을 붓으로 칠하세요",
+    "edit.image": "칠할 사진",
     "edit.source": "원본 설명 (지금 사진에 있는 것)",
     "edit.source_ph": "예: 나무 테이블 위의 커피 한 잔",
     "edit.target": "목표 설명 (바꾼 뒤의 모습)",
@@ -463,7 +463,7 @@ KO: dict[str, str] = {
     "edit.continued": "결과가 이제 편집할 이미지입니다. 다음으로 바꿀 부분을 칠하세요.",
     "ad.product": "제품 사진",
     "ad.cutout": "누끼 따기",
-    "ad.cutout_editor": "누끼 고치기: 초록색은 추가, 빨간색은 제외",
+    "ad.cutout_editor": "누끼 고치기",
     "ad.cutout_preview": "누끼 미리보기",
     "ad.cutout_done": "누끼를 땄습니다 (방식: {method}). 가장자리가 틀리면 초록색(제품)이나 빨간색(배경)으로 칠하세요.",
     "ad.background": "배경",

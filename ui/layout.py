@@ -28,11 +28,12 @@ html:lang(ko) .toast-title.warning::before { content: "주의"; }
 html:lang(ko) .toast-title.info::before { content: "알림"; }
 html:lang(ko) .toast-title.success::before { content: "완료"; }
 """
-# On a phone the brush editors' long labels ran under their toolbars: there the label takes its own line.
+# On a phone the brush editors' canvas was drawn over their labels: there the label takes its own
+# line, above the canvas.
 CSS += """
 @media (max-width: 640px) {
   #edit-editor [data-testid="block-label"], #ad-mask-editor [data-testid="block-label"] {
-    position: static; margin-bottom: var(--size-2); white-space: normal; }
+    position: relative; z-index: 10; margin-bottom: var(--size-2); white-space: normal; }
 }
 """
 CSS += examples_css(["edit-examples", "gen-examples", "ad-examples"])

@@ -170,9 +170,9 @@ def test_generate_keeps_its_label_and_recovers_from_an_empty_prompt(app, browser
     page.get_by_role("tab", name="생성").click()
     label = page.locator("#gen-run").inner_text().strip()
     refused(page, "#gen-run", "#gen-status", "프롬프트를 쓰거나 프리셋을 고르세요", "generate: empty prompt -> button usable")
-    page.locator("#gen-prompt textarea").fill("딸기 케이크와 라떼")
     seen_off = []
-    for run in range(2):
+    for run, words in enumerate(("딸기 케이크와 라떼", "초코 케이크와 라떼")):  # each run's line differs
+        page.locator("#gen-prompt textarea").fill(words)
         before = page.locator("#gen-status").inner_text()
         started = time.monotonic()
         page.locator("#gen-run").click()
@@ -250,17 +250,19 @@ def test_the_phone_layout_keeps_labels_editors_and_pictures_in_view(app, browser
     page.locator("#edit-model-note").filter(has_text="tiny").wait_for()  # the page-load texts are in
     refused(page, "#edit-run", "#edit-status", "먼저 사진을 올리세요", "phone edit: no photo -> button usable")
     upload_to_editor(page, "#edit-editor", photo)
-    # The editor's label is not under its zoom toolbar (drawn once there is a picture).
-    label = page.locator("#edit-editor [data-testid='block-label']").first
-    toolbar = page.locator("#edit-editor .zoom-controls").first
-    label.wait_for()
-    toolbar.wait_for()
-    lb, tb = label.bounding_box(), toolbar.bounding_box()
-    apart = (lb["y"] + lb["height"] <= tb["y"] or tb["y"] + tb["height"] <= lb["y"]
-             or lb["x"] + lb["width"] <= tb["x"] or tb["x"] + tb["width"] <= lb["x"])
+    # The editor's label is shown and not under its zoom toolbar (drawn once there is a picture).
     page.locator("#edit-editor").scroll_into_view_if_needed()
+    page.locator("#edit-editor .zoom-number").first.wait_for()
+    label, bar = page.evaluate("""() => {
+        const label = document.querySelector('#edit-editor [data-testid="block-label"]');
+        let bar = document.querySelector('#edit-editor .zoom-number');
+        while (bar && bar.getBoundingClientRect().width < 100) bar = bar.parentElement;
+        const box = (e) => e && e.checkVisibility() ? e.getBoundingClientRect().toJSON() : null;
+        return [box(label), box(bar)]; }""")
     shot(page, "phone-edit", full_page=False)
-    assert apart, f"the label {lb} lies under the toolbar {tb}"
+    assert label is not None and bar is not None
+    assert (label["right"] <= bar["left"] or bar["right"] <= label["left"] or label["bottom"] <= bar["top"]
+            or bar["bottom"] <= label["top"]), f"the label {label} lies under the toolbar {bar}"
 
     page.get_by_role("tab", name="광고").click()
     page.locator("#ad-product").wait_for()
