@@ -13,17 +13,10 @@ from collections.abc import Callable
 import gradio as gr
 from PIL import Image
 
-from models.vocabulary import EXACT, SPEED_SETTINGS
 from ui.gpu import gpu
-from ui.i18n import lang_of, named_label, t, tr
+from ui.i18n import lang_of, tr
 
 PREVIEW_SIDE = 1600  # longest side of pictures shown in the page; the downloads keep full size
-
-
-def speed_picker(elem_id: str) -> gr.Dropdown:
-    """The speed setting (models/speed.py): exact, fast or fastest, in the user's language."""
-    return gr.Dropdown([(named_label("speed", name), name) for name in SPEED_SETTINGS], value=EXACT,
-                       label=t("common.speed"), info=t("common.speed_info"), elem_id=elem_id)
 
 
 def _one_or_many(values: list):

@@ -27,7 +27,7 @@ from ui.controls import preview, run_button
 from ui.feedback import cancel_job, progress_reporter, user_error, user_errors
 from ui.examples import examples_by_language
 from ui.gpu import GPU_QUEUE
-from ui.i18n import lang_of, named, named_label, t, tr
+from ui.i18n import lang_of, named, t, tr
 from ui.imaging import overlay_mask
 from ui.option_controls import option_controls
 from ui.memory import plan_line
