@@ -34,6 +34,8 @@ def batch_summary(lang: str, outcome) -> str:
     lines = [tr(lang, "ad.batch_done", done=report["done"], total=report["products"], seconds=f"{report['seconds']:.1f}")]
     for item in outcome.items:
         key = "ad.batch_item_done" if item["status"] == "done" else "ad.batch_item_failed"
+        if item["status"] == "done" and item.get("cutout_doubtful"):
+            key = "ad.batch_item_check"
         lines.append("- " + tr(lang, key, name=item["name"], error=item.get("error") or ""))
     lines += [f"- {note}" for note in report["notes"]]
     return "\n".join(lines)

@@ -31,6 +31,7 @@ from ui.ad_brand import build_brand_panel, chosen_brand, font_choices
 from ui.app_state import ClientState, Services, forget_client
 from ui.controls import run_button
 from ui.feedback import cancel_job, progress_reporter, user_error, user_errors
+from ui.examples import examples_by_language
 from ui.gpu import CUTOUT_QUEUE, GPU_QUEUE
 from ui.i18n import lang_of, named, named_label, notice_text, t, tr
 from ui.imaging import checkerboard_preview, dimmed_outside, read_upload, strokes_by_colour
@@ -39,11 +40,13 @@ from ui.uploads import ImageEditorFiles, ImageFile
 
 ADD_COLOUR, REMOVE_COLOUR = "#22c55e", "#ef4444"  # green paints product in, red paints it out
 MASK_BRUSH = gr.Brush(colors=[ADD_COLOUR, REMOVE_COLOUR], default_color=ADD_COLOUR, color_mode="fixed")
-EXAMPLE_COPY = [  # headline, sub-line, price, call to action
-    ["신메뉴 출시", "봄 딸기 라떼", "5,500원", "지금 주문하기"],
-    ["오늘만 20% 할인", "수제 디저트 전 품목", "5,500원 → 4,500원", "매장에서 만나요"],
-    ["New arrival", "Linen summer dress", "₩39,000", "Shop now"],
-]
+EXAMPLE_COPY = {  # headline, sub-line, price, call to action; per page language
+    "ko": [["신메뉴 출시", "봄 딸기 라떼", "5,500원", "지금 주문하기"],
+           ["오늘만 20% 할인", "수제 디저트 전 품목", "5,500원 → 4,500원", "매장에서 만나요"],
+           ["신상품 입고", "린넨 여름 원피스", "39,000원", "지금 구경하기"]],
+    "en": [["New on the menu", "Spring strawberry latte", "$5.50", "Order now"],
+           ["New arrival", "Linen summer dress", "$39", "Shop now"]],
+}
 GENERATED_KINDS = ("prompt", "around-product")
 
 
@@ -52,6 +55,11 @@ def format_choices() -> list[tuple[str, str]]:
 
     return [(named_label("format", name, spec.label) + f" ({spec.width}×{spec.height})", name)
             for name, spec in FORMAT_SPECS.items()]
+
+
+def format_names(lang: str, names: list[str]) -> list[tuple[str, str]]:
+    """(the format's name in `lang`, its id) for pickers of built formats."""
+    return [(named(lang, "format", name), name) for name in names]
 
 
 def backdrop_choices() -> list[tuple[str, str]]:
@@ -220,8 +228,9 @@ def layout_values(layout: AdLayout) -> tuple:
     """The controls' values for a layout: position, align, size, font, colour, accent, emphasis,
     product height, product centre x, product bottom y."""
     text, product = layout.text, layout.product
+    # The product's place as the sliders step (0.01): a slider showing 0.64537 reads as a bug.
     return (text.position, text.align, text.size, text.font, text.color, text.accent, text.price_emphasis,
-            product.height, product.center_x, product.bottom_y)
+            round(product.height, 2), round(product.center_x, 2), round(product.bottom_y, 2))
 
 
 def layout_from_controls(previous: AdLayout, position, align, size, font, colour, accent, emphasis, height, center_x,
@@ -237,8 +246,33 @@ def layout_from_controls(previous: AdLayout, position, align, size, font, colour
 
 def _suggestions_line(lang: str, report: dict | None, name: str) -> str:
     colours = ((report or {}).get("formats", {}).get(name, {}).get("suggestions") or {}).get("colors") or {}
-    swatch = lambda hexes: " ".join(f"`{h}`" for h in hexes) or "—"  # noqa: E731
-    return tr(lang, "ad.suggested_colors", text=swatch(colours.get("text", [])), accent=swatch(colours.get("accent", [])))
+    return tr(lang, "ad.suggested_colors", text=swatches(colours.get("text", [])),
+              accent=swatches(colours.get("accent", [])))
+
+
+_HEX = re.compile(r"#[0-9a-fA-F]{6}")
+SAME_COLOUR = 24  # RGB distance under which two suggestions look the same ("#381100", "#381101")
+
+
+def distinct_colours(hexes: list[str]) -> list[str]:
+    """The suggestions without near-duplicates, in their order."""
+    kept: list[tuple[int, ...]] = []
+    out = []
+    for value in hexes:
+        if not _HEX.fullmatch(str(value)):  # drawn as HTML: nothing but a colour code gets in
+            continue
+        rgb = tuple(int(value.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4))
+        if all(sum((a - b) ** 2 for a, b in zip(rgb, other, strict=True)) ** 0.5 >= SAME_COLOUR for other in kept):
+            kept.append(rgb)
+            out.append(value)
+    return out
+
+
+def swatches(hexes: list[str]) -> str:
+    """Colour squares to compare with the pickers (the code only as the square's tooltip)."""
+    squares = [f'<span title="{h}" style="display:inline-block;width:1.3em;height:1.3em;vertical-align:middle;'
+               f'border-radius:4px;border:1px solid #8888;background:{h}"></span>' for h in distinct_colours(hexes)]
+    return " ".join(squares) or "—"
 
 
 def build_ad_tab(services: Services) -> dict:
@@ -251,14 +285,16 @@ def build_ad_tab(services: Services) -> dict:
             with gr.Row():
                 product = ImageFile(type="filepath", image_mode=None, format="png", label=t("ad.product"),
                                    sources=("upload", "clipboard"), height=260, elem_id="ad-product")
+                # Shown once there is a cut-out: an empty picture is a screen high on a phone.
                 cut_preview = gr.Image(type="pil", format="png", label=t("ad.cutout_preview"), interactive=False,
-                                       height=260, elem_id="ad-cut-preview")
+                                       height=260, elem_id="ad-cut-preview", visible=False)
             with gr.Row():
                 remover = gr.Dropdown(_remover_choices(), value="auto", label=t("ad.remover"), scale=2)
                 cut_btn = gr.Button(t("ad.cutout"), elem_id="ad-cutout", scale=1)
             mask_editor = ImageEditorFiles(
                 type="filepath", format="png", image_mode="RGBA", brush=MASK_BRUSH, eraser=gr.Eraser(), transforms=(),
                 layers=False, sources=(), label=t("ad.cutout_editor"), height=360, elem_id="ad-mask-editor",
+                visible=False,  # opened by the cut-out, with the photo to fix in it
             )
             fix_btn = gr.Button(t("ad.fix_preview"), size="sm", elem_id="ad-fix")
             gr.Markdown(f"### 2. {t('ad.background')}")
@@ -284,8 +320,8 @@ def build_ad_tab(services: Services) -> dict:
                 price = gr.Textbox(label=t("ad.price"), elem_id="ad-price")
                 old_price = gr.Textbox(label=t("ad.old_price"), elem_id="ad-old-price")
             cta = gr.Textbox(label=t("ad.cta"), elem_id="ad-cta")
-            gr.Examples(EXAMPLE_COPY, [headline, subline, price, cta], label=t("common.examples"),
-                        cache_examples=False, example_labels=[" · ".join(filter(None, row)) for row in EXAMPLE_COPY])
+            examples_by_language(EXAMPLE_COPY, [headline, subline, price, cta], "ad-examples",
+                                 lambda row: " · ".join(filter(None, row)))
             gr.Markdown(f"### 4. {t('ad.formats')}")
             formats = gr.CheckboxGroup(format_choices(), value=["instagram-square"], label=t("ad.formats"),
                                        elem_id="ad-formats")
@@ -314,7 +350,7 @@ def build_ad_tab(services: Services) -> dict:
                 with gr.Row():
                     text_colour = gr.ColorPicker(label=t("ad.text_color"), elem_id="ad-text-colour")
                     accent = gr.ColorPicker(label=t("ad.accent_color"), elem_id="ad-accent")
-                suggestions = gr.Markdown(elem_id="ad-suggestions")
+                suggestions = gr.Markdown(elem_id="ad-suggestions", sanitize_html=False)  # our own squares only
                 emphasis = gr.Radio([(t(f"ad.emphasis_{e}"), e) for e in EMPHASES], value="accent",
                                     label=t("ad.emphasis"))
                 product_size = gr.Slider(0.05, 1.0, value=0.6, step=0.01, label=t("ad.product_size"))
@@ -362,11 +398,12 @@ def build_ad_tab(services: Services) -> dict:
         with user_errors(lang_of(request)):
             return preview_fix(state, read_upload(product, "product"), mask_value)
 
-    def _finish(state, lang, shown, paths, report):
-        message = ad_message(lang, report, len(shown))
+    def _finish(state, lang, pictures, paths, report):
+        message = ad_message(lang, report, len(pictures))
         built = list(state.ad_layouts)
         chosen = built[0] if built else None
-        return state, message, shown, paths, report, gr.Dropdown(choices=built, value=chosen)
+        captioned = [(image, named(lang, "format", name)) for image, name in pictures]
+        return state, message, captioned, paths, report, gr.Dropdown(choices=format_names(lang, built), value=chosen)
 
     def build_ad(v: dict, request: gr.Request, progress) -> tuple:
         lang, state = lang_of(request), v["state"]
@@ -392,7 +429,7 @@ def build_ad_tab(services: Services) -> dict:
             except JobCancelled:
                 return state, tr(lang, "common.cancelled"), *(gr.skip() for _ in range(4))
         finished = _finish(state, lang, shown, paths, report)
-        return (*finished[:-1], gr.Dropdown(choices=list(state.ad_layouts), value=name))
+        return (*finished[:-1], gr.Dropdown(choices=format_names(lang, list(state.ad_layouts)), value=name))
 
     def other_design(v: dict, request: gr.Request, progress) -> tuple:
         """"다른 디자인": every format again with the next layout template; the copy stays."""
@@ -443,8 +480,11 @@ def build_ad_tab(services: Services) -> dict:
     queued = dict(concurrency_id=GPU_QUEUE, concurrency_limit=services.gpu_slots)
     # The inputs by name: the names are the API's parameters (the State is not sent by clients).
     build_inputs = {"state": state, **dict(zip(BUILD_NAMES, build_fields, strict=True))}
+    # The brush editor and the preview, folded until now, open with the cut-out's pictures in them.
     run_button(cut_btn, cutout, {"state": state, "product": product, "remover": remover},
-               [state, mask_editor, cut_preview, status], status=status, buttons=running, on_gpu=False, api_name="cutout",
+               [state, mask_editor, cut_preview, status], status=status, buttons=running, on_gpu=False,
+               after=lambda _request: [gr.update(visible=True), gr.update(visible=True)],
+               after_outputs=[mask_editor, cut_preview], api_name="cutout",
                concurrency_id=CUTOUT_QUEUE, concurrency_limit=2, show_progress_on=[status])
     fix_btn.click(fix, [state, product, mask_editor], [cut_preview], api_name="cutout_fix", show_progress_on=[status])
     outputs = [state, status, previews, files, report_json, adjust_format]
@@ -470,7 +510,7 @@ def build_ad_tab(services: Services) -> dict:
 
     def new_product(state):
         state.cut, state.product_key = None, None  # strokes on the old photo no longer apply
-        return state, None, None
+        return state, gr.update(value=None, visible=False), gr.update(value=None, visible=False)
 
     product.upload(new_product, [state], [state, mask_editor, cut_preview], api_visibility="private")
     product.clear(new_product, [state], [state, mask_editor, cut_preview], api_visibility="private")

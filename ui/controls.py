@@ -13,17 +13,10 @@ from collections.abc import Callable
 import gradio as gr
 from PIL import Image
 
-from models.vocabulary import EXACT, SPEED_SETTINGS
 from ui.gpu import gpu
-from ui.i18n import lang_of, named_label, t, tr
+from ui.i18n import lang_of, tr
 
 PREVIEW_SIDE = 1600  # longest side of pictures shown in the page; the downloads keep full size
-
-
-def speed_picker(elem_id: str) -> gr.Dropdown:
-    """The speed setting (models/speed.py): exact, fast or fastest, in the user's language."""
-    return gr.Dropdown([(named_label("speed", name), name) for name in SPEED_SETTINGS], value=EXACT,
-                       label=t("common.speed"), info=t("common.speed_info"), elem_id=elem_id)
 
 
 def _one_or_many(values: list):
@@ -37,7 +30,7 @@ def switched(count: int, on: bool) -> list:
 
 
 def run_button(button, job: Callable, inputs: dict, outputs: list, *, status, buttons: list, on_gpu: bool = True,
-               before=None, before_inputs=(), before_outputs=(), after=None, after_inputs=(), after_outputs=(),
+               defaults: dict | None = None, before=None, before_inputs=(), before_outputs=(), after=None, after_inputs=(), after_outputs=(),
                **event) -> None:
     """The one way a run button starts a job: `buttons` off the moment `button` is clicked, the job,
     then `buttons` on again, whatever the outcome.
@@ -45,7 +38,8 @@ def run_button(button, job: Callable, inputs: dict, outputs: list, *, status, bu
     `job(values, request, progress)` gets `values`, a dict of the `inputs` components' values by
     their names (the names are also the API's parameter names, in this order), and returns the
     `outputs`' values; it raises gr.Error for what the user must fix. `on_gpu`: the job needs the
-    accelerator (a ZeroGPU Space attaches one while it runs).
+    accelerator (a ZeroGPU Space attaches one while it runs). `defaults`: what an API client may
+    leave out (from the first such name on, every later parameter may be left out too).
 
     Why the re-enabling is chained twice: gradio's page runs a `.then()` step only after a job
     that *succeeded* (gradio 6: on an error its front end dispatches the `.failure()` steps alone,
@@ -86,8 +80,8 @@ def run_button(button, job: Callable, inputs: dict, outputs: list, *, status, bu
     # gradio reads the parameters (their names for the API; gr.Request and gr.Progress, which it
     # fills in itself) from the signature and the annotations.
     run.__signature__ = inspect.Signature(
-        [*(inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in names),
-         inspect.Parameter("_reason", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        [*_parameters(names, defaults or {}),
+         inspect.Parameter("_reason", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None),
          inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=gr.Request),
          inspect.Parameter("progress", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=gr.Progress())])
     run.__annotations__ = {"request": gr.Request}
@@ -100,6 +94,16 @@ def run_button(button, job: Callable, inputs: dict, outputs: list, *, status, bu
     finished.then(on, list(after_inputs), [*buttons, *after_outputs], queue=False, api_visibility="private")
     finished.failure(on_failure, [reason], [*buttons, status], queue=False, api_visibility="private",
                      show_progress="hidden")
+
+
+def _parameters(names: list[str], defaults: dict) -> list[inspect.Parameter]:
+    """The job's parameters as the API lists them: required ones, then those with a default."""
+    out, optional = [], False
+    for name in names:
+        optional = optional or name in defaults
+        kwargs = {"default": defaults.get(name)} if optional else {}
+        out.append(inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, **kwargs))
+    return out
 
 
 def preview(image: Image.Image | None, side: int = PREVIEW_SIDE) -> Image.Image | None:

@@ -18,17 +18,18 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from editor.kv_edit.options import default_skip_steps
+from editor.errors import InputError
+from editor.options import EDIT_OPTIONS, edit_option_defaults
 from editor.studio import EditRequest, InvertRequest, JobCancelled, JobContext
-from editor.studio.requests import KV_CACHE_CHOICES, edit_defaults
-from models.registry import get_spec
 from models.vocabulary import EXACT, KV_EDIT
 from ui.app_state import ClientState, HistoryEntry, Services, forget_client
-from ui.controls import preview, run_button, speed_picker
+from ui.controls import preview, run_button
 from ui.feedback import cancel_job, progress_reporter, user_error, user_errors
+from ui.examples import examples_by_language
 from ui.gpu import GPU_QUEUE
-from ui.i18n import lang_of, named, named_label, t, tr
+from ui.i18n import lang_of, named, t, tr
 from ui.imaging import overlay_mask
+from ui.option_controls import option_controls
 from ui.memory import plan_line
 from ui.model_choice import default_model, model_choices, model_note
 from ui.photo import open_in_editor, photo_and_mask
@@ -36,21 +37,20 @@ from ui.prompts import english_for, english_preview
 from ui.select_panel import build_select_panel
 from ui.uploads import ImageEditorFiles
 
-EXAMPLE_PROMPTS = [
-    ["a cup of coffee on a wooden table", "a cup of green tea on a wooden table"],
-    ["나무 테이블 위의 커피 한 잔", "나무 테이블 위의 녹차 한 잔"],
-    ["a red dress on a mannequin", "a blue dress on a mannequin"],
-]
+EXAMPLE_PROMPTS = {  # (what the photo shows, what it should show), per page language
+    "ko": [["나무 테이블 위의 커피 한 잔", "나무 테이블 위의 녹차 한 잔"],
+           ["마네킹에 걸린 빨간 원피스", "마네킹에 걸린 파란 원피스"]],
+    "en": [["a cup of coffee on a wooden table", "a cup of green tea on a wooden table"],
+           ["a red dress on a mannequin", "a blue dress on a mannequin"]],
+}
 BRUSH = gr.Brush(colors=["#ff2878"], default_color="#ff2878", color_mode="fixed")
 HISTORY_SIDE = 384  # the session's history shows thumbnails
-OPTION_NAMES = ("steps", "skip_steps", "inversion_guidance", "guidance", "re_init", "attn_mask", "attn_scale", "seed",
-                "kv_cache", "speed")
+OPTION_NAMES = tuple(option.name for option in EDIT_OPTIONS)
 
 
 def edit_start_values(model: str) -> dict:
-    """Starting values of the advanced options for `model` (the Studio's defaults, made visible)."""
-    d = edit_defaults(get_spec(model))
-    return {**d, "skip_steps": default_skip_steps(d["steps"]), "seed": 42}
+    """Starting values of the options for `model` (the declared defaults, made visible)."""
+    return edit_option_defaults(model)
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,7 @@ class OptionValues:
     seed: int
     kv_cache: str  # "auto" (the memory plan chooses) or a KV store mode
     speed: str = EXACT  # models.vocabulary.SPEED_SETTINGS
+    feather_px: int = 8  # the seam blend band inside the mask
 
     def fields(self) -> dict:
         """The request fields, as the widgets hold them (numbers as numbers)."""
@@ -79,6 +80,7 @@ class OptionValues:
             "seed": _whole(self.seed),
             "kv_cache": self.kv_cache,
             "speed": self.speed or EXACT,
+            "feather_px": _whole(self.feather_px),
         }
 
 
@@ -173,6 +175,17 @@ def report_markdown(lang: str, report: dict) -> str:
     return "  \n".join(line for line in lines if line)
 
 
+def restored(option, value):
+    """A saved option's value when the declaration still accepts it (limits change between
+    versions; another page may have stored anything), else the control keeps its own."""
+    if value is None:
+        return gr.skip()
+    try:
+        return option.check(value)
+    except InputError:
+        return gr.skip()
+
+
 def restored_result(services: Services, request, job_id: str | None):
     """The path of this browser's last saved edit (by its id, else its newest), or None."""
     owner = services.owner(request)
@@ -196,7 +209,8 @@ def build_edit_tab(services: Services) -> dict:
     with gr.Row(equal_height=False):
         with gr.Column(scale=1):
             model = gr.Dropdown(model_choices(KV_EDIT), value=model0, label=t("common.model"), elem_id="edit-model")
-            note = gr.Markdown(model_note(model0), elem_id="edit-model-note")
+            # Written in the browser's language on page load (never an English line first).
+            note = gr.Markdown("", elem_id="edit-model-note")
             # A phone photo goes to the server as its file (no canvas in the browser at 24 MP); the
             # editor then gets a screen-size copy (ui/photo.py).
             photo_btn = gr.UploadButton(t("edit.upload_photo"), file_types=["image"], size="sm",
@@ -215,25 +229,20 @@ def build_edit_tab(services: Services) -> dict:
             target = gr.Textbox(label=t("edit.target"), placeholder=t("edit.target_ph"), lines=1, elem_id="edit-target")
             target_en = gr.Textbox(label=t("prompt.english_target"), lines=1, visible=False, elem_id="edit-target-en")
             target_note = gr.Markdown(elem_id="edit-target-note")
-            # Prompt pairs only: examples are never run (or cached) at start-up.
-            gr.Examples(EXAMPLE_PROMPTS, [source, target], label=t("common.examples"), cache_examples=False,
-                        example_labels=[f"{a} → {b}" for a, b in EXAMPLE_PROMPTS])
+            examples_by_language(EXAMPLE_PROMPTS, [source, target], "edit-examples", lambda row: " → ".join(row))
             with gr.Row():
-                invert_btn = gr.Button(t("edit.invert"), elem_id="edit-invert")
                 edit_btn = gr.Button(t("edit.run"), variant="primary", elem_id="edit-run")
                 cancel_btn = gr.Button(t("common.cancel"), variant="stop", elem_id="edit-cancel")
-            with gr.Accordion(t("common.advanced"), open=False):
-                steps = gr.Slider(1, 50, value=d["steps"], step=1, label=t("edit.steps"), elem_id="edit-steps")
-                skip = gr.Slider(0, 49, value=d["skip_steps"], step=1, label=t("edit.skip"), info=t("edit.skip_info"))
-                inv_g = gr.Slider(0, 10, value=d["inversion_guidance"], step=0.1, label=t("edit.inv_guidance"))
-                guid = gr.Slider(0, 10, value=d["guidance"], step=0.1, label=t("edit.guidance"))
-                re_init = gr.Checkbox(False, label=t("edit.re_init"), info=t("edit.re_init_info"))
-                attn_mask = gr.Checkbox(False, label=t("edit.attn_mask"), info=t("edit.attn_mask_info"))
-                attn_scale = gr.Slider(0, 3, value=1.0, step=0.05, label=t("edit.attn_scale"))
-                seed = gr.Number(d["seed"], precision=0, minimum=0, label=t("common.seed"))
-                kv = gr.Dropdown([(named_label("kv", mode), mode) for mode in KV_CACHE_CHOICES],
-                                 value=services.config.kv_cache, label=t("edit.kv_cache"), info=t("edit.kv_cache_info"))
-                speed = speed_picker("edit-speed")
+            # The options as editor/options.py declares them; the expert ones (and inverting ahead
+            # of the edits, which the edit does by itself) in one closed section.
+            with gr.Accordion(t("common.advanced"), open=False, elem_id="edit-advanced"):
+                expert = {}
+                controls = option_controls(EDIT_OPTIONS, {**d, "kv_cache": services.config.kv_cache}, "edit",
+                                           inside_expert=lambda: expert.setdefault(
+                                               "invert", gr.Button(t("edit.invert"), size="sm", elem_id="edit-invert")))
+                invert_btn = expert["invert"]
+                steps, skip, inv_g, guid = (controls[name] for name in ("steps", "skip_steps", "inversion_guidance",
+                                                                          "guidance"))
         with gr.Column(scale=1):
             status = gr.Markdown(t("edit.hint"), elem_id="edit-status")
             compare = gr.ImageSlider(type="pil", label=t("edit.compare"), format="png", elem_id="edit-compare",
@@ -248,7 +257,7 @@ def build_edit_tab(services: Services) -> dict:
             history = gr.Gallery(label=t("edit.history"), columns=4, height=220, elem_id="edit-history",
                                  format="png", interactive=False)
 
-    options = [steps, skip, inv_g, guid, re_init, attn_mask, attn_scale, seed, kv, speed]
+    options = [controls[name] for name in OPTION_NAMES]
     run_buttons = [invert_btn, edit_btn]
 
     def invert(v: dict, request: gr.Request, progress) -> tuple:
@@ -303,10 +312,12 @@ def build_edit_tab(services: Services) -> dict:
     # The progress bar and any error show on the status line only: the result panels never get
     # an error badge, and keep the last result.
     queue = dict(concurrency_id=GPU_QUEUE, concurrency_limit=services.gpu_slots, show_progress_on=[status])
+    # An API client may leave out the options (the declared defaults; None: the model's) and the English.
+    optional = {**{o.name: o.default for o in EDIT_OPTIONS}, "source_english": None, "target_english": None}
     run_button(invert_btn, invert, invert_inputs, [state, status], status=status, buttons=run_buttons,
-               api_name="invert", **queue, **remembered)
+               defaults=optional, api_name="invert", **queue, **remembered)
     run_button(edit_btn, edit, edit_inputs, [state, status, compare, overlay, download, report_json, history],
-               status=status, buttons=run_buttons, api_name="edit", **queue, **remembered)
+               status=status, buttons=run_buttons, defaults=optional, api_name="edit", **queue, **remembered)
 
     def continue_from(state, request: gr.Request):
         lang = lang_of(request)
@@ -364,7 +375,7 @@ def build_edit_tab(services: Services) -> dict:
             return (state, model_note(name, lang), *[gr.skip()] * (3 + len(options) + 2))
         name = saved.get("model") if saved.get("model") in [c for _, c in model_choices(KV_EDIT, lang)] else name
         stored = saved.get("options") or {}
-        values = [gr.skip() if stored.get(key) is None else stored[key] for key in OPTION_NAMES]
+        values = [restored(option, stored.get(option.name)) for option in EDIT_OPTIONS]
         path = restored_result(services, request, saved.get("job"))
         picture = gr.skip()
         if path:

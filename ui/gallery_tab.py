@@ -54,6 +54,10 @@ def _local_time(iso: str) -> str:
 def build_gallery_tab(services: Services, tabs: gr.Tabs, edit_editor: gr.ImageEditor, generate_init: gr.Image,
                       edit_status: gr.Markdown, edit_state: gr.State) -> tuple:
     entries_state = gr.State([])
+    # The pictures first: on a phone the controls below them would push them out of sight.
+    gallery = gr.Gallery(label=t("gallery.saved"), columns=6, height=420, allow_preview=True, format="png",
+                         object_fit="contain", interactive=False, elem_id="gallery-grid")
+    info = gr.Markdown(elem_id="gallery-status")
     with gr.Row():
         refresh = gr.Button(t("gallery.refresh"), elem_id="gallery-refresh")
         index = gr.Number(value=0, precision=0, minimum=0, label=t("gallery.selected"), elem_id="gallery-index")
@@ -62,9 +66,6 @@ def build_gallery_tab(services: Services, tabs: gr.Tabs, edit_editor: gr.ImageEd
     with gr.Row():
         download = gr.DownloadButton(t("gallery.download"), value=None, elem_id="gallery-download", size="sm")
         delete_btn = gr.Button(t("gallery.delete"), variant="stop", size="sm", elem_id="gallery-delete")
-    info = gr.Markdown(elem_id="gallery-status")
-    gallery = gr.Gallery(label=t("gallery.saved"), columns=6, height=420, allow_preview=True, format="png",
-                         object_fit="contain", interactive=False, elem_id="gallery-grid")
 
     def listed(lang: str, entries: list, selected: int = 0):
         item = entries[selected] if 0 <= selected < len(entries) else None

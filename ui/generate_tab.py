@@ -8,24 +8,27 @@ from __future__ import annotations
 
 import gradio as gr
 
+from editor.options import GENERATE_OPTIONS
 from editor.studio import GenerateRequest, JobCancelled, JobContext
 from models.registry import get_spec
 from models.vocabulary import EXACT, TEXT2IMG
 from ui.app_state import Services
-from ui.controls import preview, run_button, speed_picker
+from ui.controls import preview, run_button
 from ui.feedback import cancel_job, progress_reporter, user_errors
+from ui.examples import examples_by_language
 from ui.gpu import GPU_QUEUE
 from ui.i18n import lang_of, t, tr
 from ui.memory import plan_line
+from ui.option_controls import option_controls
 from ui.model_choice import default_model, model_choices, model_note
 from ui.prompts import english_for, english_preview
 from ui.uploads import ImageFile
 
-EXAMPLES = [  # (prompt, preset); never run at start-up
-    ["딸기 케이크와 라떼", "cafe"],
-    ["a steaming bowl of ramen", "restaurant"],
-    ["립스틱과 향수병", "cosmetics"],
-]
+EXAMPLES = {  # (prompt, preset), per page language; never run at start-up
+    "ko": [["딸기 케이크와 라떼", "cafe"], ["김이 나는 라멘 한 그릇", "restaurant"], ["립스틱과 향수병", "cosmetics"]],
+    "en": [["strawberry cake and a latte", "cafe"], ["a steaming bowl of ramen", "restaurant"],
+           ["a lipstick and a perfume bottle", "cosmetics"]],
+}
 NONE = ""  # dropdown value for "no preset" / "no style"
 
 
@@ -111,36 +114,25 @@ def build_generate_tab(services: Services) -> dict:
     with gr.Row(equal_height=False):
         with gr.Column(scale=1):
             model = gr.Dropdown(model_choices(), value=model0, label=t("common.model"), elem_id="gen-model")
-            note = gr.Markdown(model_note(model0))
+            # Written in the browser's language on page load (never an English line first).
+            note = gr.Markdown("", elem_id="gen-model-note")
             prompt = gr.Textbox(label=t("gen.prompt"), placeholder=t("gen.prompt_ph"), lines=2, elem_id="gen-prompt")
             prompt_en = gr.Textbox(label=t("prompt.english"), lines=2, visible=False, elem_id="gen-prompt-en")
             prompt_note = gr.Markdown(elem_id="gen-prompt-note")
             made_from = gr.State("")  # the Korean the English box was made from
             preset = gr.Dropdown(preset_choices(services.studio, "en"), value=NONE, label=t("gen.preset"), elem_id="gen-preset")
-            gr.Examples(EXAMPLES, [prompt, preset], label=t("common.examples"), cache_examples=False,
-                        example_labels=[f"{text} ({name})" for text, name in EXAMPLES])
-            with gr.Row():
-                lora = gr.Dropdown(style_choices(services.studio, "en", model0), value=NONE, label=t("gen.lora"), elem_id="gen-lora")
-                lora_weight = gr.Slider(-2, 2, value=0.8, step=0.05, label=t("gen.lora_scale"))
+            examples_by_language(EXAMPLES, [prompt, preset], "gen-examples", lambda row: row[0])
+            lora = gr.Dropdown(style_choices(services.studio, "en", model0), value=NONE, label=t("gen.lora"),
+                               elem_id="gen-lora")
             init_image = ImageFile(type="filepath", image_mode="RGB", format="png", label=t("gen.init_image"),
                                   sources=("upload", "clipboard"), height=240, elem_id="gen-init")
-            strength = gr.Slider(0.05, 1.0, value=0.6, step=0.05, label=t("gen.strength"))
-            with gr.Accordion(t("common.advanced"), open=False):
+            # The options as editor/options.py declares them; the style's strength is an expert one.
+            with gr.Accordion(t("common.advanced"), open=False, elem_id="gen-advanced"):
                 negative = gr.Textbox(label=t("gen.negative"), lines=1)
-                with gr.Row():
-                    width = gr.Number(None, precision=0, minimum=0, maximum=2048, step=16, label=t("gen.width"),
-                                      info=t("gen.auto_info"))
-                    height = gr.Number(None, precision=0, minimum=0, maximum=2048, step=16, label=t("gen.height"),
-                                       info=t("gen.auto_info"))
-                with gr.Row():
-                    steps = gr.Number(None, precision=0, minimum=0, maximum=100, label=t("common.steps"),
-                                      info=t("gen.auto_info"))
-                    guidance = gr.Number(None, minimum=0, maximum=20, label=t("common.guidance"),
-                                         info=t("gen.auto_info"))
-                with gr.Row():
-                    seed = gr.Number(None, precision=0, minimum=0, label=t("common.seed"), info=t("gen.seed_info"))
-                    count = gr.Slider(1, 4, value=1, step=1, label=t("gen.count"))
-                speed = speed_picker("gen-speed")
+                controls = option_controls(GENERATE_OPTIONS, {"style_weight": 0.8}, "gen")
+            strength, width, height, steps, guidance, seed, count, speed, lora_weight = (
+                controls[name] for name in ("strength", "width", "height", "steps", "guidance", "seed", "num_images",
+                                            "speed", "style_weight"))
             with gr.Row():
                 run = gr.Button(t("gen.run"), variant="primary", elem_id="gen-run", scale=3)
                 cancel_btn = gr.Button(t("common.cancel"), variant="stop", elem_id="gen-cancel", scale=1)
@@ -187,6 +179,7 @@ def build_generate_tab(services: Services) -> dict:
               "width": width, "height": height, "steps": steps, "guidance": guidance, "seed": seed, "count": count,
               "speed": speed, "prompt_english": prompt_en}
     run_button(run, generate_images, inputs, [status, gallery, files, report_json], status=status, buttons=[run],
+               defaults={"speed": EXACT, "prompt_english": None},
                api_name="generate", concurrency_id=GPU_QUEUE, concurrency_limit=services.gpu_slots,
                show_progress_on=[status])
     cancel_btn.click(cancel, None, [status], api_name="cancel_generate", show_progress="hidden")

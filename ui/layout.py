@@ -9,6 +9,7 @@ import gradio as gr
 from ui.ad_tab import build_ad_tab
 from ui.app_state import Services
 from ui.edit_tab import build_edit_tab
+from ui.examples import examples_css
 from ui.gallery_tab import build_gallery_tab
 from ui.generate_tab import build_generate_tab
 from ui.i18n import I18N, t
@@ -27,6 +28,15 @@ html:lang(ko) .toast-title.warning::before { content: "주의"; }
 html:lang(ko) .toast-title.info::before { content: "알림"; }
 html:lang(ko) .toast-title.success::before { content: "완료"; }
 """
+# On a phone the brush editors' canvas was drawn over their labels: there the label takes its own
+# line, above the canvas.
+CSS += """
+@media (max-width: 640px) {
+  #edit-editor [data-testid="block-label"], #ad-mask-editor [data-testid="block-label"] {
+    position: relative; z-index: 10; margin-bottom: var(--size-2); white-space: normal; }
+}
+"""
+CSS += examples_css(["edit-examples", "gen-examples", "ad-examples"])
 # The page's language is the browser's (gradio leaves <html lang> empty), so CSS can follow it; and
 # the two words gradio's progress display writes in English ("queue: 2/3 |", "processing |") are
 # written in Korean on Korean pages.

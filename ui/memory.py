@@ -6,6 +6,8 @@ report (behind "details") and on the Status tab's operator section.
 
 from __future__ import annotations
 
+import functools
+
 from ui.i18n import tr
 
 GB = 1e9
@@ -17,7 +19,19 @@ def plan_line(lang: str, memory_plan: dict | None) -> str:
         return ""
     ram = (memory_plan.get("estimated_ram_bytes") or 0) / GB
     gpu = (memory_plan.get("estimated_gpu_bytes") or 0) / GB
-    line = tr(lang, "edit.memory", ram=f"{ram:.1f}", gpu=f"{gpu:.1f}")
+    if accelerator_here():
+        line = tr(lang, "edit.memory", ram=f"{ram:.1f}", gpu=f"{gpu:.1f}")
+    else:  # no graphics card to name: say what this machine computes with
+        line = tr(lang, "edit.memory_cpu", ram=f"{ram:.1f}")
     if memory_plan.get("fallback_used"):
         line += " " + tr(lang, "edit.memory_fallback")
     return line
+
+
+@functools.cache
+def accelerator_here() -> bool:
+    """Whether this machine computes on a graphics card (CUDA or Apple's MPS), not the CPU alone."""
+    import torch
+
+    return torch.cuda.is_available() or (getattr(torch.backends, "mps", None) is not None
+                                         and torch.backends.mps.is_available())

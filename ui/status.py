@@ -59,10 +59,16 @@ def _cutout_line(lang: str) -> str:
     return tr(lang, "status.ads_offline") if method == OFFLINE else tr(lang, "status.ads_ok", model=method)
 
 
+def shown_name(spec) -> str:
+    """A model as the shop owner's view names it: a real model by its title ("FLUX.2 [klein] 4B"),
+    a test model by its short name (its title is an English description)."""
+    return spec.name if spec.random_weights else spec.title
+
+
 def _korean_line(lang: str, model: str) -> str:
     spec = get_spec(model)
     if spec.reads_korean:
-        return tr(lang, "status.korean_native", model=spec.title)
+        return tr(lang, "status.korean_native", model=shown_name(spec))
     if locate("opus-mt-ko-en").available:
         return tr(lang, "status.korean_translator")
     return tr(lang, "status.korean_glossary")
@@ -78,7 +84,7 @@ def works_markdown(services: Services, lang: str, problems: list) -> str:
              _cutout_line(lang), _korean_line(lang, any_model)]
     loaded, _notes = services.studio.resident()
     if loaded is not None:
-        lines.append(tr(lang, "status.busy", model=get_spec(loaded).title))
+        lines.append(tr(lang, "status.busy", model=shown_name(get_spec(loaded))))
     sections = [*_list_section(tr(lang, "status.works"), lines),
                 *_list_section(tr(lang, "status.data_problems"), [_owner_line(lang, p) for p in problems])]
     return _markdown(sections)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 import unicodedata
 import zipfile
@@ -45,11 +46,18 @@ COPY_FIELDS = ("headline", "subline", "price", "old_price", "cta")
 CSV_HEADERS = {
     "file": ("file", "filename", "image", "photo", "product", "파일", "파일명", "이미지", "사진", "상품"),
     "headline": ("headline", "title", "제목", "헤드라인"),
-    "subline": ("subline", "subtitle", "description", "부제", "부제목", "설명", "서브"),
+    "subline": ("subline", "sub-line", "subtitle", "description", "부제", "부제목", "설명", "서브"),
     "price": ("price", "가격", "판매가", "할인가"),
     "old_price": ("old_price", "old price", "정가", "원가", "이전가격", "이전 가격"),
-    "cta": ("cta", "button", "버튼", "행동유도"),
+    "cta": ("cta", "call to action", "button", "버튼", "행동유도", "행동 유도 문구"),  # + the app's own labels
 }
+
+
+def source_name(source) -> str | None:
+    """The name a file was given (its stem), for naming what is made from it; None for bytes or text."""
+    if isinstance(source, os.PathLike) or (isinstance(source, str) and "\n" not in source and source.strip()):
+        return Path(source).stem or None
+    return None
 
 
 @dataclass(frozen=True)
@@ -298,7 +306,10 @@ def run_batch(runner, items: list[BatchItem], template, out: BinaryIO,
                 written.append(arcname)
             archive.writestr(f"{item.name}/layout.json", layouts_to_json(ad.layouts))
             written.append(f"{item.name}/layout.json")
-            result.items.append({"name": item.name, "status": "done", "files": written, "error": None})
+            # A cut-out the checks doubt (a product left as a rectangle) is built, and said.
+            doubtful = bool((ad.report.get("cutout") or {}).get("needs_review"))
+            result.items.append({"name": item.name, "status": "done", "files": written, "error": None,
+                                 "cutout_doubtful": doubtful})
             if progress is not None:
                 progress(BatchEvent(index, total, item.name, "done"))
         manifest = {"formats": list(names), "items": result.items, "notes": result.notes}

@@ -396,7 +396,8 @@ class Studio:
                           "memory_plan": next((r["memory_plan"] for r in reversed(reports) if r.get("memory_plan")),
                                               None)}
                 # 6. save: the zip of every product's formats and layouts
-                caption = t.headline or f"{len(items)} products"
+                # Named after the CSV the shop wrote (its products' copy), else the one headline.
+                caption = batch.source_name(request.copy_csv) or t.headline or f"{len(items)} products"
                 saved = self._save(ctx, "ad-batch", t, report, caption=caption,
                                    files=[JobFile("zip", readable_name(caption, "batch", suffix=".zip"), written=zip_path)])
             # 7. result

@@ -34,3 +34,17 @@ def test_a_batch_is_saved_under_the_browsers_owner_tag_and_it_may_delete_it(tmp_
     assert zip_path.endswith(".zip")
     assert not services.studio.delete_result(outcome.saved.id, services.owner(stranger))
     assert services.studio.delete_result(outcome.saved.id, services.owner(after_reload))
+
+
+def test_the_summary_warns_about_each_product_whose_cut_out_the_checks_doubt():
+    from types import SimpleNamespace
+
+    from ui.ad_batch import batch_summary
+
+    outcome = SimpleNamespace(
+        report={"done": 2, "products": 2, "seconds": 3.0, "notes": []},
+        items=[{"name": "cat", "status": "done", "cutout_doubtful": True},
+               {"name": "cup", "status": "done", "cutout_doubtful": False}])
+    lines = batch_summary("ko", outcome).splitlines()
+    assert lines[1].startswith("- ⚠ cat") and "누끼" in lines[1]
+    assert lines[2] == "- ✓ cup"

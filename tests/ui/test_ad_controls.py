@@ -36,3 +36,12 @@ def test_moving_the_text_to_another_side_lets_the_composition_place_the_product_
     values[0] = "right"
     moved = layout_from_controls(BUILT, *values)
     assert moved.text.position == "right" and moved.product is None and moved.text.width is None
+
+
+def test_suggested_colours_are_squares_without_near_duplicates_or_anything_but_colour_codes():
+    from ui.ad_tab import distinct_colours, swatches
+
+    assert distinct_colours(["#381100", "#381101", "#ffffff", "<b>x</b>"]) == ["#381100", "#ffffff"]
+    squares = swatches(["#381100", "#381101"])
+    assert squares.count("<span") == 1 and "background:#381100" in squares
+    assert swatches([]) == "—"

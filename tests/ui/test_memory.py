@@ -48,7 +48,8 @@ def test_memory_mode_flag_forces_the_offload_of_the_plan_that_runs(tmp_path, tin
     assert "offload=model" in report["memory_plan"]["name"]
 
 
-def test_the_memory_line_speaks_in_gigabytes_and_says_when_the_fallback_ran_in_both_languages():
+def test_the_memory_line_speaks_in_gigabytes_and_says_when_the_fallback_ran_in_both_languages(monkeypatch):
+    monkeypatch.setattr("ui.memory.accelerator_here", lambda: True)  # a machine with a graphics card
     entry = {"name": "offload=model kv=cpu vae=tiled", "explanation": "weights swap to RAM", "fallback_used": True,
              "estimated_ram_bytes": 12_300_000_000, "estimated_gpu_bytes": 7_000_000_000}
     assert plan_line("en", entry) == ("Memory: about 12.3 GB of main memory and 7.0 GB of graphics memory planned. "
@@ -69,3 +70,11 @@ def test_a_missing_model_is_reported_before_any_planning(tmp_path, tiny_pipe, mo
     with pytest.raises(ModelNotAvailableError, match="flux-dev"):
         run_edit(services, ClientState(), "flux-dev", _editor_value(), "noise", "a cat", OPTIONS)
     assert services.studio.manager.loaded_name == "tiny"  # the resident model was not dropped for it
+
+
+def test_on_a_machine_without_a_graphics_card_the_memory_line_names_none(monkeypatch):
+    monkeypatch.setattr("ui.memory.accelerator_here", lambda: False)
+    entry = {"name": "offload=none", "explanation": "", "fallback_used": False,
+             "estimated_ram_bytes": 2_000_000_000, "estimated_gpu_bytes": 0}
+    assert "graphics" not in plan_line("en", entry) and "2.0 GB of main memory" in plan_line("en", entry)
+    assert "그래픽" not in plan_line("ko", entry) and "프로세서" in plan_line("ko", entry)

@@ -63,6 +63,16 @@ def test_a_korean_excel_csv_gives_copy_per_product():
     assert info.value.key == "batch_csv_columns"
 
 
+def test_the_apps_own_korean_labels_are_read_as_headers_and_a_csv_file_names_the_batch(tmp_path):
+    from editor.ad.batch import source_name
+
+    rows = read_copy_csv("사진,제목,부제,가격,행동 유도 문구\na.png,신메뉴,딸기 라떼,5500원,지금 주문하기\n")
+    assert rows == [{"file": "a.png", "headline": "신메뉴", "subline": "딸기 라떼", "price": "5500원",
+                     "cta": "지금 주문하기"}]
+    assert source_name(str(tmp_path / "봄 메뉴.csv")) == "봄 메뉴"
+    assert source_name(b"file,headline\n") is None and source_name("file,headline\na,b\n") is None
+
+
 def test_items_match_csv_rows_by_file_name_and_fall_back_to_the_shared_copy(photos):
     products = [(name, data) for name, data in photos.items()]
     rows = [{"file": "딸기잼.png", "headline": "봄 딸기잼"}, {"file": "ghost.png", "headline": "없음"}]
