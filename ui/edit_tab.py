@@ -31,6 +31,7 @@ from ui.i18n import lang_of, named, named_label, t, tr
 from ui.imaging import overlay_mask
 from ui.memory import plan_line
 from ui.model_choice import default_model, model_choices, model_note
+from ui.numbers import Number, Slider
 from ui.photo import open_in_editor, photo_and_mask
 from ui.prompts import english_for, english_preview
 from ui.uploads import ImageEditorFiles
@@ -216,14 +217,14 @@ def build_edit_tab(services: Services) -> dict:
                 edit_btn = gr.Button(t("edit.run"), variant="primary", elem_id="edit-run")
                 cancel_btn = gr.Button(t("common.cancel"), variant="stop", elem_id="edit-cancel")
             with gr.Accordion(t("common.advanced"), open=False):
-                steps = gr.Slider(1, 50, value=d["steps"], step=1, label=t("edit.steps"), elem_id="edit-steps")
-                skip = gr.Slider(0, 49, value=d["skip_steps"], step=1, label=t("edit.skip"), info=t("edit.skip_info"))
-                inv_g = gr.Slider(0, 10, value=d["inversion_guidance"], step=0.1, label=t("edit.inv_guidance"))
-                guid = gr.Slider(0, 10, value=d["guidance"], step=0.1, label=t("edit.guidance"))
+                steps = Slider(1, 50, value=d["steps"], step=1, label=t("edit.steps"), elem_id="edit-steps")
+                skip = Slider(0, 49, value=d["skip_steps"], step=1, label=t("edit.skip"), info=t("edit.skip_info"))
+                inv_g = Slider(0, 10, value=d["inversion_guidance"], step=0.1, label=t("edit.inv_guidance"))
+                guid = Slider(0, 10, value=d["guidance"], step=0.1, label=t("edit.guidance"))
                 re_init = gr.Checkbox(False, label=t("edit.re_init"), info=t("edit.re_init_info"))
                 attn_mask = gr.Checkbox(False, label=t("edit.attn_mask"), info=t("edit.attn_mask_info"))
-                attn_scale = gr.Slider(0, 3, value=1.0, step=0.05, label=t("edit.attn_scale"))
-                seed = gr.Number(d["seed"], precision=0, minimum=0, label=t("common.seed"))
+                attn_scale = Slider(0, 3, value=1.0, step=0.05, label=t("edit.attn_scale"))
+                seed = Number(d["seed"], precision=0, minimum=0, label=t("common.seed"))
                 kv = gr.Dropdown([(named_label("kv", mode), mode) for mode in KV_CACHE_CHOICES],
                                  value=services.config.kv_cache, label=t("edit.kv_cache"), info=t("edit.kv_cache_info"))
                 speed = speed_picker("edit-speed")

@@ -18,6 +18,7 @@ from ui.gpu import GPU_QUEUE, gpu
 from ui.i18n import lang_of, t, tr
 from ui.memory import plan_line
 from ui.model_choice import default_model, model_choices, model_note
+from ui.numbers import Number, Slider
 from ui.prompts import english_for, english_preview
 from ui.uploads import ImageFile
 
@@ -121,25 +122,25 @@ def build_generate_tab(services: Services) -> dict:
                         example_labels=[f"{text} ({name})" for text, name in EXAMPLES])
             with gr.Row():
                 lora = gr.Dropdown(style_choices(services.studio, "en", model0), value=NONE, label=t("gen.lora"), elem_id="gen-lora")
-                lora_weight = gr.Slider(-2, 2, value=0.8, step=0.05, label=t("gen.lora_scale"))
+                lora_weight = Slider(-2, 2, value=0.8, step=0.05, label=t("gen.lora_scale"))
             init_image = ImageFile(type="filepath", image_mode="RGB", format="png", label=t("gen.init_image"),
                                   sources=("upload", "clipboard"), height=240, elem_id="gen-init")
-            strength = gr.Slider(0.05, 1.0, value=0.6, step=0.05, label=t("gen.strength"))
+            strength = Slider(0.05, 1.0, value=0.6, step=0.05, label=t("gen.strength"))
             with gr.Accordion(t("common.advanced"), open=False):
                 negative = gr.Textbox(label=t("gen.negative"), lines=1)
                 with gr.Row():
-                    width = gr.Number(None, precision=0, minimum=0, maximum=2048, step=16, label=t("gen.width"),
+                    width = Number(None, precision=0, minimum=0, maximum=2048, step=16, label=t("gen.width"),
                                       info=t("gen.auto_info"))
-                    height = gr.Number(None, precision=0, minimum=0, maximum=2048, step=16, label=t("gen.height"),
+                    height = Number(None, precision=0, minimum=0, maximum=2048, step=16, label=t("gen.height"),
                                        info=t("gen.auto_info"))
                 with gr.Row():
-                    steps = gr.Number(None, precision=0, minimum=0, maximum=100, label=t("common.steps"),
+                    steps = Number(None, precision=0, minimum=0, maximum=100, label=t("common.steps"),
                                       info=t("gen.auto_info"))
-                    guidance = gr.Number(None, minimum=0, maximum=20, label=t("common.guidance"),
+                    guidance = Number(None, minimum=0, maximum=20, label=t("common.guidance"),
                                          info=t("gen.auto_info"))
                 with gr.Row():
-                    seed = gr.Number(None, precision=0, minimum=0, label=t("common.seed"), info=t("gen.seed_info"))
-                    count = gr.Slider(1, 4, value=1, step=1, label=t("gen.count"))
+                    seed = Number(None, precision=0, minimum=0, label=t("common.seed"), info=t("gen.seed_info"))
+                    count = Slider(1, 4, value=1, step=1, label=t("gen.count"))
                 speed = speed_picker("gen-speed")
             with gr.Row():
                 run = gr.Button(t("gen.run"), variant="primary", elem_id="gen-run", scale=3)
