@@ -26,6 +26,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from editor.errors import IntactError
 from editor.studio import JobCancelled, JobContext, Studio, StudioConfig
 from editor.studio.studio import _ad_model_task
 from serving.wire import Failed, Finished, Job, Served, Step
@@ -38,6 +39,9 @@ HOLDS_INVERSION = ("computed", "reused", "recomputed")
 MAX_TRACKED_SESSIONS = 100_000
 ASK_TIMEOUT_S = 120.0
 CANCEL_TIMEOUT_S = 10.0
+# The Status tab must answer while the replicas are down (restarting after a crash, a node lost):
+# what it asks of them waits this long, then the front end answers from what it knows.
+STATUS_TIMEOUT_S = 1.0
 
 
 def replica_lost_errors() -> tuple[type[BaseException], ...]:
@@ -75,6 +79,8 @@ class StudioClient:
         self._running: dict[str, _Running] = {}
         self._served: Served | None = None
         self.last_plan: dict | None = None  # the `memory_plan` of the latest model job (Status tab)
+        self._status_answers: dict[tuple, object] = {}  # the replicas' last answers for the Status tab
+        self.replicas_restarting = False  # the last Status question went unanswered (the Status tab says so)
 
     # --- jobs ---------------------------------------------------------------------------------
 
@@ -133,10 +139,11 @@ class StudioClient:
         return self._ask("presets")
 
     def plan_preview(self, model: str):
-        return self._ask("plan_preview", model)
+        # Without an answer: the plan for this machine's own memory, planned here without a model.
+        return self._ask_for_status(("plan_preview", model), lambda: self._gallery.plan_preview(model))
 
     def data_problems(self) -> list:
-        return self._ask("data_problems")
+        return self._ask_for_status(("data_problems",), list)
 
     def resident(self) -> tuple[str | None, list[str]]:
         """The model resident on the replica that ran the latest job (None before any job)."""
@@ -177,8 +184,15 @@ class StudioClient:
                 except replica_lost_errors() as exc:
                     # Resend only when nothing of the job can have been saved: a retry must never
                     # save a result twice.
-                    if saving[0] or attempt == self.retries:
-                        raise
+                    if saving[0]:
+                        log.warning("replica lost while saving a %s job", kind, exc_info=True)
+                        raise IntactError("The server restarted while saving your result: look for it in the "
+                                          "gallery; if it is not there, run the job again.",
+                                          key="replica_lost_saving") from None
+                    if attempt == self.retries:
+                        log.warning("replica lost %d times during a %s job", attempt + 1, kind, exc_info=True)
+                        raise IntactError("The servers are restarting: the job could not be run. Try again in a "
+                                          "minute.", key="replicas_restarting") from None
                     log.warning("replica lost during a %s job (%s); sending it again", kind, type(exc).__name__)
         finally:
             if ctx.session is not None:
@@ -261,6 +275,23 @@ class StudioClient:
 
     def _ask(self, name: str, *args):
         return self._handle.ask.remote(name, *args).result(timeout_s=ASK_TIMEOUT_S)
+
+    def _ask_for_status(self, question: tuple, fallback):
+        """A replica's answer within STATUS_TIMEOUT_S; else its last answer (or `fallback()`), and
+        `replicas_restarting` set so the Status tab says the replicas are restarting."""
+        try:
+            answer = self._handle.ask.remote(*question).result(timeout_s=STATUS_TIMEOUT_S)
+        except Exception:  # noqa: BLE001 - a timeout, a replica lost, no replica at all: all "not now"
+            log.warning("the replicas did not answer %s within %.0f s", question[0], STATUS_TIMEOUT_S, exc_info=True)
+            self.replicas_restarting = True
+            with self._lock:
+                if question in self._status_answers:
+                    return self._status_answers[question]
+            return fallback()
+        self.replicas_restarting = False
+        with self._lock:
+            self._status_answers[question] = answer
+        return answer
 
 
 def portable(request):
