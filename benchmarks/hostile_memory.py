@@ -33,6 +33,7 @@ if kind == "zip-before":
                             capture_output=True, text=True, check=True).stdout
     import types
     module = types.ModuleType("batch_before")
+    sys.modules["batch_before"] = module  # its dataclasses look their module up while being made
     exec(compile(source, "batch_before.py", "exec"), module.__dict__)
     read = module.read_products
 elif kind == "zip":
