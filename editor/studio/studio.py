@@ -655,19 +655,14 @@ def _pasted(image: np.ndarray, mask: np.ndarray, area: WorkArea, result, feather
     if result.decoded is None:
         return image.copy()
     return area.paste(image, mask, np.asarray(result.decoded), feather_px)
+
+
 def _save_failure(exc: OSError) -> IntactError | None:
     """A full disk or an output folder that cannot be written, said as the user can act on it (the
     store writes atomically: nothing half-written was left). The folder is the operator's."""
-    import errno
+    from editor.storage import disk_problem
 
-    where = f"({exc.filename})" if exc.filename else ""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return IntactError("The disk is full: the result could not be saved (nothing half-written is left). "
-                           "Free some space and try again.", key="disk_full", operator_hint=where)
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return IntactError("The output folder cannot be written: the result could not be saved.",
-                           key="output_not_writable", operator_hint=where)
-    return None
+    return disk_problem(exc, exc.filename)
 
 
 def _without_blank_pictures(images: list[Image.Image], report: dict) -> list[Image.Image]:
