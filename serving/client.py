@@ -22,7 +22,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -42,6 +44,9 @@ CANCEL_TIMEOUT_S = 10.0
 # The Status tab must answer while the replicas are down (restarting after a crash, a node lost):
 # what it asks of them waits this long, then the front end answers from what it knows.
 STATUS_TIMEOUT_S = 1.0
+# After one unanswered question, the others of the next seconds are answered here at once (one
+# Status refresh asks two or three: it must not wait a second for each).
+STATUS_QUIET_S = 5.0
 
 
 def replica_lost_errors() -> tuple[type[BaseException], ...]:
@@ -81,6 +86,9 @@ class StudioClient:
         self.last_plan: dict | None = None  # the `memory_plan` of the latest model job (Status tab)
         self._status_answers: dict[tuple, object] = {}  # the replicas' last answers for the Status tab
         self.replicas_restarting = False  # the last Status question went unanswered (the Status tab says so)
+        self._unanswered_at = float("-inf")  # monotonic time of the last unanswered Status question
+        self._status_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="status-ask")
+        self._status_pending: dict[tuple, Future] = {}
 
     # --- jobs ---------------------------------------------------------------------------------
 
@@ -278,11 +286,22 @@ class StudioClient:
 
     def _ask_for_status(self, question: tuple, fallback):
         """A replica's answer within STATUS_TIMEOUT_S; else its last answer (or `fallback()`), and
-        `replicas_restarting` set so the Status tab says the replicas are restarting."""
+        `replicas_restarting` set so the Status tab says the replicas are restarting. The question
+        is asked on a thread of its own and waited for with a deadline here: with the replicas down,
+        Ray's own call can block for longer than its timeout (routing, a dead actor's handle)."""
         try:
-            answer = self._handle.ask.remote(*question).result(timeout_s=STATUS_TIMEOUT_S)
+            if time.monotonic() - self._unanswered_at < STATUS_QUIET_S:
+                raise TimeoutError("the replicas did not answer the previous question")
+            with self._lock:
+                pending = self._status_pending.get(question)
+                if pending is None or pending.done():  # never two of the same question in flight
+                    pending = self._status_pool.submit(self._ask, *question)
+                    self._status_pending[question] = pending
+            answer = pending.result(timeout=STATUS_TIMEOUT_S)
         except Exception:  # noqa: BLE001 - a timeout, a replica lost, no replica at all: all "not now"
-            log.warning("the replicas did not answer %s within %.0f s", question[0], STATUS_TIMEOUT_S, exc_info=True)
+            if time.monotonic() - self._unanswered_at >= STATUS_QUIET_S:
+                log.warning("the replicas did not answer %s within %.0f s", question[0], STATUS_TIMEOUT_S)
+                self._unanswered_at = time.monotonic()
             self.replicas_restarting = True
             with self._lock:
                 if question in self._status_answers:
