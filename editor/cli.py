@@ -22,7 +22,9 @@ log = logging.getLogger("intact")
 def _setup_logging() -> Path:
     path = Path(os.environ.get("INTACT_LOG", Path.home() / ".cache" / "intact" / "intact.log"))
     path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path, encoding="utf-8")
+    # backslashreplace: a message quoting what the user typed may hold lone surrogates (an
+    # undecodable byte on the command line); logging it must never print a "Logging error" trace.
+    handler = logging.FileHandler(path, encoding="utf-8", errors="backslashreplace")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)

@@ -22,10 +22,13 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from editor.errors import IntactError
 from editor.studio import JobCancelled, JobContext, Studio, StudioConfig
 from editor.studio.studio import _ad_model_task
 from models.vocabulary import KV_EDIT
@@ -39,6 +42,12 @@ HOLDS_INVERSION = ("computed", "reused", "recomputed")
 MAX_TRACKED_SESSIONS = 100_000
 ASK_TIMEOUT_S = 120.0
 CANCEL_TIMEOUT_S = 10.0
+# The Status tab must answer while the replicas are down (restarting after a crash, a node lost):
+# what it asks of them waits this long, then the front end answers from what it knows.
+STATUS_TIMEOUT_S = 1.0
+# After one unanswered question, the others of the next seconds are answered here at once (one
+# Status refresh asks two or three: it must not wait a second for each).
+STATUS_QUIET_S = 5.0
 
 
 def replica_lost_errors() -> tuple[type[BaseException], ...]:
@@ -76,6 +85,11 @@ class StudioClient:
         self._running: dict[str, _Running] = {}
         self._served: Served | None = None
         self.last_plan: dict | None = None  # the `memory_plan` of the latest model job (Status tab)
+        self._status_answers: dict[tuple, object] = {}  # the replicas' last answers for the Status tab
+        self.replicas_restarting = False  # the last Status question went unanswered (the Status tab says so)
+        self._unanswered_at = float("-inf")  # monotonic time of the last unanswered Status question
+        self._status_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="status-ask")
+        self._status_pending: dict[tuple, Future] = {}
 
     # --- jobs ---------------------------------------------------------------------------------
 
@@ -137,10 +151,11 @@ class StudioClient:
         return self._ask("presets")
 
     def plan_preview(self, model: str):
-        return self._ask("plan_preview", model)
+        # Without an answer: the plan for this machine's own memory, planned here without a model.
+        return self._ask_for_status(("plan_preview", model), lambda: self._gallery.plan_preview(model))
 
     def data_problems(self) -> list:
-        return self._ask("data_problems")
+        return self._ask_for_status(("data_problems",), list)
 
     def translate_preview(self, text: str, model: str | None, task: str = KV_EDIT):
         """How `text` would reach `model`, asked of a replica (it holds the translator model)."""
@@ -185,8 +200,15 @@ class StudioClient:
                 except replica_lost_errors() as exc:
                     # Resend only when nothing of the job can have been saved: a retry must never
                     # save a result twice.
-                    if saving[0] or attempt == self.retries:
-                        raise
+                    if saving[0]:
+                        log.warning("replica lost while saving a %s job", kind, exc_info=True)
+                        raise IntactError("The server restarted while saving your result: look for it in the "
+                                          "gallery; if it is not there, run the job again.",
+                                          key="replica_lost_saving") from None
+                    if attempt == self.retries:
+                        log.warning("replica lost %d times during a %s job", attempt + 1, kind, exc_info=True)
+                        raise IntactError("The servers are restarting: the job could not be run. Try again in a "
+                                          "minute.", key="replicas_restarting") from None
                     log.warning("replica lost during a %s job (%s); sending it again", kind, type(exc).__name__)
         finally:
             if ctx.session is not None:
@@ -269,6 +291,34 @@ class StudioClient:
 
     def _ask(self, name: str, *args):
         return self._handle.ask.remote(name, *args).result(timeout_s=ASK_TIMEOUT_S)
+
+    def _ask_for_status(self, question: tuple, fallback):
+        """A replica's answer within STATUS_TIMEOUT_S; else its last answer (or `fallback()`), and
+        `replicas_restarting` set so the Status tab says the replicas are restarting. The question
+        is asked on a thread of its own and waited for with a deadline here: with the replicas down,
+        Ray's own call can block for longer than its timeout (routing, a dead actor's handle)."""
+        try:
+            if time.monotonic() - self._unanswered_at < STATUS_QUIET_S:
+                raise TimeoutError("the replicas did not answer the previous question")
+            with self._lock:
+                pending = self._status_pending.get(question)
+                if pending is None or pending.done():  # never two of the same question in flight
+                    pending = self._status_pool.submit(self._ask, *question)
+                    self._status_pending[question] = pending
+            answer = pending.result(timeout=STATUS_TIMEOUT_S)
+        except Exception:  # noqa: BLE001 - a timeout, a replica lost, no replica at all: all "not now"
+            if time.monotonic() - self._unanswered_at >= STATUS_QUIET_S:
+                log.warning("the replicas did not answer %s within %.0f s", question[0], STATUS_TIMEOUT_S)
+                self._unanswered_at = time.monotonic()
+            self.replicas_restarting = True
+            with self._lock:
+                if question in self._status_answers:
+                    return self._status_answers[question]
+            return fallback()
+        self.replicas_restarting = False
+        with self._lock:
+            self._status_answers[question] = answer
+        return answer
 
 
 def portable(request):

@@ -26,16 +26,18 @@ from editor.ad.workflow import BACKGROUND_KINDS
 from editor.digests import array_digest
 from editor.errors import InputError
 from editor.studio import AdRequest, CutoutRequest, JobCancelled, JobContext
+from editor.validation import number, whole
 from ui.ad_batch import batch_request, batch_summary, run_batch
 from ui.ad_brand import build_brand_panel, chosen_brand, font_choices
 from ui.app_state import ClientState, Services, forget_client
 from ui.controls import run_button
-from ui.feedback import cancel_job, progress_reporter, user_error, user_errors
 from ui.examples import examples_by_language
+from ui.feedback import cancel_job, progress_reporter, user_error, user_errors
 from ui.gpu import CUTOUT_QUEUE, GPU_QUEUE
 from ui.i18n import lang_of, named, named_label, notice_text, t, tr
 from ui.imaging import checkerboard_preview, dimmed_outside, read_upload, strokes_by_colour
 from ui.model_choice import default_model, model_choices
+from ui.numbers import Number, Slider
 from ui.uploads import ImageEditorFiles, ImageFile
 
 ADD_COLOUR, REMOVE_COLOUR = "#22c55e", "#ef4444"  # green paints product in, red paints it out
@@ -216,12 +218,19 @@ def as_hex(value: str | None) -> str | None:
         return None
     value = str(value).strip()
     match = _RGB.match(value)
-    if match:
-        return "#%02x%02x%02x" % tuple(min(255, round(float(v))) for v in match.groups())
-    v = value.lstrip("#")
-    if len(v) == 3:
-        v = "".join(c * 2 for c in v)
-    return "#" + v[:6].lower()
+    try:
+        if match:
+            return "#%02x%02x%02x" % tuple(min(255, round(float(v))) for v in match.groups())
+    except ValueError:  # "rgba(1.2.3.4,5,6)" from a hostile client
+        pass
+    else:
+        v = value.lstrip("#")
+        if len(v) == 3:
+            v = "".join(c * 2 for c in v)
+        if re.fullmatch(r"[0-9a-fA-F]{6}", v[:6]):
+            return "#" + v[:6].lower()
+    raise InputError(f"'{value[:40]}' is not a colour; pick one with the colour picker.", key="not_a_colour",
+                     field="colour", value=value[:40])
 
 
 def layout_values(layout: AdLayout) -> tuple:
@@ -238,7 +247,10 @@ def layout_from_controls(previous: AdLayout, position, align, size, font, colour
     """The layout the controls describe, over the one the format had. A new text position lets the
     composition place the product and choose the line length again for that side."""
     moved_text = position != previous.text.position
-    text = replace(previous.text, position=position, align=align, size=int(size), font=font, color=as_hex(colour),
+    size = whole("text size", int(size) if isinstance(size, float) and size.is_integer() else size, 1, 2000)
+    center_x, bottom_y, height = (number(n, v, 0.0, 1.0) for n, v in
+                                  (("product x", center_x), ("product y", bottom_y), ("product size", height)))
+    text = replace(previous.text, position=position, align=align, size=size, font=font, color=as_hex(colour),
                    accent=as_hex(accent), price_emphasis=emphasis, width=None if moved_text else previous.text.width)
     product = None if moved_text else PlacementRequest(float(center_x), float(bottom_y), float(height))
     return AdLayout(text, product, previous.logo)
@@ -309,7 +321,7 @@ def build_ad_tab(services: Services) -> dict:
                 bg_prompt = gr.Textbox(label=t("ad.bg_prompt_text"), lines=1)
                 with gr.Row():
                     model = gr.Dropdown(model_choices(), value=flux_or_any, label=t("ad.bg_model"))
-                    seed = gr.Number(0, precision=0, minimum=0, label=t("common.seed"))
+                    seed = Number(0, precision=0, minimum=0, label=t("common.seed"))
             brand_panel = build_brand_panel(services)
             brand = brand_panel.pick
         with gr.Column(scale=1):
@@ -325,7 +337,7 @@ def build_ad_tab(services: Services) -> dict:
             gr.Markdown(f"### 4. {t('ad.formats')}")
             formats = gr.CheckboxGroup(format_choices(), value=["instagram-square"], label=t("ad.formats"),
                                        elem_id="ad-formats")
-            scale = gr.Slider(0.1, 1.0, value=1.0, step=0.05, label=t("ad.scale"), info=t("ad.scale_info"))
+            scale = Slider(0.1, 1.0, value=1.0, step=0.05, label=t("ad.scale"), info=t("ad.scale_info"))
             with gr.Row():
                 build = gr.Button(t("ad.build"), variant="primary", elem_id="ad-build", scale=3)
                 cancel_btn = gr.Button(t("common.cancel"), variant="stop", elem_id="ad-cancel", scale=1)
@@ -345,7 +357,7 @@ def build_ad_tab(services: Services) -> dict:
                                            allow_custom_value=True)
                     align = gr.Radio([(t(f"ad.align_{a}"), a) for a in ALIGNS], value="left", label=t("ad.align"))
                 with gr.Row():
-                    text_size = gr.Slider(8, 400, value=96, step=1, label=t("ad.text_size"), elem_id="ad-text-size")
+                    text_size = Slider(8, 400, value=96, step=1, label=t("ad.text_size"), elem_id="ad-text-size")
                     font = gr.Dropdown(font_choices(), value=None, label=t("ad.font"), elem_id="ad-font")
                 with gr.Row():
                     text_colour = gr.ColorPicker(label=t("ad.text_color"), elem_id="ad-text-colour")
@@ -353,10 +365,10 @@ def build_ad_tab(services: Services) -> dict:
                 suggestions = gr.Markdown(elem_id="ad-suggestions", sanitize_html=False)  # our own squares only
                 emphasis = gr.Radio([(t(f"ad.emphasis_{e}"), e) for e in EMPHASES], value="accent",
                                     label=t("ad.emphasis"))
-                product_size = gr.Slider(0.05, 1.0, value=0.6, step=0.01, label=t("ad.product_size"))
+                product_size = Slider(0.05, 1.0, value=0.6, step=0.01, label=t("ad.product_size"))
                 with gr.Row():
-                    product_x = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label=t("ad.product_x"))
-                    product_y = gr.Slider(0.0, 1.0, value=0.9, step=0.01, label=t("ad.product_y"))
+                    product_x = Slider(0.0, 1.0, value=0.5, step=0.01, label=t("ad.product_x"))
+                    product_y = Slider(0.0, 1.0, value=0.9, step=0.01, label=t("ad.product_y"))
                 apply = gr.Button(t("ad.apply"), variant="primary", elem_id="ad-apply")
             with gr.Accordion(t("ad.batch"), open=False, elem_id="ad-batch"):
                 gr.Markdown(t("ad.batch_info"))
@@ -420,8 +432,8 @@ def build_ad_tab(services: Services) -> dict:
         if not name or name not in state.ad_layouts:
             raise user_error(lang, tr(lang, "ad.build_first"), print_exception=False)
         layouts = dict(state.ad_layouts)
-        layouts[name] = layout_from_controls(layouts[name], *(v[key] for key in LAYOUT_NAMES))
-        with user_errors(lang):
+        with user_errors(lang):  # the controls' values come from the client: a NaN size is a message, not a trace
+            layouts[name] = layout_from_controls(layouts[name], *(v[key] for key in LAYOUT_NAMES))
             inputs = ad_inputs(v, read_upload(v["product"], "product"))
             try:
                 shown, paths, report = run_ad(services, state, inputs, progress_reporter(progress, lang), request,

@@ -24,14 +24,14 @@ from editor.studio import EditRequest, InvertRequest, JobCancelled, JobContext
 from models.vocabulary import EXACT, KV_EDIT
 from ui.app_state import ClientState, HistoryEntry, Services, forget_client
 from ui.controls import preview, run_button
-from ui.feedback import cancel_job, progress_reporter, user_error, user_errors
 from ui.examples import examples_by_language
+from ui.feedback import cancel_job, progress_reporter, user_error, user_errors
 from ui.gpu import GPU_QUEUE
 from ui.i18n import lang_of, named, t, tr
 from ui.imaging import overlay_mask
-from ui.option_controls import option_controls
 from ui.memory import plan_line
 from ui.model_choice import default_model, model_choices, model_note
+from ui.option_controls import option_controls
 from ui.photo import open_in_editor, photo_and_mask
 from ui.prompts import english_for, english_preview
 from ui.select_panel import build_select_panel

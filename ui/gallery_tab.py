@@ -9,6 +9,7 @@ import gradio as gr
 from ui.app_state import Services
 from ui.feedback import user_error, user_errors
 from ui.i18n import lang_of, named, t, tr
+from ui.numbers import Number
 from ui.photo import open_in_editor
 
 MAX_SHOWN = 200  # newest first; older results stay on disk and in history.jsonl
@@ -60,7 +61,7 @@ def build_gallery_tab(services: Services, tabs: gr.Tabs, edit_editor: gr.ImageEd
     info = gr.Markdown(elem_id="gallery-status")
     with gr.Row():
         refresh = gr.Button(t("gallery.refresh"), elem_id="gallery-refresh")
-        index = gr.Number(value=0, precision=0, minimum=0, label=t("gallery.selected"), elem_id="gallery-index")
+        index = Number(value=0, precision=0, minimum=0, label=t("gallery.selected"), elem_id="gallery-index")
         open_btn = gr.Button(t("gallery.open_edit"), variant="primary", elem_id="gallery-open")
         open_gen_btn = gr.Button(t("gallery.open_generate"), elem_id="gallery-open-generate")
     with gr.Row():

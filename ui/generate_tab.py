@@ -14,13 +14,13 @@ from models.registry import get_spec
 from models.vocabulary import EXACT, TEXT2IMG
 from ui.app_state import Services
 from ui.controls import preview, run_button
-from ui.feedback import cancel_job, progress_reporter, user_errors
 from ui.examples import examples_by_language
+from ui.feedback import cancel_job, progress_reporter, user_errors
 from ui.gpu import GPU_QUEUE
 from ui.i18n import lang_of, t, tr
 from ui.memory import plan_line
-from ui.option_controls import option_controls
 from ui.model_choice import default_model, model_choices, model_note
+from ui.option_controls import option_controls
 from ui.prompts import english_for, english_preview
 from ui.uploads import ImageFile
 

@@ -332,6 +332,7 @@ EN: dict[str, str] = {
     "gallery.empty": "Nothing saved yet.",
     "gallery.pick": "Click a picture to select it.",
     "status.works": "What works on this computer",
+    "status.replicas_restarting": "The servers are restarting: new jobs wait until they are back (about a minute).",
     "status.edit_ok": "✓ Editing photos with {model}.",
     "status.edit_test_only": "⚠️ Photo editing runs only with the test model: results look like noise. Ask the person "
     "who set up this computer to install an image model (FLUX.1 [schnell] is free for shops).",
@@ -719,6 +720,7 @@ KO: dict[str, str] = {
     "gallery.empty": "아직 저장된 결과가 없습니다.",
     "gallery.pick": "사진을 눌러 고르세요.",
     "status.works": "이 컴퓨터에서 할 수 있는 일",
+    "status.replicas_restarting": "서버가 다시 시작하는 중입니다. 새 작업은 서버가 돌아올 때까지(약 1분) 기다립니다.",
     "status.edit_ok": "✓ {model} 모델로 사진을 편집합니다.",
     "status.edit_test_only": "⚠️ 사진 편집은 테스트용 모델로만 됩니다. 결과가 잡음처럼 보입니다. 이 컴퓨터를 설치한 분께 이미지 모델 설치를 요청하세요 (FLUX.1 "
     "[schnell]은 가게에서 무료로 쓸 수 있습니다).",

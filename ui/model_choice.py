@@ -6,7 +6,6 @@ from editor.studio import catalog
 from ui.i18n import I18N, tr
 
 
-
 def _tag(c: catalog.ModelChoice) -> str | None:
     """The one catalogue key that qualifies a model's name in a picker (None: the name alone)."""
     if c.random_weights:

@@ -16,6 +16,7 @@ import gradio as gr
 
 from editor.options import Option
 from ui.i18n import EN, named_label, t
+from ui.numbers import Number, Slider  # a NaN from an API client reaches the request's own check
 
 # Whole-number options with more values than this get a number box, not a slider.
 MOST_SLIDER_STOPS = 1000
@@ -35,11 +36,11 @@ def option_control(option: Option, value: Any = None, elem_id: str | None = None
                            **words)
     stops = (option.high - option.low) / (option.step or 1)
     if value is None:  # an optional option left to the model: an empty box says "automatic"
-        return gr.Number(None, precision=0 if option.kind == "whole" else None, minimum=option.low,
+        return Number(None, precision=0 if option.kind == "whole" else None, minimum=option.low,
                          maximum=option.high, step=option.step, **words)
     if option.kind == "whole" and stops > MOST_SLIDER_STOPS:
-        return gr.Number(value, precision=0, minimum=option.low, maximum=option.high, step=option.step, **words)
-    return gr.Slider(option.low, option.high, value=value, step=option.step, **words)
+        return Number(value, precision=0, minimum=option.low, maximum=option.high, step=option.step, **words)
+    return Slider(option.low, option.high, value=value, step=option.step, **words)
 
 
 def option_controls(options: tuple[Option, ...], values: dict[str, Any], prefix: str,

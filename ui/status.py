@@ -85,6 +85,8 @@ def works_markdown(services: Services, lang: str, problems: list) -> str:
     loaded, _notes = services.studio.resident()
     if loaded is not None:
         lines.append(tr(lang, "status.busy", model=shown_name(get_spec(loaded))))
+    if services.studio.replicas_restarting:  # served by Ray and the replicas did not answer in time
+        lines.append(tr(lang, "status.replicas_restarting"))
     sections = [*_list_section(tr(lang, "status.works"), lines),
                 *_list_section(tr(lang, "status.data_problems"), [_owner_line(lang, p) for p in problems])]
     return _markdown(sections)

@@ -20,6 +20,8 @@ for every photo (zips are opened) into one zip, with one copy text or a CSV of c
 
 from __future__ import annotations
 
+import sys
+
 from editor.commands import job_io
 
 
@@ -109,7 +111,11 @@ def run(args) -> int:
             print(f"{item['name']}: {'built' if item['status'] == 'done' else 'failed: ' + item['error']}")
         print(f"wrote {written['zip']} ({report['done']} of {report['products']} products, {len(report['formats'])} formats)")
         job_io.print_notes(report["notes"])
-        return 0 if report["done"] else 2
+        if not report["done"]:  # the one line every failed command ends with
+            first = next((item["error"] for item in outcome.items if item.get("error")), "")
+            print(f"error: none of the {report['products']} products could be built ({first})", file=sys.stderr)
+            return 2
+        return 0
     for name, image in outcome.images.items():
         elements = report["formats"][name]["elements"]
         worst = min((e["contrast_ratio"] for e in elements), default=float("nan"))

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 class StudioPort(Protocol):
     config: StudioConfig
     last_plan: dict | None  # the memory plan of the latest model job (the Status tab shows it)
+    replicas_restarting: bool  # serving: the replicas did not answer the last question in time
 
     # --- jobs: a typed request in, a typed outcome out (or one IntactError) ---------------------
     def edit(self, request: EditRequest, context: JobContext | None = None) -> EditOutcome: ...

@@ -155,6 +155,7 @@ class Studio:
                                      lambda: AdWorkflow(manager=self.manager))
         self._running = _Running()
         self.last_plan: dict | None = None  # the `memory_plan` of the latest model job (Status tab)
+        self.replicas_restarting = False  # jobs run in this process: no replicas to wait for (StudioPort)
         self.selector = Selector()  # tap to select: its model session and a few prepared photos
 
     # --- what the Studio owns, created on first use (the app starts without weights) -------
@@ -663,6 +664,8 @@ def _pasted(image: np.ndarray, mask: np.ndarray, area: WorkArea, result, feather
     if result.decoded is None:
         return image.copy()
     return area.paste(image, mask, np.asarray(result.decoded), feather_px)
+
+
 @dataclass(frozen=True)
 class PlanAsk:
     """What a model job's memory plan is sized by."""
@@ -708,16 +711,9 @@ class _SessionRun:
 def _save_failure(exc: OSError) -> IntactError | None:
     """A full disk or an output folder that cannot be written, said as the user can act on it (the
     store writes atomically: nothing half-written was left). The folder is the operator's."""
-    import errno
+    from editor.storage import disk_problem
 
-    where = f"({exc.filename})" if exc.filename else ""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return IntactError("The disk is full: the result could not be saved (nothing half-written is left). "
-                           "Free some space and try again.", key="disk_full", operator_hint=where)
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return IntactError("The output folder cannot be written: the result could not be saved.",
-                           key="output_not_writable", operator_hint=where)
-    return None
+    return disk_problem(exc, exc.filename)
 
 
 def _without_blank_pictures(images: list[Image.Image], report: dict) -> list[Image.Image]:

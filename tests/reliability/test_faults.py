@@ -296,9 +296,9 @@ def test_disk_full_while_writing_the_image_leaves_outputs_and_history_untouched(
     store = store_with_history
     before = snapshot(store.root)
     fill_disk_under(monkeypatch, store.root, budget=100)
-    with pytest.raises(OSError) as exc:
+    with pytest.raises(IntactError) as exc:
         save(store, Image.new("RGB", (32, 32), (1, 2, 3)), "new")
-    assert exc.value.errno == errno.ENOSPC
+    assert exc.value.key == "disk_full" and exc.value.__cause__.errno == errno.ENOSPC
     monkeypatch.undo()
     assert snapshot(store.root) == before  # no new image, no temp file, no empty folder, history unchanged
     assert len(list(store.jobs_dir.iterdir())) == 3  # no empty or staging folder either
@@ -311,7 +311,7 @@ def test_disk_full_while_appending_history_keeps_every_earlier_entry_readable(st
     store = store_with_history
     history_before = store.history_path.read_bytes()
     monkeypatch.setattr(storage.os, "write", enospc)
-    with pytest.raises(OSError):
+    with pytest.raises(IntactError, match="The disk is full"):
         save(store, Image.new("RGB", (32, 32), (9, 9, 9)), "new")
     monkeypatch.undo()
     assert store.history_path.read_bytes() == history_before
