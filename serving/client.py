@@ -30,6 +30,7 @@ from pathlib import Path
 
 from editor.errors import IntactError
 from editor.studio import JobCancelled, JobContext, Studio, StudioConfig
+from editor.studio.context import RunningJobs
 from editor.studio.studio import _ad_model_task
 from models.vocabulary import KV_EDIT
 from serving.wire import Failed, Finished, Job, Served, Step
@@ -82,7 +83,7 @@ class StudioClient:
         self.retries = max(0, int(retries))
         self._lock = threading.Lock()
         self._inversions: OrderedDict[str, int] = OrderedDict()
-        self._running: dict[str, _Running] = {}
+        self._running: RunningJobs[_Running] = RunningJobs()
         self._served: Served | None = None
         self.last_plan: dict | None = None  # the `memory_plan` of the latest model job (Status tab)
         self._status_answers: dict[tuple, object] = {}  # the replicas' last answers for the Status tab
@@ -118,8 +119,7 @@ class StudioClient:
 
     def cancel(self, session: str) -> bool:
         """Stop the session's running job at its next step; False when none is running."""
-        with self._lock:
-            running = self._running.get(session)
+        running = self._running.get(session)
         if running is None:
             return False
         running.ctx.cancel.set()
@@ -187,11 +187,7 @@ class StudioClient:
         handle = self._handle_for(kind, request)
         if ctx.session is not None:
             handle = handle.options(multiplexed_model_id=ctx.session)
-        running = _Running(ctx, handle)
-        if ctx.session is not None:
-            with self._lock:
-                self._running[ctx.session] = running
-        try:
+        with self._running.running(ctx.session, _Running(ctx, handle)) as running:
             for attempt in range(self.retries + 1):
                 job = Job.of(kind, request, ctx, self._earlier_inversions(ctx.session))
                 saving = [False]
@@ -210,11 +206,6 @@ class StudioClient:
                         raise IntactError("The servers are restarting: the job could not be run. Try again in a "
                                           "minute.", key="replicas_restarting") from None
                     log.warning("replica lost during a %s job (%s); sending it again", kind, type(exc).__name__)
-        finally:
-            if ctx.session is not None:
-                with self._lock:
-                    if self._running.get(ctx.session) is running:
-                        del self._running[ctx.session]
 
     def _follow(self, stream, running: _Running, saving: list[bool]):
         ctx = running.ctx

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from editor.errors import IntactError
 
@@ -49,3 +51,36 @@ class JobContext:
             raise JobCancelled("The job was cancelled; nothing was saved.")
         if self.progress is not None:
             self.progress(stage, step, total)
+
+
+T = TypeVar("T")
+
+
+class RunningJobs(Generic[T]):
+    """What each session is running now, so `cancel(session)` can reach it: the Studio keeps the
+    job's context, the serving client the job it follows. A session runs one job at a time; a
+    newer job of the session replaces the older one's entry, and the older one leaving does not
+    remove the newer one."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._jobs: dict[str, T] = {}
+
+    @contextmanager
+    def running(self, session: str | None, job: T) -> Iterator[T]:
+        """`job` is the session's running job inside the block (nothing is kept without a session)."""
+        if session is None:
+            yield job
+            return
+        with self._lock:
+            self._jobs[session] = job
+        try:
+            yield job
+        finally:
+            with self._lock:
+                if self._jobs.get(session) is job:
+                    del self._jobs[session]
+
+    def get(self, session: str) -> T | None:
+        with self._lock:
+            return self._jobs.get(session)

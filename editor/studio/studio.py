@@ -43,7 +43,7 @@ from editor.select import Selector
 from editor.select.request import SelectOutcome, SelectRequest
 from editor.storage import JobFile, OutputStore, SavedJob, readable_name
 from editor.studio import catalog
-from editor.studio.context import JobContext
+from editor.studio.context import JobContext, RunningJobs
 from editor.studio.edit_job import (
     EditReport,
     PlannedEdit,
@@ -136,12 +136,6 @@ class SavedResult:
     own: bool  # saved by the asking session
 
 
-@dataclass
-class _Running:
-    contexts: dict[str, JobContext] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
 class Studio:
     def __init__(self, config: StudioConfig | None = None, *, manager=None, store: OutputStore | None = None):
         self.config = config or StudioConfig()
@@ -153,7 +147,7 @@ class Studio:
         self.memory = MemoryPolicy(self.config.memory_mode)
         self.sessions = SessionStore(self.config.max_edit_sessions, self.config.max_ad_sessions,
                                      lambda: AdWorkflow(manager=self.manager))
-        self._running = _Running()
+        self._running: RunningJobs[JobContext] = RunningJobs()
         self.last_plan: dict | None = None  # the `memory_plan` of the latest model job (Status tab)
         self.replicas_restarting = False  # jobs run in this process: no replicas to wait for (StudioPort)
         self.selector = Selector()  # tap to select: its model session and a few prepared photos
@@ -456,8 +450,7 @@ class Studio:
 
     def cancel(self, session: str) -> bool:
         """Stop the session's running job at its next step; False when none is running."""
-        with self._running.lock:
-            ctx = self._running.contexts.get(session)
+        ctx = self._running.get(session)
         if ctx is None:
             return False
         ctx.cancel.set()
@@ -481,17 +474,8 @@ class Studio:
     @contextmanager
     def _job(self, ctx: JobContext) -> Iterator[JobContext]:
         """While a job runs, `cancel(session)` can reach its context."""
-        running = self._running
-        if ctx.session is not None:
-            with running.lock:
-                running.contexts[ctx.session] = ctx
-        try:
+        with self._running.running(ctx.session, ctx):
             yield ctx
-        finally:
-            if ctx.session is not None:
-                with running.lock:
-                    if running.contexts.get(ctx.session) is ctx:
-                        del running.contexts[ctx.session]
 
     def _resolve_edit(self, request: InvertRequest, ctx: JobContext) -> ResolvedEdit:
         """Steps 1-2 of an inversion or an edit: the photo, the mask and the options read once, the
