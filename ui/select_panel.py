@@ -28,6 +28,7 @@ from ui.imaging import overlay_mask
 
 BRUSH_RGB = (0xFF, 0x28, 0x78)  # the Edit tab's brush colour: the mask reads as painted strokes
 DOT_RADIUS = 0.012  # share of the picture's shorter side
+VIEW_HEIGHT = 420  # CSS pixels: the picture's box
 
 
 @dataclass
@@ -50,6 +51,33 @@ def with_taps(picture: np.ndarray, mask: np.ndarray | None, taps: list) -> Image
     return image
 
 
+def view_scale(picture: np.ndarray) -> float:
+    """How much larger than the picture the panel sends it: at least the box's height.
+
+    Why: Gradio 6's image (ImagePreview) turns a click into image pixels assuming the picture is
+    never drawn larger than its own size (its scale is capped at 1), so on a picture smaller than
+    the box every click maps off by the enlargement, and one outside the picture's own size from the
+    centre is dropped without a request: the "second tap gets no answer". A picture at least the
+    box's height is never enlarged, so clicks map exactly; taps are divided back by this scale."""
+    return max(1.0, VIEW_HEIGHT / picture.shape[0])
+
+
+def shown_picture(picture: np.ndarray, mask: np.ndarray | None, taps: list) -> Image.Image:
+    """`with_taps` at the size the panel shows it (`view_scale`)."""
+    image = with_taps(picture, mask, taps)
+    scale = view_scale(picture)
+    if scale > 1.0:
+        image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.BILINEAR)
+    return image
+
+
+def tap_on_picture(picture: np.ndarray, index) -> tuple[float, float]:
+    """The tap's position on the picture from the shown picture's pixel `index`."""
+    scale = view_scale(picture)
+    height, width = picture.shape[:2]
+    return min(index[0] / scale, width - 1.0), min(index[1] / scale, height - 1.0)
+
+
 def mask_layer(mask: np.ndarray) -> Image.Image:
     """The mask as a brush layer: the brush's colour, opaque where selected."""
     h, w = mask.shape
@@ -59,10 +87,21 @@ def mask_layer(mask: np.ndarray) -> Image.Image:
     return Image.fromarray(rgba, "RGBA")
 
 
-def take_photo(editor_value) -> np.ndarray | None:
-    if not editor_value or editor_value.get("background") is None:
+def editor_value(picture: np.ndarray, mask: np.ndarray) -> dict:
+    """The brush editor's value with the selection painted in: the editor's own background (same size
+    and pixels: the edit finds the full-size photo by them), the selection as its one brush layer at
+    that size, and the composite as the editor draws them."""
+    background = Image.fromarray(picture)
+    layer = mask_layer(mask)
+    composite = background.convert("RGBA")
+    composite.alpha_composite(layer)
+    return {"background": background, "layers": [layer], "composite": composite}
+
+
+def take_photo(value) -> np.ndarray | None:
+    if not value or value.get("background") is None:
         return None
-    return load_image(editor_value["background"], field="image").rgb
+    return load_image(value["background"], field="image").rgb
 
 
 def run_selection(studio, session: str | None, state: SelectState, grow: int, feather: int, invert: bool) -> str:
@@ -86,7 +125,7 @@ def build_select_panel(services, editor, client_state) -> dict:
     with gr.Accordion(t("select.title"), open=False, elem_id="select-panel"):
         start = gr.Button(t("select.start"), size="sm", elem_id="select-start")
         view = gr.Image(type="pil", format="jpeg", label=t("select.view"), interactive=False, elem_id="select-view",
-                        height=420)
+                        height=VIEW_HEIGHT)
         status = gr.Markdown(t("select.hint"), elem_id="select-status")
         negative = gr.Checkbox(False, label=t("select.negative"), elem_id="select-negative")
         with gr.Row():
@@ -106,7 +145,7 @@ def build_select_panel(services, editor, client_state) -> dict:
             return state, None, tr(lang, "select.no_photo")
         text = tr(lang, "select.done", points=len(state.taps), report=line) if state.mask is not None \
             else tr(lang, "select.hint")
-        return state, with_taps(state.picture, state.mask, state.taps), text
+        return state, shown_picture(state.picture, state.mask, state.taps), text
 
     def on_start(state, value, request: gr.Request):
         lang = lang_of(request)
@@ -115,11 +154,18 @@ def build_select_panel(services, editor, client_state) -> dict:
         state = SelectState(picture)
         return shown(state, lang, "")
 
+    def on_prepare(state):
+        """Right after the photo is shown: prepare it, so the first tap answers like the next ones
+        (a tap meanwhile waits for this preparation instead of repeating it)."""
+        prepare = getattr(services.studio, "prepare_select", None)  # a serving client prepares on its first tap
+        if state.picture is not None and prepare is not None:
+            prepare(state.picture)
+
     def on_tap(state, client, is_negative, grow, feather, invert, evt: gr.SelectData, request: gr.Request):
         lang = lang_of(request)
         if state.picture is None:
             return shown(state, lang, "")
-        x, y = evt.index[0], evt.index[1]
+        x, y = tap_on_picture(state.picture, evt.index)
         state.taps.append((float(x), float(y), not is_negative))
         try:
             with user_errors(lang):
@@ -152,12 +198,11 @@ def build_select_panel(services, editor, client_state) -> dict:
         lang = lang_of(request)
         if state.picture is None or state.mask is None:
             return gr.skip(), tr(lang, "select.nothing")
-        picture = Image.fromarray(state.picture)
-        return {"background": picture, "layers": [mask_layer(state.mask)], "composite": picture}, \
-            tr(lang, "select.used")
+        return editor_value(state.picture, state.mask), tr(lang, "select.used")
 
     outputs = [state, view, status]
-    start.click(on_start, [state, editor], outputs, api_visibility="private")
+    start.click(on_start, [state, editor], outputs, api_visibility="private").then(
+        on_prepare, [state], None, api_visibility="private", show_progress="hidden")
     # Every tap counts (a tap during a running selection waits for it, then runs).
     view.select(on_tap, [state, client_state, negative, *adjust], outputs, api_visibility="private",
                 trigger_mode="multiple")

@@ -61,6 +61,7 @@ class Selector:
         self._model = model  # "auto": the first of SALIENCY_MODELS here; None: no model
         self._cache: OrderedDict[str, _Prepared] = OrderedDict()
         self._lock = threading.Lock()
+        self._preparing: dict[str, threading.Event] = {}  # digest -> set when that photo is prepared
 
     def select(self, rgb: np.ndarray, taps: tuple[Tap, ...], adjust: Adjustments = Adjustments(),
                progress=None) -> Selection:
@@ -100,6 +101,11 @@ class Selector:
             "grow_px": adjust.grow_px, "feather_px": adjust.feather_px, "invert": adjust.invert,
             "reused_photo": reused, "seconds": round(time.perf_counter() - started, 3), "notes": notes})
 
+    def prepare(self, rgb: np.ndarray) -> bool:
+        """Prepare a photo before its first tap (work copy, salient objects, superpixels), so that tap
+        costs only the segmentation. False when it was prepared already."""
+        return not self._prepared(rgb)[1]
+
     def _prepared(self, rgb: np.ndarray) -> tuple[_Prepared, bool]:
         digest = array_digest(rgb)
         with self._lock:
@@ -107,14 +113,26 @@ class Selector:
             if found is not None:
                 self._cache[digest] = found
                 return found, True
-        work = work_copy(rgb, self._work_pixels)
-        model = saliency_model() if self._model == "auto" else self._model
-        salient = self._sessions.predict_alpha(model, work.rgb) if model else None
-        prepared = _Prepared(work, analyse(work.rgb, salient), model)
-        with self._lock:
-            self._cache[digest] = prepared
-            while len(self._cache) > self._limit:
-                self._cache.popitem(last=False)
+            # A tap that arrives while the same photo is being prepared waits for it instead of
+            # preparing it a second time on the same cores.
+            pending = self._preparing.get(digest)
+            if pending is None:
+                self._preparing[digest] = threading.Event()
+        if pending is not None:
+            pending.wait()
+            return self._prepared(rgb)  # cached now (or prepared here if that preparation failed)
+        try:
+            work = work_copy(rgb, self._work_pixels)
+            model = saliency_model() if self._model == "auto" else self._model
+            salient = self._sessions.predict_alpha(model, work.rgb) if model else None
+            prepared = _Prepared(work, analyse(work.rgb, salient), model)
+            with self._lock:
+                self._cache[digest] = prepared
+                while len(self._cache) > self._limit:
+                    self._cache.popitem(last=False)
+        finally:
+            with self._lock:
+                self._preparing.pop(digest).set()
         return prepared, False
 
     def release(self) -> None:

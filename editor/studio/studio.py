@@ -330,6 +330,11 @@ class Studio:
                           seconds=round(ctx.waited(), 3))
             return SelectOutcome(selection.mask, report)
 
+    def prepare_select(self, image) -> bool:
+        """Prepare a photo for tap to select before its first tap (the slow part: work copy, salient
+        objects, superpixels), so the first tap answers as fast as the next. False: prepared already."""
+        return self.selector.prepare(load_image(image, field="image").rgb)
+
     def make_ad(self, request: AdRequest, context: JobContext | None = None) -> AdOutcome:
         """Product ads in every requested format; a generated background runs on the shared model."""
         ctx = context or JobContext()

@@ -7,6 +7,7 @@ Screenshots go to test-artifacts/ for reviewers.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -20,9 +21,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ARTIFACTS = ROOT / "test-artifacts"
 WORDS = {
-    "en-US": {"selected": "Selected with 1 tap", "hint": "Tap the thing to change",
+    "en-US": {"selected": "Selected with 1 tap", "selected2": "Selected with 2 tap", "selected3": "Selected with 3 tap", "hint": "Tap the thing to change",
               "used": "now the mask", "done": "Done", "title": "Tap to select"},
-    "ko-KR": {"selected": "1번 눌러 선택했습니다", "hint": "바꿀 것을 한 번 누르세요",
+    "ko-KR": {"selected": "1번 눌러 선택했습니다", "selected2": "2번 눌러 선택했습니다", "selected3": "3번 눌러 선택했습니다", "hint": "바꿀 것을 한 번 누르세요",
               "used": "편집기의 마스크가 되었습니다", "done": "완료", "title": "탭해서 선택"},
 }
 
@@ -82,6 +83,13 @@ def tap_on_picture(page, fx: float, fy: float) -> None:
     page.mouse.click(left + fx * natural[0] * scale, top + fy * natural[1] * scale)
 
 
+def coverage(status: str) -> int:
+    """The selected share of the photo in the status line ("… (11% · 0.6s) …"), in percent."""
+    found = re.search(r"\((\d+)%", status)
+    assert found, status
+    return int(found.group(1))
+
+
 def picture_src(page) -> str:
     return page.locator("#select-view img").first.get_attribute("src") or ""
 
@@ -118,10 +126,18 @@ def test_tap_select_undo_use_as_mask_and_edit(app, browser, photo, locale, viewp
         wait_for_text(page, "#select-status", words["hint"])
         tap_on_picture(page, 0.45, 0.5)
         wait_for_text(page, "#select-status", words["selected"])
-        # A second tap straight after a selection is not sent by the page yet (Gradio 6 image
-        # select, see the issue notes); "not this" taps are covered by tests/ui/test_select_panel.py.
+        # Further taps straight after a selection, no Undo between (each used to need one): the table too,
+        # then "not this" on the table far from the centre; each answers and changes the mask.
+        cup_only = coverage(wait_for_text(page, "#select-status", words["selected"]))
+        tap_on_picture(page, 0.88, 0.12)
+        with_table = coverage(wait_for_text(page, "#select-status", words["selected2"]))
+        assert with_table > cup_only + 10, (cup_only, with_table)
         page.locator("#select-negative").locator("input").check()
+        tap_on_picture(page, 0.9, 0.88)
+        without_table = coverage(wait_for_text(page, "#select-status", words["selected3"]))
+        assert without_table < with_table - 10, (with_table, without_table)
         page.locator("#select-negative").locator("input").uncheck()
+        shot(page, f"{name}-1b-three-taps")
 
         page.locator("#select-use").click()
         wait_for_text(page, "#select-status", words["used"])

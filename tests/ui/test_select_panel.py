@@ -10,7 +10,9 @@ from editor.errors import InputError
 from editor.studio import Studio, StudioConfig
 from tests.editor.select.conftest import cup_on_table, iou
 from ui.imaging import mask_from_layers
-from ui.select_panel import SelectState, mask_layer, run_selection, with_taps
+from ui.photo import photo_and_mask
+from ui.select_panel import (VIEW_HEIGHT, SelectState, editor_value, mask_layer, run_selection, shown_picture,
+                              tap_on_picture, with_taps)
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +24,28 @@ def test_the_mask_handed_to_the_brush_layer_reads_back_as_the_same_mask():
     photo, cup = cup_on_table(120, 160)
     layer = mask_layer(cup.astype(np.float32))
     np.testing.assert_array_equal(mask_from_layers([layer], (160, 120)), cup.astype(np.float32))
+
+
+def test_use_as_mask_paints_the_selection_into_the_editor_and_the_edit_reads_it_back():
+    photo, cup = cup_on_table(120, 160)
+    value = editor_value(photo, cup.astype(np.float32))
+    layer = value["layers"][0]
+    assert layer.mode == "RGBA" and layer.size == value["background"].size == (160, 120)
+    composite = np.asarray(value["composite"])
+    assert tuple(composite[60, 72, :3]) == (0xFF, 0x28, 0x78) and (composite[5, 5, :3] == photo[5, 5]).all()
+    background, mask = photo_and_mask(None, value)  # what Edit does with the editor's value
+    np.testing.assert_array_equal(np.asarray(background), photo)
+    np.testing.assert_array_equal(mask, cup.astype(np.float32))
+
+
+def test_a_small_picture_is_shown_at_the_box_height_and_taps_map_back_to_its_pixels():
+    photo, _ = cup_on_table(120, 160)
+    shown = shown_picture(photo, None, [])
+    assert shown.size == (round(160 * VIEW_HEIGHT / 120), VIEW_HEIGHT)
+    assert tap_on_picture(photo, (shown.width // 2, shown.height - 1)) == pytest.approx((80.0, 119.0), abs=0.5)
+    big, _ = cup_on_table(600, 800)
+    assert shown_picture(big, None, []).size == (800, 600)
+    assert tap_on_picture(big, (400, 300)) == (400, 300)
 
 
 def test_the_overlay_marks_this_and_not_this_taps_in_their_colours():
@@ -41,6 +65,15 @@ def test_taps_select_undo_and_invert_through_the_studio(studio):
     assert iou(state.mask, ~cup) >= 0.95
     state.taps.pop()  # undo the only tap: no selection, nothing asked of the Studio
     assert run_selection(studio, "tab-1", state, 0, 0, False) == "" and state.mask is None
+
+
+def test_a_prepared_photo_answers_its_first_tap_without_preparing_again(studio):
+    photo, cup = cup_on_table(360, 480)
+    assert studio.prepare_select(photo) is True
+    assert studio.prepare_select(photo) is False
+    state = SelectState(photo, [(216.0, 180.0, True)])
+    run_selection(studio, "tab-1", state, 0, 0, False)
+    assert iou(state.mask, cup) >= 0.95
 
 
 def test_a_tap_the_studio_refuses_is_an_input_error(studio):
