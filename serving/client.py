@@ -106,6 +106,11 @@ class StudioClient:
     def select(self, request, context: JobContext | None = None):
         return self._run("select", request, context)
 
+    def prepare_select(self, image) -> bool:
+        """Nothing to do here: a tap goes to whichever CPU replica is free, so a photo prepared on
+        one replica would not help the tap; the replica that gets the first tap prepares it then."""
+        return False
+
     def make_ad(self, request, context: JobContext | None = None):
         return self._run("make_ad", request, context)
 

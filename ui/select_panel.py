@@ -157,9 +157,8 @@ def build_select_panel(services, editor, client_state) -> dict:
     def on_prepare(state):
         """Right after the photo is shown: prepare it, so the first tap answers like the next ones
         (a tap meanwhile waits for this preparation instead of repeating it)."""
-        prepare = getattr(services.studio, "prepare_select", None)  # a serving client prepares on its first tap
-        if state.picture is not None and prepare is not None:
-            prepare(state.picture)
+        if state.picture is not None:
+            services.studio.prepare_select(state.picture)  # a serving client prepares on the first tap
 
     def on_tap(state, client, is_negative, grow, feather, invert, evt: gr.SelectData, request: gr.Request):
         lang = lang_of(request)
