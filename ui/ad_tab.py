@@ -253,7 +253,8 @@ def layout_from_controls(previous: AdLayout, position, align, size, font, colour
     text = replace(previous.text, position=position, align=align, size=size, font=font, color=as_hex(colour),
                    accent=as_hex(accent), price_emphasis=emphasis, width=None if moved_text else previous.text.width)
     product = None if moved_text else PlacementRequest(float(center_x), float(bottom_y), float(height))
-    return AdLayout(text, product, previous.logo)
+    # the design (template) and the badges the owner kept stay as they were
+    return replace(previous, text=text, product=product)
 
 
 def _suggestions_line(lang: str, report: dict | None, name: str) -> str:

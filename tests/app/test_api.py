@@ -206,17 +206,23 @@ def test_build_ad_renders_every_format_and_a_zip_and_text_changes_rerun_no_cutou
     assert len(previews) == 2 and adjustable["value"] == "instagram-square"  # the layout controls show it
     assert any(f.endswith("_layout.json") for f in files)
 
-    _status, previews, files, report, _ = client.predict(**ad_inputs(product, headline="오늘만 할인"),
-                                                         api_name="/build_ad")
+    # A flat backdrop has no horizon to follow the product (a sweep's does), so new text redraws no
+    # background: only what the text moves (the product, the template's panel) is redone.
+    client.predict(**ad_inputs(product, backdrop="night-navy"), api_name="/build_ad")
+    _status, previews, files, report, _ = client.predict(**ad_inputs(product, backdrop="night-navy",
+                                                                     headline="오늘만 할인"), api_name="/build_ad")
     ran = {key.split("[")[0] for key in report["nodes"]["ran"]}
-    assert ran <= {"design", "placement", "composite", "text"}  # new text may move the product
+    assert ran <= {"design", "placement", "composite", "text", "decor"}  # new text may move the product
     assert "text" in ran and "background" not in ran and "cutout" not in ran
 
 
 def test_a_built_layout_is_adjusted_and_applied_without_a_new_cutout_or_background(client, product):
-    client.predict(**ad_inputs(product), api_name="/build_ad")
+    # a 324 px square (scale 0.3): at 0.2 (216 px) no design has room for the text above the product;
+    # a flat backdrop, whose picture does not follow the product (a sweep's horizon does)
+    flat = dict(scale=0.3, backdrop="night-navy")
+    client.predict(**ad_inputs(product, **flat), api_name="/build_ad")
     _status, _previews, _files, report, chosen = client.predict(
-        **ad_inputs(product), name="instagram-square", position="top", align="center", text_size=70,
+        **ad_inputs(product, **flat), name="instagram-square", position="top", align="center", text_size=70,
         font="nanum-gothic", text_colour="#123456", accent="rgba(170, 34, 51, 1)", emphasis="bold", product_size=0.5,
         product_x=0.5, product_y=0.9, api_name="/apply_layout")
     text = report["formats"]["instagram-square"]["layout"]["text"]
