@@ -39,10 +39,12 @@ class ResolvedEdit:
     spec: ModelSpec
     options: EditOptions  # checked once; its kv_cache is settled by the plan (see `planned`)
     kv_choice: str  # the KV cache asked for: AUTO (the plan chooses) or a mode
-    source: Translation
-    target: Translation | None = None  # None for an inversion
     style: str | None = None
     style_weight: float | None = None
+    # The prompts as the model reads them, added once the pictures are known to be usable (so the
+    # owner is told about the photo and the painting before the words).
+    source: Translation | None = None
+    target: Translation | None = None  # None for an inversion
 
     @property
     def mask_fraction(self) -> float:
@@ -57,8 +59,7 @@ class ResolvedEdit:
         return (self.options.steps, self.options.skip_steps, self.options.speed)
 
 
-def resolve_edit(request, spec: ModelSpec, source: Translation, target: Translation | None, kv_default: str,
-                 working_pixels: int) -> ResolvedEdit:
+def resolve_edit(request, spec: ModelSpec, kv_default: str, working_pixels: int) -> ResolvedEdit:
     """Stage 1: read the photo and the mask once, as the job will use them, and the options once.
     `kv_default`: the KV cache a request that says AUTO gets from the operator (AUTO: the plan's)."""
     loaded = load_image(request.image, field="image")  # size-checked from the file's header first
@@ -77,8 +78,7 @@ def resolve_edit(request, spec: ModelSpec, source: Translation, target: Translat
     given = {name: value for name, value in values.items() if value is not None}
     # "device" stands in until the plan settles the cache (the store modes are checked there).
     options = EditOptions.for_model(spec.name, **given, kv_cache=kv_choice if kv_choice != AUTO else "device")
-    return ResolvedEdit(loaded.rgb, mask, area, notes, spec, options, kv_choice, source, target,
-                        request.style, request.style_weight)
+    return ResolvedEdit(loaded.rgb, mask, area, notes, spec, options, kv_choice, request.style, request.style_weight)
 
 
 @dataclass(frozen=True)

@@ -487,14 +487,14 @@ class Studio:
         model, and the prompts as it reads them (Korean translated where it needs English)."""
         ctx.report("prepare", 0, 1)
         spec = self._model_for(request.model, KV_EDIT)
+        edit = resolve_edit(request, spec, self.config.kv_cache, self.config.working_pixels)  # the pictures first
         source = self._prompt(request.source_prompt, request.source_english, spec)
         target = None
         if isinstance(request, EditRequest):
             # a target that lost every word in translation would edit towards nothing: refused
             target = require_words(self._prompt(request.target_prompt, request.target_english, spec), "target prompt")
-        edit = resolve_edit(request, spec, source, target, self.config.kv_cache, self.config.working_pixels)
         ctx.report("prepare", 1, 1)
-        return edit
+        return replace(edit, source=source, target=target)
 
     def _prompt(self, text: str, english: str | None, spec: ModelSpec):
         """A prompt as the model reads it: the user's own English when they corrected it, else
