@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -67,7 +68,12 @@ def test_app_starts_without_weights_and_answers_http_200(app):
 
 
 def test_app_binds_loopback_by_default(app):
-    assert f"Running on local URL:  {app.url.rstrip('/')}" in app.log()
+    # The app answers HTTP as soon as gradio is up; its own lines are printed just after: wait for them.
+    started = f"Running on local URL:  {app.url.rstrip('/')}"
+    deadline = time.monotonic() + 60
+    while started not in app.log() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert started in app.log()
     assert "share=True" not in app.log() and "[transformers]" not in app.log()  # the app's words only
     port = int(app.url.rstrip("/").rsplit(":", 1)[1])
     other = _non_loopback_address()

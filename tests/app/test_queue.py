@@ -8,7 +8,7 @@ import pytest
 
 import app as app_module
 
-ACCELERATOR_ENDPOINTS = {"invert", "edit", "generate", "build_ad", "apply_layout", "build_ad_batch"}
+ACCELERATOR_ENDPOINTS = {"invert", "edit", "generate", "build_ad", "apply_layout", "other_design", "build_ad_batch"}
 
 
 @pytest.fixture(scope="module")

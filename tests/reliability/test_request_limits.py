@@ -93,7 +93,8 @@ def test_every_ad_text_field_of_the_request_has_a_limit():
     from editor.ad.request_checks import NAME_FIELDS
 
     pictures = {"product", "background", "mask_add", "mask_remove"}
-    structured = {"formats", "placement", "seed", "steps", "scale", "around_product", "out_dir", "layouts", "brand"}
+    structured = {"formats", "placement", "seed", "steps", "scale", "around_product", "out_dir", "layouts", "brand",
+                  "design"}  # design: a whole number from 1, checked by the workflow
     bounded = set(MAX_AD_TEXT_CHARS) | set(NAME_FIELDS) | {"background_prompt"}
     unbounded = {f.name for f in fields(AdRequest)} - pictures - structured - bounded
     assert unbounded == set()
