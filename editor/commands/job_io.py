@@ -74,13 +74,14 @@ def _check_writable_folder(folder: Path, field: str) -> None:
         raise InputError(f"Cannot write to '{existing}': permission denied.", key="output_read_only", field=field)
 
 
-def publish(studio, saved, outputs: dict[Path, Path], report_path: Path | None = None, report: dict | None = None,
-            settings: dict | None = None) -> None:
+def publish(studio, saved, outputs: dict[Path, Path | bytes], report_path: Path | None = None,
+            report: dict | None = None, settings: dict | None = None) -> None:
     """Deliver a saved job where the user asked (`outputs`: destination -> saved file, and the
     report), all or nothing: every file is written beside its destination first and renamed into
     place only once all are written. When one cannot be written (a full disk, a read-only folder)
     none is left, the job is withdrawn from the output folder and its history, and the one-line
-    error names the destination. `settings` (QA's --embed-settings) go into each PNG delivered."""
+    error names the destination. `settings` (QA's --embed-settings) go into each PNG delivered.
+    A command that saves no job (select) passes `saved=None` and its outputs as bytes."""
     import tempfile
 
     from editor.atomic import fsync_dir
@@ -108,6 +109,9 @@ def publish(studio, saved, outputs: dict[Path, Path], report_path: Path | None =
     except OSError as exc:
         for tmp, _ in staged:
             Path(tmp).unlink(missing_ok=True)
+        if saved is None:
+            raise InputError(f"The results could not be written to {where} ({_why(exc)}); nothing was kept there.",
+                             key="out_not_written", field="out", where=str(where)) from None
         studio.store.withdraw(saved)
         raise InputError(f"The results could not be written to {where} ({_why(exc)}); nothing was kept there and "
                          f"the job was not recorded.", key="out_not_written", field="out", where=str(where)) from None
@@ -123,7 +127,10 @@ def _why(exc: OSError) -> str:
     return exc.strerror or type(exc).__name__
 
 
-def _copier(source: Path, settings: dict | None):
+def _copier(source: Path | bytes, settings: dict | None):
+    if isinstance(source, bytes):
+        return lambda fh, data=source: fh.write(data)
+
     def write(fh) -> None:
         if settings and source.suffix.lower() == ".png":
             from PIL import Image

@@ -31,10 +31,11 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    import io
+
     import numpy as np
     from PIL import Image
 
-    from editor.atomic import atomic_write
     from editor.select.request import SelectRequest
     from editor.studio import JobContext, Studio, StudioConfig
 
@@ -44,9 +45,11 @@ def run(args) -> int:
                             grow_px=args.grow_px, feather_px=args.feather_px, invert=args.invert)
     outcome = Studio(StudioConfig(progress_bars=False)).select(request, JobContext(save=False))
     mask = Image.fromarray(np.clip(outcome.mask * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
-    atomic_write(out, lambda tmp: mask.save(tmp, format="PNG"))
+    png = io.BytesIO()
+    mask.save(png, format="PNG")
     r = outcome.report
-    job_io.write_report(report_path, dict(r, image=str(args.image), out=str(out)))
+    # The mask and the report are delivered all or none, like every command's outputs (nothing is saved).
+    job_io.publish(None, None, {out: png.getvalue()}, report_path, dict(r, image=str(args.image), out=str(out)))
     print(f"wrote {out} ({r['width']}×{r['height']}, {r['method']}, {r['coverage']:.0%} of the photo selected, "
           f"{r['seconds']:.1f}s)")
     job_io.print_notes(r["notes"])
