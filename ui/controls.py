@@ -45,7 +45,9 @@ def run_button(button, job: Callable, inputs: dict, outputs: list, *, status, bu
     that *succeeded* (gradio 6: on an error its front end dispatches the `.failure()` steps alone,
     although `.then` is documented as "regardless"), and a queue that refuses the job counts as a
     failure. So the buttons come back on in a `.then` step and in a `.failure` step; the failure
-    step also writes the reason on the status line (the toast disappears; the line stays).
+    step also writes the reason on the status line (the toast disappears; the line stays). The
+    click empties the status line first, so a reason left by the previous job is never read as
+    this job's answer while it runs.
     """
     n = len(buttons)
     names = list(inputs)
@@ -53,7 +55,8 @@ def run_button(button, job: Callable, inputs: dict, outputs: list, *, status, bu
 
     def off(request: gr.Request, *values):
         extra = before(request, *values) if before is not None else ()
-        return _one_or_many([*switched(n, False), *extra])
+        # The status line is emptied: the last job's failure reason must not stand for this job's.
+        return [*switched(n, False), "", *extra]
 
     def on(request: gr.Request, *values):
         extra = after(request, *values) if after is not None else ()
@@ -88,7 +91,7 @@ def run_button(button, job: Callable, inputs: dict, outputs: list, *, status, bu
     run.__name__ = getattr(job, "__name__", "run")
     run.__doc__ = job.__doc__
 
-    started = button.click(off, list(before_inputs), [*buttons, *before_outputs], queue=False,
+    started = button.click(off, list(before_inputs), [*buttons, status, *before_outputs], queue=False,
                            api_visibility="private", trigger_mode="once")
     finished = started.then(gpu(run) if on_gpu else run, [*inputs.values(), reason], outputs, trigger_mode="once", **event)
     finished.then(on, list(after_inputs), [*buttons, *after_outputs], queue=False, api_visibility="private")
