@@ -108,6 +108,9 @@ def no_upload_prompt(page, editor: str) -> None:
 def paint(page, selector: str, width_share: float = 0.3, moves: int = 20) -> None:
     """A stroke across the middle of the editor's canvas, as a user drags the brush."""
     canvas = page.locator(f"{selector} canvas").first
+    # A user scrolls back up to the picture (a run button below it may have scrolled it away: the
+    # mouse cannot reach a canvas outside the window).
+    canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     span = box["width"] * width_share
