@@ -435,13 +435,8 @@ def build_ad_tab(services: Services) -> dict:
         layouts = dict(state.ad_layouts)
         with user_errors(lang):  # the controls' values come from the client: a NaN size is a message, not a trace
             layouts[name] = layout_from_controls(layouts[name], *(v[key] for key in LAYOUT_NAMES))
-            inputs = ad_inputs(v, read_upload(v["product"], "product"))
-            try:
-                shown, paths, report = run_ad(services, state, inputs, progress_reporter(progress, lang), request,
-                                              layouts)
-            except JobCancelled:
-                return state, tr(lang, "common.cancelled"), *(gr.skip() for _ in range(4))
-        finished = _finish(state, lang, shown, paths, report)
+            finished = rebuild(v, lang, request, progress, layouts)
+        # the format picker keeps the adjusted format (also after a cancel: it is the one shown)
         return (*finished[:-1], gr.Dropdown(choices=format_names(lang, list(state.ad_layouts)), value=name))
 
     def other_design(v: dict, request: gr.Request, progress) -> tuple:
@@ -453,12 +448,16 @@ def build_ad_tab(services: Services) -> dict:
         layouts = {name: next_design(layout, reported[name]["design_order"]) if "design_order" in reported.get(name, {})
                    else layout for name, layout in state.ad_layouts.items()}
         with user_errors(lang):
-            inputs = ad_inputs(v, read_upload(v["product"], "product"))
-            try:
-                shown, paths, report = run_ad(services, state, inputs, progress_reporter(progress, lang), request,
-                                              layouts)
-            except JobCancelled:
-                return state, tr(lang, "common.cancelled"), *(gr.skip() for _ in range(4))
+            return rebuild(v, lang, request, progress, layouts)
+
+    def rebuild(v: dict, lang: str, request, progress, layouts: dict) -> tuple:
+        """Every format again with `layouts` and the form's copy (adjusted layouts, another design)."""
+        state = v["state"]
+        inputs = ad_inputs(v, read_upload(v["product"], "product"))
+        try:
+            shown, paths, report = run_ad(services, state, inputs, progress_reporter(progress, lang), request, layouts)
+        except JobCancelled:
+            return state, tr(lang, "common.cancelled"), *(gr.skip() for _ in range(4))
         return _finish(state, lang, shown, paths, report)
 
     def show_layout(state, name, request: gr.Request):
