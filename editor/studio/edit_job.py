@@ -21,6 +21,7 @@ import numpy as np
 from editor.images import as_mask, load_image
 from editor.kv_edit.options import EditOptions
 from editor.kv_edit.work_area import WorkArea, work_area
+from editor.options import EDIT_OPTIONS
 from editor.studio.memory import kv_cache_for, plan_report
 from editor.translate import Translation
 from models.memory.planner import MemoryPlan
@@ -72,10 +73,9 @@ def resolve_edit(request, spec: ModelSpec, kv_default: str, working_pixels: int)
         notes += (f"edited at {area.size[0]}×{area.size[1]} around the painted area, pasted back into the "
                   f"{area.photo_size[0]}×{area.photo_size[1]} photo",)
     kv_choice = request.kv_cache if request.kv_cache != AUTO else kv_default
-    values = {name: getattr(request, name) for name in ("steps", "skip_steps", "inversion_guidance", "guidance",
-                                                        "re_init", "attn_mask", "attn_scale", "seed", "feather_px",
-                                                        "speed")}
-    given = {name: value for name, value in values.items() if value is not None}
+    # every declared option the request sets (kv_cache is settled below); None: the model's default
+    given = {o.name: getattr(request, o.name) for o in EDIT_OPTIONS
+             if o.name != "kv_cache" and getattr(request, o.name) is not None}
     # "device" stands in until the plan settles the cache (the store modes are checked there).
     options = EditOptions.for_model(spec.name, **given, kv_cache=kv_choice if kv_choice != AUTO else "device")
     return ResolvedEdit(loaded.rgb, mask, area, notes, spec, options, kv_choice, request.style, request.style_weight)
