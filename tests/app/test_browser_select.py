@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.app.app_server import ROOT, running_app
-from tests.app.test_browser_e2e import CHROMIUM, CHROMIUM_ARGS
+from tests.app.app_server import ROOT
+
+# one app and one Chromium for this module (module-scoped fixtures, shared with the e2e tests)
+from tests.app.test_browser_e2e import app, browser  # noqa: F401
 from tests.editor.select.conftest import cup_on_table
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -26,23 +28,6 @@ WORDS = {
     "ko-KR": {"selected": "1번 눌러 선택했습니다", "selected2": "2번 눌러 선택했습니다", "selected3": "3번 눌러 선택했습니다", "hint": "바꿀 것을 한 번 누르세요",
               "used": "편집기의 마스크가 되었습니다", "done": "완료", "title": "탭해서 선택"},
 }
-
-
-@pytest.fixture(scope="module")
-def app():
-    with running_app() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).is_file(), f"{CHROMIUM} is missing: apt-get install -y chromium"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
