@@ -49,16 +49,6 @@ def mask_from_layers(layers, size: tuple[int, int]) -> np.ndarray:
     return mask
 
 
-def editor_image_and_mask(value) -> tuple[Image.Image | None, np.ndarray | None]:
-    """(RGB image, mask) from an ImageEditor value; None for what is missing (the tab says why)."""
-    if not value or value.get("background") is None:
-        return None, None
-    # Same checks and conversions as every other input (16-bit, CMYK, palette, size limit).
-    image = load_image(value["background"], field="image").to_pil().convert("RGB")
-    mask = mask_from_layers(value.get("layers"), image.size)
-    return image, (mask if mask.any() else None)
-
-
 def digest(array_or_image) -> str:
     """Content hash, used to tell whether an edit is on the same image and mask as the last one."""
     array = np.ascontiguousarray(np.asarray(array_or_image))

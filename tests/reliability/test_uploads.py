@@ -68,14 +68,17 @@ def test_the_upload_widgets_hand_over_the_file_untouched(tmp_path):
 @pytest.mark.parametrize("name", sorted(BAD_FILES))
 @pytest.mark.parametrize("where", ["photo", "brush layer", "cut-out stroke", "product", "background"])
 def test_every_bad_upload_gets_our_one_line_in_korean_without_a_folder(bad_files, name, where):
-    from ui.imaging import editor_image_and_mask, read_upload, strokes_by_colour
+    from ui.app_state import ClientState
+    from ui.imaging import read_upload, strokes_by_colour
+    from ui.photo import photo_and_mask
 
     path = bad_files / name
     good = bad_files / "good.png"
     good.write_bytes(GOOD)
     read = {
-        "photo": lambda: editor_image_and_mask({"background": str(path), "layers": []}),
-        "brush layer": lambda: editor_image_and_mask({"background": str(good), "layers": [str(path)]}),
+        # The Edit tab reads its editor through photo_and_mask (the same call the app makes).
+        "photo": lambda: photo_and_mask(ClientState(), {"background": str(path), "layers": []}),
+        "brush layer": lambda: photo_and_mask(ClientState(), {"background": str(good), "layers": [str(path)]}),
         "cut-out stroke": lambda: strokes_by_colour([str(path)], (32, 24)),
         "product": lambda: read_upload(str(path), "product"),
         "background": lambda: read_upload(str(path), "background"),
@@ -123,12 +126,14 @@ def test_an_8900_by_8900_png_is_refused_from_its_header_at_the_limit_not_twice_i
 
 def test_masks_and_brush_layers_obey_the_limit_too(monkeypatch):
     from editor.images import as_mask, load_mask
-    from ui.imaging import editor_image_and_mask
+    from ui.app_state import ClientState
+    from ui.photo import photo_and_mask
 
     monkeypatch.setenv("INTACT_MAX_MEGAPIXELS", "0.001")  # 1,000 pixels
     big = encode(Image.new("L", (40, 40)))  # 1,600 pixels
     for read in (lambda: load_mask(big, (10, 10)), lambda: as_mask(big, (10, 10)),
-                 lambda: editor_image_and_mask({"background": encode(Image.new("RGB", (10, 10))), "layers": [big]})):
+                 lambda: photo_and_mask(ClientState(), {"background": encode(Image.new("RGB", (10, 10))),
+                                                        "layers": [big]})):
         with pytest.raises(InputError, match="the limit is 0.001 megapixels") as caught:
             read()
         assert caught.value.field == "mask"

@@ -1,4 +1,4 @@
-"""Editor values → (image, mask), cut-out brush strokes, and the mask overlay."""
+"""Brush layers → mask, cut-out brush strokes, and the mask overlay."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from PIL import Image
 
 from ui.imaging import (
     checkerboard_preview,
-    editor_image_and_mask,
     mask_from_layers,
     overlay_mask,
     strokes_by_colour,
@@ -36,21 +35,8 @@ def test_layers_of_another_size_are_scaled_to_the_image():
     assert mask[:, :6].all() and not mask[:, 6:].any()
 
 
-def test_editor_value_without_image_or_strokes_is_reported_as_missing():
-    assert editor_image_and_mask(None) == (None, None)
-    photo = Image.new("RGBA", (12, 10), (10, 20, 30, 255))
-    image, mask = editor_image_and_mask({"background": photo, "layers": [], "composite": None})
-    assert image.mode == "RGB" and image.size == (12, 10) and mask is None
 
 
-def test_editor_value_background_pixels_are_passed_unchanged():
-    rng = np.random.default_rng(0)
-    rgb = rng.integers(0, 256, (9, 11, 3), dtype=np.uint8)
-    background = Image.fromarray(np.dstack([rgb, np.full((9, 11), 255, np.uint8)]), "RGBA")
-    image, mask = editor_image_and_mask(
-        {"background": background, "layers": [_layer(9, 11, (1, 3, 1, 3), (9, 9, 9, 255))], "composite": None})
-    assert np.array_equal(np.asarray(image), rgb)
-    assert mask.sum() == 4
 
 
 def test_green_strokes_add_product_and_red_strokes_remove_it():
@@ -80,12 +66,6 @@ def test_checkerboard_shows_opaque_pixels_as_they_are():
     assert (preview[2:, :, 0] == preview[2:, :, 1]).all()  # grey board where transparent
 
 
-def test_a_sixteen_bit_upload_keeps_its_brightness_in_the_editor():
-    from ui.imaging import editor_image_and_mask
-
-    dark = Image.fromarray(np.full((8, 8), 6553, dtype=np.uint16))  # 10% grey, 16-bit
-    image, _ = editor_image_and_mask({"background": dark, "layers": []})
-    assert np.asarray(image).max() in (25, 26)  # scaled by 65535, not clipped to white
 
 
 def test_the_app_makes_pil_refuse_images_beyond_the_megapixel_limit_not_twice_it(monkeypatch):

@@ -77,3 +77,24 @@ def test_an_oversized_file_is_refused_when_it_is_opened(tmp_path, monkeypatch):
     Image.new("RGB", (1500, 1000)).save(path)
     with pytest.raises(InputError):
         open_in_editor(ClientState(), str(path))
+
+
+def test_an_empty_editor_gives_neither_photo_nor_mask():
+    assert photo_and_mask(ClientState(), None) == (None, None)
+    assert photo_and_mask(ClientState(), {"background": None, "layers": []}) == (None, None)
+
+
+def test_a_pasted_picture_is_passed_with_its_pixels_unchanged_and_its_strokes_as_the_mask():
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (9, 11, 3), dtype=np.uint8)
+    background = Image.fromarray(np.dstack([rgb, np.full((9, 11), 255, np.uint8)]), "RGBA")
+    image, mask = photo_and_mask(ClientState(), {"background": background, "layers": [painted((11, 9), (1, 1, 3, 3))],
+                                                 "composite": None})
+    assert np.array_equal(np.asarray(image), rgb)
+    assert mask.sum() == 4 and mask[1:3, 1:3].all()
+
+
+def test_a_sixteen_bit_upload_keeps_its_brightness_in_the_editor():
+    dark = Image.fromarray(np.full((8, 8), 6553, dtype=np.uint16))  # 10% grey, 16-bit
+    image, _ = photo_and_mask(ClientState(), {"background": dark, "layers": []})
+    assert np.asarray(image).max() in (25, 26)  # scaled by 65535, not clipped to white
