@@ -19,7 +19,7 @@ from pathlib import Path
 
 from editor.errors import InputError
 from editor.limits import MAX_PROMPT_CHARS
-from models.data_files import DataProblem, JsonFileError, parse_json, read_json_text, skipped
+from models.data_files import DataProblem, JsonFileError, named_entry, parse_json, read_json_text, skipped
 from models.registry import MODELS, ModelSpec
 
 log = logging.getLogger(__name__)
@@ -236,13 +236,4 @@ def get_preset(name: str, presets: dict[str, Preset] | None = None) -> Preset:
     problems: list[DataProblem] = []
     if presets is None:
         presets, problems = scan_presets()
-    try:
-        return presets[name]
-    except KeyError:
-        broken = next((p for p in problems if Path(p.file).stem == name), None)
-        if broken is not None:
-            raise InputError(f"Preset '{name}' cannot be used: {broken.file}, {broken.message}",
-                             key="preset_broken", field="preset", name=name) from None
-        available = ", ".join(presets) or "none"
-        raise InputError(f"Unknown preset '{name}'. Available presets: {available}.", key="unknown_preset",
-                         field="preset", name=name, known=available) from None
+    return named_entry("preset", name, presets, problems)

@@ -14,6 +14,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from models.errors import InputError
+
 
 @dataclass(frozen=True)
 class DataProblem:
@@ -30,6 +32,22 @@ def skipped(kind: str, path: Path, message: str, log: logging.Logger) -> DataPro
     log.warning("skipping the %s file %s: %s", kind, path, message)
     return DataProblem(kind, path.name, message)
 
+
+
+def named_entry(kind: str, name: str, entries: dict, problems: list[DataProblem]):
+    """The entry called `name` among a data folder's `entries` (presets, styles). A name whose file
+    was skipped says so (key `<kind>_broken`); any other unknown name lists the known ones
+    (key `unknown_<kind>`)."""
+    try:
+        return entries[name]
+    except KeyError:
+        broken = next((p for p in problems if p.kind == kind and Path(p.file).stem == name), None)
+        if broken is not None:
+            raise InputError(f"{kind.capitalize()} '{name}' cannot be used: {broken.file}: {broken.message}",
+                             key=f"{kind}_broken", field=kind, name=name) from None
+        known = ", ".join(entries) or "none"
+        raise InputError(f"Unknown {kind} '{name}'. Available {kind}s: {known}.", key=f"unknown_{kind}",
+                         field=kind, name=name, known=known) from None
 
 # --- the one JSON reader ------------------------------------------------------------------------
 # Every JSON file the project reads (presets, styles, backdrops, brand kits, layouts) goes through

@@ -24,7 +24,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.data_files import DataProblem, JsonFileError, read_json_file, skipped
+from models.data_files import DataProblem, JsonFileError, named_entry, read_json_file, skipped
 from models.errors import InputError
 from models.locate import models_dir
 from models.registry import MODELS, ModelSpec, get_spec
@@ -148,16 +148,7 @@ def get_style(name: str, styles: dict[str, Style] | None = None) -> Style:
     problems: list[DataProblem] = []
     if styles is None:
         styles, problems = scan_styles()
-    try:
-        return styles[name]
-    except KeyError:
-        broken = next((p for p in problems if Path(p.file).stem == name), None)
-        if broken is not None:
-            raise InputError(f"Style '{name}' cannot be used: {broken.file}: {broken.message}",
-                             key="style_broken", field="style", name=name) from None
-        known = ", ".join(styles) or "none installed"
-        raise InputError(f"Unknown style '{name}'. Styles: {known}.", key="unknown_style", field="style", name=name,
-                         known=known) from None
+    return named_entry("style", name, styles, problems)
 
 
 def read_lora_file(path: Path) -> dict:

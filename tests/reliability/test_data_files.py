@@ -64,7 +64,7 @@ def test_the_other_files_stay_usable_and_asking_for_a_broken_one_says_why(broken
     assert "realism" in load_styles() and "film" not in load_styles()
     assert "cafe" in load_presets() and "bakery" not in load_presets()
     assert "studio-white" in list_backdrops() and "neon" not in list_backdrops()
-    with pytest.raises(InputError, match=r"Preset 'bakery' cannot be used: bakery.json, line \d+: unknown field"):
+    with pytest.raises(InputError, match=r"Preset 'bakery' cannot be used: bakery.json: line \d+: unknown field"):
         get_preset("bakery")
     with pytest.raises(InputError, match="Style 'film' cannot be used: film.json: not valid JSON"):
         get_style("film")
