@@ -17,6 +17,24 @@ from models.locate import rembg_model_dir  # noqa: E402  (after the environment 
 MACHINE_REMBG_MODELS = {name: rembg_model_dir(name) / f"{name}.onnx" for name in ("u2netp", "u2net")}
 
 
+
+def pytest_collection_modifyitems(config, items):
+    """With pytest-xdist (scripts/test.sh runs two workers, `--dist loadgroup`) each test file runs
+    on one worker, so a module's app and Chromium start once; and every serving test goes to the
+    same worker: they share one local Ray cluster (a package fixture), and two clusters at once
+    would only compete for the same two cores."""
+    serving = config.rootpath / "tests" / "serving"
+    groups = {}
+    for item in items:
+        group = "ray" if serving in item.path.parents else str(item.path.relative_to(config.rootpath))
+        item.add_marker(pytest.mark.xdist_group(group))
+        groups[item] = group
+    # The long groups (a browser, an app, a cluster) start first (scripts/test.sh passes
+    # --no-loadscope-reorder, so the workers take groups in this order): a long one left for the
+    # end would run alone while the other worker idles.
+    slow = {group for item, group in groups.items() if item.get_closest_marker("slow") or item.get_closest_marker("browser")}
+    items.sort(key=lambda item: groups[item] not in slow)
+
 @pytest.fixture(scope="session", autouse=True)
 def _private_dirs(tmp_path_factory):
     """Each test session gets its own models folder, log and output folder."""
