@@ -79,7 +79,8 @@ def build_ad(fmt, cut: CutOut, texts: dict, catalogue: FontCatalogue, backdrop: 
     bg = background if background is not None else bglib.render_backdrop(look, fmt.size, palette, view)
     copy, _ = raw.without_missing(book)
     earned = copy.badge_texts()
-    badges = tuple(earned[k] for k in ("new", "discount") if k in earned and wanted.badge_place(k) == "above")
+    badges = tuple((earned[k], wanted.badge_place(k)) for k in ("new", "discount")
+                   if k in earned and wanted.badge_place(k) != "none")
     pixels = bg.reshape(-1, 3)[:: max(1, bg.size // 3 // 20000)]
     accent = wanted.text.accent or (to_hex(look.accent) if look.accent else to_hex(accent_colour(palette, pixels) or palette.accent))
     mark = brand.mark(fmt) if brand is not None else None
