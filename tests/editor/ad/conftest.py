@@ -8,9 +8,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
+from PIL import Image
 
+from editor.ad import AdWorkflow, grounding, templates
 from editor.ad import backgrounds as bglib
-from editor.ad import grounding, templates
 from editor.ad.colour import parse_hex, to_hex
 from editor.ad.composite import composite, light_direction, place_product, requested_placement, shadow_map
 from editor.ad.composition import Geometry, auto_layout
@@ -27,6 +28,18 @@ from editor.ad.typography import Copy
 @pytest.fixture(scope="session")
 def catalogue() -> FontCatalogue:
     return FontCatalogue()
+
+
+@pytest.fixture(scope="module")
+def workflow():
+    """One AdWorkflow per test module (its node cache is shared by the module's builds)."""
+    return AdWorkflow()
+
+
+@pytest.fixture(scope="module")
+def coffee_png(coffee):
+    """The coffee cut-out as the RGBA picture a user would upload (its alpha is kept)."""
+    return Image.fromarray(coffee.rgba, "RGBA")
 
 
 @pytest.fixture(scope="session")

@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from PIL import Image
 
-from editor.ad import AdLayout, AdRequest, AdWorkflow, composition
+from editor.ad import AdLayout, AdRequest, composition
 from editor.ad.badges import place_sticker
 from editor.ad.design import BADGE_PLACES, layouts_from_json
 from editor.ad.fonts import FontCatalogue, pair_book
@@ -17,16 +16,6 @@ from editor.errors import InputError
 
 COPY = dict(headline="가을 신메뉴 출시", subline="따뜻한 한 잔의 여유", price="5,500원 → 4,500원", cta="지금 주문하기")
 PLACED = ("above", "beside", "corner")
-
-
-@pytest.fixture(scope="module")
-def workflow():
-    return AdWorkflow()
-
-
-@pytest.fixture(scope="module")
-def coffee_png(coffee):
-    return Image.fromarray(coffee.rgba, "RGBA")
 
 
 def _build(workflow, product, place, template=None, **extra):
