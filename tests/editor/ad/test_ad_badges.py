@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from PIL import Image
 
 from editor.ad import AdLayout, AdRequest, composition
 from editor.ad.badges import place_sticker
 from editor.ad.design import BADGE_PLACES, layouts_from_json
 from editor.ad.fonts import FontCatalogue, pair_book
 from editor.ad.formats import FORMAT_SPECS, scaled
+from editor.ad.samples import bottle_cutout
 from editor.errors import InputError
 
 COPY = dict(headline="가을 신메뉴 출시", subline="따뜻한 한 잔의 여유", price="5,500원 → 4,500원", cta="지금 주문하기")
@@ -54,6 +56,21 @@ def test_every_badge_place_keeps_the_badges_inside_the_live_area_and_off_the_pro
         if places != {place}:
             assert place == "corner" and places == {"above"}, (name, places)
             assert any("no free corner" in note for note in report["layout_notes"]), name
+
+
+def test_a_tall_bottle_keeps_its_badges_in_the_live_area_and_off_it_wherever_they_go(workflow):
+    bottle = Image.fromarray(bottle_cutout(150, 300).rgba, "RGBA")
+    for place in PLACED:
+        result = _build(workflow, bottle, place)
+        for name, layout in result.layouts.items():
+            lx0, ly0, lx1, ly1 = scaled(FORMAT_SPECS[name], 0.3).live_area()
+            product = next(e["box"] for e in layout.elements if e["kind"] == "product")
+            badges = [e for e in layout.elements if e["kind"] == "badge"]
+            assert len(badges) == 2, (place, name)
+            for e in badges:
+                x0, y0, x1, y1 = e["box"]
+                assert lx0 <= x0 and ly0 <= y0 and x1 <= lx1 and y1 <= ly1, (place, name, e)
+                assert not _boxes_overlap(e["box"], product), (place, name, e, product)
 
 
 def test_a_corner_sticker_is_drawn_in_a_corner_in_most_formats_and_never_on_the_text(builds):
