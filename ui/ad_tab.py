@@ -18,7 +18,7 @@ from PIL import Image
 
 from editor.ad.backgrounds import DEFAULT_BACKDROP
 from editor.ad.composite import PlacementRequest
-from editor.ad.design import AdLayout
+from editor.ad.design import BADGE_KINDS, BADGE_PLACES, AdLayout
 from editor.ad.formats import get_format
 from editor.ad.templates import next_design
 from editor.ad.typography import ALIGNS, EMPHASES
@@ -147,7 +147,7 @@ BUILD_NAMES = ("product", "mask_value", "remover", "bg_mode", "bg_image", "backd
                "model", "seed", "headline", "subline", "price", "cta", "formats", "scale", "old_price", "brand")
 # The layout controls by name, in the order `layout_from_controls` takes them.
 LAYOUT_NAMES = ("position", "align", "text_size", "font", "text_colour", "accent", "emphasis", "product_size",
-                "product_x", "product_y")
+                "product_x", "product_y", "badges")
 
 
 def ad_inputs(values: dict, product: Image.Image | None, with_mask: bool = True) -> AdInputs:
@@ -233,19 +233,27 @@ def as_hex(value: str | None) -> str | None:
                      field="colour", value=value[:40])
 
 
+def badge_value(layout: AdLayout) -> str:
+    """Where the badges go, as the one badge control shows it: the discount's place when the ad has
+    one, else the NEW badge's ("above" when it has neither)."""
+    places = dict(layout.badges or ())
+    return next((places[k] for k in ("discount", "new") if k in places), "above")
+
+
 def layout_values(layout: AdLayout) -> tuple:
     """The controls' values for a layout: position, align, size, font, colour, accent, emphasis,
-    product height, product centre x, product bottom y."""
+    product height, product centre x, product bottom y, where the badges go."""
     text, product = layout.text, layout.product
     # The product's place as the sliders step (0.01): a slider showing 0.64537 reads as a bug.
     return (text.position, text.align, text.size, text.font, text.color, text.accent, text.price_emphasis,
-            round(product.height, 2), round(product.center_x, 2), round(product.bottom_y, 2))
+            round(product.height, 2), round(product.center_x, 2), round(product.bottom_y, 2), badge_value(layout))
 
 
 def layout_from_controls(previous: AdLayout, position, align, size, font, colour, accent, emphasis, height, center_x,
-                         bottom_y) -> AdLayout:
+                         bottom_y, badges=None) -> AdLayout:
     """The layout the controls describe, over the one the format had. A new text position lets the
-    composition place the product and choose the line length again for that side."""
+    composition place the product and choose the line length again for that side. A new badge
+    place moves every badge there (one control for all); left as shown, each badge keeps its own."""
     moved_text = position != previous.text.position
     size = whole("text size", int(size) if isinstance(size, float) and size.is_integer() else size, 1, 2000)
     center_x, bottom_y, height = (number(n, v, 0.0, 1.0) for n, v in
@@ -253,8 +261,11 @@ def layout_from_controls(previous: AdLayout, position, align, size, font, colour
     text = replace(previous.text, position=position, align=align, size=size, font=font, color=as_hex(colour),
                    accent=as_hex(accent), price_emphasis=emphasis, width=None if moved_text else previous.text.width)
     product = None if moved_text else PlacementRequest(float(center_x), float(bottom_y), float(height))
-    # the design (template) and the badges the owner kept stay as they were
-    return replace(previous, text=text, product=product)
+    # the design (template) stays; the badges move only when the control was changed
+    if badges is None or badges == badge_value(previous):
+        return replace(previous, text=text, product=product)
+    kinds = [k for k, _ in previous.badges] if previous.badges else list(BADGE_KINDS)
+    return replace(previous, text=text, product=product, badges=tuple((k, badges) for k in kinds))
 
 
 def _suggestions_line(lang: str, report: dict | None, name: str) -> str:
@@ -370,6 +381,8 @@ def build_ad_tab(services: Services) -> dict:
                 with gr.Row():
                     product_x = Slider(0.0, 1.0, value=0.5, step=0.01, label=t("ad.product_x"))
                     product_y = Slider(0.0, 1.0, value=0.9, step=0.01, label=t("ad.product_y"))
+                badges = gr.Dropdown([(t(f"ad.badges_{p}"), p) for p in BADGE_PLACES], value="above",
+                                     label=t("ad.badges"), elem_id="ad-badges")
                 apply = gr.Button(t("ad.apply"), variant="primary", elem_id="ad-apply")
             with gr.Accordion(t("ad.batch"), open=False, elem_id="ad-batch"):
                 gr.Markdown(t("ad.batch_info"))
@@ -386,7 +399,7 @@ def build_ad_tab(services: Services) -> dict:
     build_fields = [product, mask_editor, remover, bg_mode, bg_image, backdrop, bg_preset, bg_prompt, model, seed,
                     headline, subline, price, cta, formats, scale, old_price, brand]
     layout_controls = [position, align, text_size, font, text_colour, accent, emphasis, product_size, product_x,
-                       product_y]
+                       product_y, badges]
 
     def cutout(v: dict, request: gr.Request, progress) -> tuple:
         lang, state = lang_of(request), v["state"]

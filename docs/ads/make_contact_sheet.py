@@ -2,6 +2,7 @@
 product (the coffee cup cut out of scikit-image's photograph), Instagram square.
 
     python docs/ads/make_contact_sheet.py
+    python docs/ads/make_contact_sheet.py --product photo.png --out /tmp/sheet.png   # another cut-out (RGBA)
 
 Rows are backdrops, columns are templates (design 1-4 in the order `editor.ad.templates.TEMPLATES`
 lists them, set by name here so every column is one template). Each tile is the square rendered
@@ -10,6 +11,7 @@ at 0.25 of its size; the sheet is stored as a palette PNG to keep the repository
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -30,7 +32,14 @@ SCALE = 0.25
 
 
 def main() -> int:
-    product = Image.fromarray(coffee_cutout(scale=0.5).rgba, "RGBA")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--product", help="a product photo with its alpha (RGBA PNG); default: the coffee cut-out")
+    parser.add_argument("--out", default=str(OUT / "contact-sheet.png"), help="where the sheet is written")
+    args = parser.parse_args()
+    if args.product:  # e.g. a Tux Paint stamp: GPL-2, so its sheet is written outside this repository
+        product = Image.open(args.product).convert("RGBA")
+    else:
+        product = Image.fromarray(coffee_cutout(scale=0.5).rgba, "RGBA")
     workflow = AdWorkflow()
     backdrops = list_backdrops()
     tiles: dict[tuple[str, str], Image.Image] = {}
@@ -53,8 +62,8 @@ def main() -> int:
         for j, name in enumerate(TEMPLATES):
             sheet.paste(tiles[backdrop, name], (label_w + j * (side + pad), y))
     sheet.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG).save(
-        OUT / "contact-sheet.png", optimize=True)
-    print("wrote", OUT / "contact-sheet.png", sheet.size)
+        args.out, optimize=True)
+    print("wrote", args.out, sheet.size)
     return 0
 
 

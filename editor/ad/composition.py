@@ -18,12 +18,13 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from editor.ad.badges import Sticker, place_sticker
 from editor.ad.composite import PlacementRequest, requested_placement
 from editor.ad.design import AdLayout, TextSettings
 from editor.ad.fonts import FontBook
 from editor.ad.formats import AdFormat
 from editor.ad.templates import DEFAULT_TEMPLATE, Decor, get_template, make_decor
-from editor.ad.typography import Block, BrandMark, Copy, fit_block
+from editor.ad.typography import Block, BrandMark, Copy, fit_block, tags_at
 from editor.errors import IntactError
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1, exclusive ends
@@ -50,6 +51,7 @@ class Geometry:
     panel_pad: int = 0  # how far a backing panel may reach around the block: half the gutter, never the product
     template: str = DEFAULT_TEMPLATE
     decor: Decor | None = None  # the template's shape behind the text (drawn before the product)
+    sticker: Sticker | None = None  # badges placed as a sticker at the product's top corner (editor.ad.badges)
 
     def block_box(self) -> Box:
         b = self.block
@@ -161,10 +163,46 @@ def _decorated(g: Geometry, fmt: AdFormat, layout: AdLayout) -> Geometry:
     return replace(g, template=template.name, decor=decor)
 
 
+Badges = tuple[tuple[str, str], ...]  # (text, place) per badge drawn: "above", "beside" or "corner"
+
+
+def _with_sticker(g: Geometry, fmt: AdFormat, layout: AdLayout, book: FontBook, badges: Badges) -> Geometry | None:
+    """The geometry with its corner badges placed as a sticker (unchanged when there are none);
+    None when the sticker has no free place."""
+    corner = tags_at(badges, "corner")
+    if not corner:
+        return g
+    avoid = [g.block_box()] + ([g.logo_box] if g.logo_box is not None else [])
+    if g.decor is not None and g.decor.kind == "card":  # a sticker on a card's edge looks misplaced
+        avoid.append(g.decor.box())
+    sticker = place_sticker(corner, book, g.block.sizes, fmt.live_area(), g.product_box, avoid, g.position,
+                            _gap(fmt, layout))
+    return None if sticker is None else replace(g, sticker=sticker)
+
+
+def corner_to_above(badges: Badges) -> tuple[Badges, str]:
+    """The badges with the corner ones moved above the headline, and the note that says so."""
+    moved = tuple((text, "above" if place == "corner" else place) for text, place in badges)
+    names = ", ".join(tags_at(badges, "corner"))
+    return moved, f"the {names} badge has no free corner beside the product and the text; drawn above the headline"
+
+
 def resolve(fmt: AdFormat, layout: AdLayout, cut_size: tuple[int, int], copy: Copy, book: FontBook,
-            brand: BrandMark | None = None, badges: tuple[str, ...] = ()) -> Geometry:
+            brand: BrandMark | None = None, badges: Badges = ()) -> Geometry:
     """A complete layout (every field set) in pixels on this canvas. Raises IntactError when the
-    text has no room beside the product at any size."""
+    text has no room beside the product at any size. Corner badges that find no free place are
+    drawn above the headline, with a note."""
+    g = _resolve(fmt, layout, cut_size, copy, book, brand, badges)
+    placed = _with_sticker(g, fmt, layout, book, badges)
+    if placed is not None:
+        return placed
+    moved, note = corner_to_above(badges)
+    g = _resolve(fmt, layout, cut_size, copy, book, brand, moved)
+    return replace(g, notes=g.notes + (note,))
+
+
+def _resolve(fmt: AdFormat, layout: AdLayout, cut_size: tuple[int, int], copy: Copy, book: FontBook,
+             brand: BrandMark | None, badges: Badges) -> Geometry:
     t = layout.text
     live = fmt.live_area()
     gap = _gap(fmt, layout)
@@ -223,12 +261,40 @@ def _calm(busy: np.ndarray | None, box: Box) -> float:
 
 def auto_layout(fmt: AdFormat, cut_size: tuple[int, int], copy: Copy, book: FontBook, wanted: AdLayout | None = None,
                 brand: BrandMark | None = None, busy: np.ndarray | None = None, defaults: TextSettings | None = None,
-                badges: tuple[str, ...] = ()) -> tuple[AdLayout, Geometry]:
+                badges: Badges = ()) -> tuple[AdLayout, Geometry]:
     """The best complete layout for this canvas, keeping every field `wanted` sets.
 
     `busy` (H×W in [0, 1], editor.ad.saliency.busy_map of the background) steers the text to calm
     areas; `defaults` fills unset text fields that are not geometry (font, colours, emphasis).
+    Corner badges get a sticker place beside the product (the product is made a little smaller
+    when that frees one); where no arrangement has one they are drawn above the headline, with a note.
     """
+    try:
+        return _auto_layout(fmt, cut_size, copy, book, wanted, brand, busy, defaults, badges)
+    except _NoCorner:
+        moved, note = corner_to_above(badges)
+        layout, g = _auto_layout(fmt, cut_size, copy, book, wanted, brand, busy, defaults, moved)
+        return layout, replace(g, notes=g.notes + (note,))
+
+
+class _NoCorner(Exception):
+    """Every arrangement fits the text and the product but none has a free corner for the sticker."""
+
+
+STICKER_ROOM = (1.0, 0.92, 0.84, 0.76)  # product sizes tried (times the largest) to free a corner for a sticker
+
+
+def _shrunk(box: Box, factor: float) -> Box:
+    """The product's box `factor` as large, standing on the same base at the same centre."""
+    x0, y0, x1, y1 = box
+    w, h = (x1 - x0) * factor, (y1 - y0) * factor
+    cx = (x0 + x1) / 2
+    return round(cx - w / 2), round(y1 - h), round(cx + w / 2), y1
+
+
+def _auto_layout(fmt: AdFormat, cut_size: tuple[int, int], copy: Copy, book: FontBook, wanted: AdLayout | None,
+                 brand: BrandMark | None, busy: np.ndarray | None, defaults: TextSettings | None,
+                 badges: Badges) -> tuple[AdLayout, Geometry]:
     wanted = wanted or AdLayout()
     want = wanted.text
     base = defaults or TextSettings()
@@ -244,6 +310,7 @@ def auto_layout(fmt: AdFormat, cut_size: tuple[int, int], copy: Copy, book: Font
         positions = [p for p in prefer if p in positions] + [p for p in positions if p not in prefer]
     best: tuple[float, AdLayout, Geometry] | None = None
     failure: IntactError | None = None
+    no_corner = False
     for rank, position in enumerate(positions):
         align = want.align or DEFAULT_ALIGN[position]
         beside = position in ("left", "right")
@@ -268,21 +335,31 @@ def auto_layout(fmt: AdFormat, cut_size: tuple[int, int], copy: Copy, book: Font
                                   badges=badges)
                 if block is None:
                     continue
-                box = auto_product_box(position, live, aspect, block, gap)
-                if box is None:
+                largest = auto_product_box(position, live, aspect, block, gap)
+                if largest is None:
                     continue
                 text = replace_size(text, fmt, block.headline_px)
-                layout = replace(wanted, text=text, product=placement_request(box, fmt), logo=logo, template=template)
-                region = text_region(position, live, box, gap)
-                axis, top = place_block(position, block, region, live)
-                geometry = _decorated(Geometry(position, align, box, region, axis, top, block, None, block.notes,
-                                               panel_pad(fmt)), fmt, layout)
-                if brand is not None and brand.logo is not None and logo not in ("stack", "none"):
-                    geometry = resolve(fmt, layout, cut_size, copy, book, brand, badges)
+                for factor in STICKER_ROOM if tags_at(badges, "corner") else (1.0,):
+                    box = largest if factor == 1.0 else _shrunk(largest, factor)
+                    layout = replace(wanted, text=text, product=placement_request(box, fmt), logo=logo, template=template)
+                    region = text_region(position, live, box, gap)
+                    axis, top = place_block(position, block, region, live)
+                    geometry = _decorated(Geometry(position, align, box, region, axis, top, block, None, block.notes,
+                                                   panel_pad(fmt)), fmt, layout)
+                    if brand is not None and brand.logo is not None and logo not in ("stack", "none"):
+                        geometry = _resolve(fmt, layout, cut_size, copy, book, brand, badges)
+                    geometry = _with_sticker(geometry, fmt, layout, book, badges)
+                    if geometry is not None:
+                        break
+                if geometry is None:
+                    no_corner = True
+                    continue
             score = _score(fmt, geometry, busy, rank) - (0.2 * rank if prefer else 0.0)
             if best is None or score > best[0] + 1e-9:
                 best = (score, layout, geometry)
     if best is None:
+        if no_corner:
+            raise _NoCorner()
         raise failure or IntactError(
             f"There is no room for the text and the product together in the {fmt.name} format. Shorten the text.",
             key="ad_no_room_for_text", field="layout", format=fmt.name)
@@ -295,7 +372,7 @@ def replace_size(text: TextSettings, fmt: AdFormat, headline_px: int) -> TextSet
 
 
 def _sized(layout: AdLayout, fmt: AdFormat, book: FontBook, copy: Copy, brand: BrandMark | None, cut_size,
-           badges: tuple[str, ...] = ()) -> AdLayout:
+           badges: Badges = ()) -> AdLayout:
     """A layout whose text size is unset gets the largest size that fits beside the placed product."""
     if layout.text.size is not None:
         return layout

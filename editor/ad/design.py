@@ -29,7 +29,9 @@ from models.data_files import JsonFileError, parse_json, read_json_text
 LAYOUT_VERSION = 1
 LOGO_POSITIONS = ("stack", "top-left", "top-right", "bottom-left", "bottom-right", "none")
 BADGE_KINDS = ("discount", "new")  # "-18%" from the two prices; "NEW" for a headline announcing something new
-BADGE_PLACES = ("above", "none")  # a tag above the headline, or left out
+# A tag in a row above the headline, a tag right after the new price, a round sticker at the product's
+# top corner (or a free corner of the live area: editor.ad.badges), or left out.
+BADGE_PLACES = ("above", "beside", "corner", "none")
 ELEMENT_KINDS = ("headline", "subline", "price", "old_price", "badge", "cta", "logo", "brand", "product", "shadow", "panel")
 MAX_LAYOUT_BYTES = 256 * 1024
 
@@ -149,7 +151,7 @@ class AdLayout:
             product = PlacementRequest(**{k: float(v) for k, v in product.items()})
         badges = data.get("badges")
         if badges is not None and not isinstance(badges, dict):
-            raise _bad("'badges' must be an object: kind -> place (above or none).")
+            raise _bad(f"'badges' must be an object: kind -> place ({', '.join(BADGE_PLACES)}).")
         if data.get("elements") is not None and not isinstance(data.get("elements"), list):
             raise _bad("'elements' must be a list (it is written by a build and read back unchanged).")
         # "elements" describes what a build drew; it is recomputed on every build, so it is not an input.

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
+from editor.ad.badges import Sticker
 from editor.ad.colour import (
     MARGIN,
     MIN_CONTRAST,
@@ -83,15 +84,16 @@ def _region(geometry: Geometry, shape, pad: int) -> tuple[int, int, int, int]:
     return max(x0 - pad, 0), max(y0 - pad, 0), min(x1 + pad, w), min(y1 + pad, h)
 
 
-def _run_masks(line: Line, geometry: Geometry, book: FontBook, region) -> list[tuple[str, np.ndarray]]:
-    """(colour role, alpha float32 in region coordinates) for every run of the line, strikes included."""
+def _run_masks(line: Line, origin: tuple[int, int], book: FontBook, region) -> list[tuple[str, np.ndarray]]:
+    """(colour role, alpha float32 in region coordinates) for every run of the line, strikes
+    included; `origin` is where the line's coordinates start on the canvas (a block's axis and top)."""
     rx0, ry0, rx1, ry1 = region
     out = []
     for run in line.runs:
         font = book.font(run.size, run.weight)
         img = Image.new("L", (rx1 - rx0, ry1 - ry0), 0)
-        ox = geometry.axis + line.x + run.dx - rx0
-        oy = geometry.top + line.baseline - ry0
+        ox = origin[0] + line.x + run.dx - rx0
+        oy = origin[1] + line.baseline - ry0
         draw = ImageDraw.Draw(img)
         draw.text((ox, oy), run.text, font=font, fill=255, anchor="ls")
         if run.strike:
@@ -153,7 +155,7 @@ def plan_text(canvas: np.ndarray, geometry: Geometry, book: FontBook, palette: P
     for line in block.lines:
         if line.element in ("cta", "badge"):  # drawn on their own fill, not on the picture
             continue
-        for role, mask in _run_masks(line, geometry, book, region):
+        for role, mask in _run_masks(line, (geometry.axis, geometry.top), book, region):
             masks[role].append(mask)
     size = max(block.sizes.values())
     notes: list[str] = []
@@ -264,7 +266,7 @@ def render_text(canvas: np.ndarray, product_alpha: np.ndarray, plan: TextPlan, b
     per_element: dict[str, dict] = {}
     for line in block.lines:
         entry = per_element.setdefault(line.element, {"lines": [], "contrast": float("inf"), "runs": []})
-        for run, (role, mask) in zip(line.runs, _run_masks(line, g, book, region)):
+        for run, (role, mask) in zip(line.runs, _run_masks(line, (g.axis, g.top), book, region)):
             colour = _colour_of(role, c)
             drawn = _blend(drawn, colour, mask)
             entry["contrast"] = min(entry["contrast"], min_contrast_under(colour, under, mask, run.size))
@@ -273,11 +275,36 @@ def render_text(canvas: np.ndarray, product_alpha: np.ndarray, plan: TextPlan, b
                                "box": [g.axis + line.left, g.top + line.top, g.axis + line.right, g.top + line.bottom]})
     out = canvas.copy()
     out[ry0:ry1, rx0:rx1] = np.clip(drawn + 0.5, 0, 255).astype(np.uint8)
+    if g.sticker is not None:
+        _draw_sticker(out, g.sticker, c, book, per_element.setdefault("badge", {"lines": [], "contrast": float("inf"),
+                                                                                "runs": []}))
     if brand is not None and brand.logo is not None:
         for box in (_abs(g, block.logo), g.logo_box):
             if box is not None:
                 _paste_logo(out, brand.logo, box)
     return out, _report(canvas, product_alpha, plan, per_element)
+
+
+def _draw_sticker(out: np.ndarray, sticker: Sticker, c: Colours, book: FontBook, entry: dict) -> None:
+    """Round tags in the button's colour with their text, drawn in place on `out`; what was drawn
+    (lines, runs, the contrast measured under the glyphs) goes into the badge element's `entry`."""
+    h, w = out.shape[:2]
+    x0, y0, x1, y1 = sticker.box()
+    region = (max(x0 - 2, 0), max(y0 - 2, 0), min(x1 + 2, w), min(y1 + 2, h))
+    rx0, ry0, rx1, ry1 = region
+    layer = out[ry0:ry1, rx0:rx1].astype(np.float32)
+    for box in sticker.boxes():
+        layer = _blend(layer, c.button, _shape_mask(box, region, 0.5))
+    under = np.clip(np.round(layer), 0, 255)
+    drawn = under.copy()
+    line = sticker.line
+    for run, (role, mask) in zip(line.runs, _run_masks(line, (0, 0), book, region)):
+        colour = _colour_of(role, c)
+        drawn = _blend(drawn, colour, mask)
+        entry["contrast"] = min(entry["contrast"], min_contrast_under(colour, under, mask, run.size))
+        entry["runs"].append(run)
+    entry["lines"].append({"text": " ".join(r.text for r in line.runs), "box": [line.left, line.top, line.right, line.bottom]})
+    out[ry0:ry1, rx0:rx1] = np.clip(drawn + 0.5, 0, 255).astype(np.uint8)
 
 
 def _abs(g: Geometry, box) -> tuple[int, int, int, int] | None:
@@ -295,9 +322,13 @@ def _report(canvas: np.ndarray, product_alpha: np.ndarray, plan: TextPlan, per_e
         boxes = np.array([ln["box"] for ln in entry["lines"]])
         x0, y0 = boxes[:, 0].min(), boxes[:, 1].min()
         x1, y1 = boxes[:, 2].max(), boxes[:, 3].max()
-        frame = plan.panel_box or (x0, y0, x1, y1)
-        fx0, fy0, fx1, fy1 = (max(int(v), 0) for v in frame)
-        over_product = product_alpha[fy0:fy1, fx0:fx1] > 0.02
+        # Product pixels under the element: under its panel, else under each of its lines (a badge's
+        # tags may sit apart, above the headline and as a sticker: the box around both is not the element).
+        frames = [plan.panel_box] if plan.panel_box is not None else [ln["box"] for ln in entry["lines"]]
+        covered = [product_alpha[max(int(b[1]), 0):max(int(b[3]), 0), max(int(b[0]), 0):max(int(b[2]), 0)] > 0.02
+                   for b in frames]
+        over_pixels = sum(int(part.sum()) for part in covered)
+        over_area = sum(part.size for part in covered)
         main = entry["runs"][-1]
         colour = _colour_of(main.colour, c)
         reports.append({
@@ -313,8 +344,8 @@ def _report(canvas: np.ndarray, product_alpha: np.ndarray, plan: TextPlan, per_e
             "button_color": to_hex(c.button) if name in ("cta", "badge") else None,
             "strike": any(r.strike for r in entry["runs"]),
             "contrast_ratio": round(float(entry["contrast"]), 3),
-            "product_overlap_pixels": int(over_product.sum()),
-            "product_overlap": round(float(over_product.mean()) if over_product.size else 0.0, 6),
+            "product_overlap_pixels": over_pixels,
+            "product_overlap": round(over_pixels / over_area, 6) if over_area else 0.0,
             # unreadability on the background, and mean saliency under the text (inside the canvas:
             # a box reaching past its edge would slice nothing and report NaN, which cannot be saved)
             "mean_gradient": _mean_inside(grad, x0, y0, x1, y1),
@@ -356,6 +387,7 @@ def describe_elements(g: Geometry, book: FontBook, logo_box=None, shadow_box=Non
                 entry["text"] += " " + run.text
                 entry["box"] = [min(entry["box"][0], rect[0]), min(entry["box"][1], rect[1]),
                                 max(entry["box"][2], rect[2]), max(entry["box"][3], rect[3])]
+    tags = iter(zip(g.block.badges, g.block.badge_places))
     for line in g.block.lines:
         if line.element == "cta":
             run = line.runs[0]
@@ -363,11 +395,17 @@ def describe_elements(g: Geometry, book: FontBook, logo_box=None, shadow_box=Non
             out.append({"kind": "cta", "text": run.text,
                         "box": [g.axis + line.left, g.top + line.top, g.axis + line.right, g.top + line.bottom],
                         "font": {"family": src.family, "style": src.style, "size": run.size}})
-        elif line.element == "badge":  # one line of tags: each its own element, in its own pill
-            for run, tag in zip(line.runs, g.block.badges):
+        elif line.element == "badge":  # a row of tags: each its own element, in its own pill
+            for run in line.runs:
+                tag, place = next(tags)
                 src = book.source(run.weight)
-                out.append({"kind": "badge", "text": run.text, "box": list(_abs(g, tag)),
+                out.append({"kind": "badge", "text": run.text, "place": place, "box": list(_abs(g, tag)),
                             "font": {"family": src.family, "style": src.style, "size": run.size}})
+    if g.sticker is not None:
+        for run, box in zip(g.sticker.line.runs, g.sticker.boxes()):
+            src = book.source(run.weight)
+            out.append({"kind": "badge", "text": run.text, "place": "corner", "box": list(box),
+                        "font": {"family": src.family, "style": src.style, "size": run.size}})
     for box in (_abs(g, g.block.logo), logo_box):
         if box is not None:
             out.append({"kind": "logo", "box": [int(v) for v in box]})

@@ -202,7 +202,8 @@ class Block:
     right: int
     height: int
     notes: tuple[str, ...] = field(default_factory=tuple)
-    badges: tuple[Pill, ...] = ()  # the badge tags above the headline, in order
+    badges: tuple[Pill, ...] = ()  # the badge tags in the block (above the headline, beside the price), in order
+    badge_places: tuple[str, ...] = ()  # "above" or "beside", one per tag in `badges`
 
     @property
     def width(self) -> int:
@@ -321,10 +322,66 @@ def _run_gap(size: int) -> int:
     return round(0.4 * size)
 
 
+def tags_at(badges: tuple[tuple[str, str], ...], place: str) -> tuple[str, ...]:
+    """The texts of the badges (text, place) that go at `place`: "above", "beside" or "corner"."""
+    return tuple(text for text, where in badges if where == place)
+
+
+def badge_size(sizes: dict) -> int:
+    """A tag's type size: just under the button's, so a tag never outshouts the call to action."""
+    return max(7, round(sizes["cta"] * 0.95))
+
+
+TAG_HEIGHT, STICKER_HEIGHT = 1.75, 2.6  # a tag's height, times its type size (a sticker's text sits in a circle)
+
+
+def tag_height(size: int, round_tags: bool = False) -> int:
+    return round(size * (STICKER_HEIGHT if round_tags else TAG_HEIGHT))
+
+
+def _tag_widths(texts: tuple[str, ...], book: FontBook, size: int, round_tags: bool) -> list[int]:
+    """Each tag's width; round tags are circles of one diameter, wide enough for the longest text."""
+    pad = round((0.55 if round_tags else 0.7) * size)
+    widths = [round(book.length(size, WEIGHTS["badge"], t)) + 2 * pad for t in texts]
+    return [max(*widths, tag_height(size, True))] * len(widths) if round_tags else widths
+
+
+def _tag_gap(size: int) -> int:
+    return round(0.45 * size)
+
+
+def tag_row_width(texts: tuple[str, ...], book: FontBook, size: int, round_tags: bool = False) -> int:
+    widths = _tag_widths(texts, book, size, round_tags)
+    return sum(widths) + _tag_gap(size) * (len(widths) - 1)
+
+
+def tag_row(texts: tuple[str, ...], book: FontBook, size: int, x: int, y: int, metrics: _Metrics | None = None,
+            exact: bool = True, round_tags: bool = False) -> tuple[list[Pill], Line]:
+    """Tags side by side from (x, y), their top-left, each text centred in its own pill (a circle
+    when `round_tags`: a sticker): the pills and one "badge" line with one run per tag."""
+    weight = WEIGHTS["badge"]
+    asc, desc = (metrics or _Metrics(book)).ascent_descent(weight, size)
+    widths = _tag_widths(texts, book, size, round_tags)
+    ph = widths[0] if round_tags else tag_height(size)
+    pills: list[Pill] = []
+    origins: list[int] = []
+    for text, pw in zip(texts, widths):
+        box = _extent(book, size, weight, text, exact)
+        pills.append(Pill(x, y, x + pw, y + ph))
+        origins.append(x + round((pw - (box.right - box.left)) / 2) - box.left)
+        x += pw + _tag_gap(size)
+    runs = tuple(Run(text, weight, size, "button", o - origins[0]) for text, o in zip(texts, origins))
+    baseline = y + round((ph + asc - desc) / 2)
+    return pills, Line("badge", runs, origins[0], baseline, pills[0].left, pills[-1].right, y, y + ph)
+
+
 def build_block(copy: Copy, sizes: dict, headline_px: int, book: FontBook, align: str, emphasis: str,
                 max_width: float, brand: BrandMark | None, short_side: int, char_break: bool = False,
-                exact: bool = True, badges: tuple[str, ...] = ()) -> Block | None:
+                exact: bool = True, badges: tuple[tuple[str, str], ...] = ()) -> Block | None:
     """The block at these sizes, or None when an element cannot break into its line budget.
+    `badges` are (text, place) pairs: "above" tags make a row over the headline, "beside" tags
+    follow the new price on its row (or sit right under it); "corner" stickers are not part of
+    the block (the composition places them beside the product).
     `exact` False measures lines by their advance instead of their ink (for the size search)."""
     element_rows = _rows(copy, sizes, book, emphasis, max_width, char_break)
     if element_rows is None:
@@ -357,30 +414,23 @@ def build_block(copy: Copy, sizes: dict, headline_px: int, book: FontBook, align
             y = asc + desc
         first = False
     badge_pills: list[Pill] = []
-    if badges:  # tags in a row above the headline, drawn like small buttons
-        size = max(7, round(sizes["cta"] * 0.95))
-        weight = WEIGHTS["badge"]
-        asc, desc = metrics.ascent_descent(weight, size)
-        pad, ph, between = round(0.7 * size), round(size * 1.75), round(0.45 * size)
-        widths = [round(book.length(size, weight, t)) + 2 * pad for t in badges]
-        total = sum(widths) + between * (len(widths) - 1)
+    badge_places: list[str] = []
+    beside = tags_at(badges, "beside")
+    above = tags_at(badges, "above")
+    if beside and not (copy.price or copy.old_price):  # nothing to stand beside: the tags go above
+        above, beside = above + beside, ()
+    tag_size = badge_size(sizes)
+    if above:  # tags in a row above the headline, drawn like small buttons
+        total = tag_row_width(above, book, tag_size)
         if total > max_width:
             return None
         if not first:
             y += round(0.8 * base)
-        x = 0 if align == "left" else -(total // 2)
-        runs: list[Run] = []
-        origins: list[int] = []
-        for text, pw in zip(badges, widths):  # one line, one run per tag, each centred in its pill
-            box = _extent(book, size, weight, text, exact)
-            badge_pills.append(Pill(x, y, x + pw, y + ph))
-            origins.append(x + round((pw - (box.right - box.left)) / 2) - box.left)
-            x += pw + between
-        runs = [Run(text, weight, size, "button", o - origins[0]) for text, o in zip(badges, origins)]
-        baseline = y + round((ph + asc - desc) / 2)
-        lines.append(Line("badge", tuple(runs), origins[0], baseline, badge_pills[0].left, badge_pills[-1].right,
-                          y, y + ph))
-        y += ph
+        pills, line = tag_row(above, book, tag_size, 0 if align == "left" else -(total // 2), y, metrics, exact)
+        lines.append(line)
+        badge_pills += pills
+        badge_places += ["above"] * len(pills)
+        y = line.bottom
         first = False
     for role, rows in element_rows:
         if not first:
@@ -400,6 +450,7 @@ def build_block(copy: Copy, sizes: dict, headline_px: int, book: FontBook, align
             lines.append(Line("cta", (Run(text, weight, size, colour, 0),), tx, baseline, px0, px0 + pw, y, y + ph))
             y += ph
             continue
+        element_lines: list[Line] = []
         for i, row in enumerate(rows):
             size = max(r[2] for r in row)
             weight = row[-1][1]
@@ -407,19 +458,45 @@ def build_block(copy: Copy, sizes: dict, headline_px: int, book: FontBook, align
             if i == 0:
                 baseline = y + asc
             else:
-                baseline = lines[-1].baseline + round(size * LEADING[role])
+                baseline = element_lines[-1].baseline + round(size * LEADING[role])
             runs, box = _place_rows(row, book, exact)
-            x = -box.left if align == "left" else -round((box.left + box.right) / 2)
+            # Tags beside the price follow its last row (the new price) when the row has room for them.
+            tail = 0
+            if role == "price" and beside and i == len(rows) - 1:
+                # no taller than the price's ink, so the row keeps its height
+                beside_size = min(tag_size, max(7, int((max(asc, -box.top) + max(desc, box.bottom)) / TAG_HEIGHT)))
+                room = box.right - box.left + _run_gap(size) + tag_row_width(beside, book, beside_size)
+                tail = room - (box.right - box.left) if room <= max_width else 0
+            x = -box.left if align == "left" else -round((box.left + box.right + tail) / 2)
             # The box holds the reference Hangul height and any ink beyond it (a comma's tail).
-            lines.append(Line(role, tuple(runs), x, baseline, x + box.left, x + box.right,
-                              baseline - max(asc, -box.top), baseline + max(desc, box.bottom)))
-        y = lines[-1].bottom
+            line = Line(role, tuple(runs), x, baseline, x + box.left, x + box.right,
+                        baseline - max(asc, -box.top), baseline + max(desc, box.bottom))
+            element_lines.append(line)
+            if tail:  # the tags' pills centred on the price's ink height
+                pills, tags = tag_row(beside, book, beside_size, line.right + _run_gap(size),
+                                      round((line.top + line.bottom - tag_height(beside_size)) / 2), metrics, exact)
+                element_lines.append(tags)
+                badge_pills += pills
+                badge_places += ["beside"] * len(pills)
+                beside = ()
+        if role == "price" and beside:  # no room on the price's row: the tags go right under it
+            total = tag_row_width(beside, book, tag_size)
+            if total > max_width:
+                return None
+            top = max(ln.bottom for ln in element_lines) + round(0.5 * base)
+            pills, tags = tag_row(beside, book, tag_size, 0 if align == "left" else -(total // 2), top, metrics, exact)
+            element_lines.append(tags)
+            badge_pills += pills
+            badge_places += ["beside"] * len(pills)
+        lines += element_lines
+        y = max(ln.bottom for ln in element_lines)
     if not lines and logo is None:
         return None
     spans = [(ln.left, ln.right) for ln in lines] + ([(logo.left, logo.right)] if logo else [])
     left = min(a for a, _ in spans)
     right = max(b for _, b in spans)
-    return Block(align, headline_px, dict(sizes), tuple(lines), pill, logo, left, right, y, badges=tuple(badge_pills))
+    return Block(align, headline_px, dict(sizes), tuple(lines), pill, logo, left, right, y, badges=tuple(badge_pills),
+                 badge_places=tuple(badge_places))
 
 
 def _candidate_sizes(hi: float, lo: float) -> list[int]:
@@ -433,7 +510,7 @@ def _candidate_sizes(hi: float, lo: float) -> list[int]:
 
 def fit_block(copy: Copy, book: FontBook, fmt: AdFormat, max_width: float, max_height: float, *, align: str = "left",
               emphasis: str = "accent", brand: BrandMark | None = None, headline_px: int | None = None,
-              badges: tuple[str, ...] = ()) -> Block | None:
+              badges: tuple[tuple[str, str], ...] = ()) -> Block | None:
     """The best block that fits `max_width` × `max_height` (pixels of this canvas), or None.
 
     Preference: a one-line headline at a size not below the format's one-line minimum; else the

@@ -494,7 +494,8 @@ class AdWorkflow:
             font_key = text_family or family_key(book.source("regular").family)
             drawn, missing = copy.without_missing(book)
             earned = drawn.badge_texts()
-            badges = tuple(earned[k] for k in ("new", "discount") if k in earned and wanted.badge_place(k) == "above")
+            badges = tuple((earned[k], wanted.badge_place(k)) for k in ("new", "discount")
+                           if k in earned and wanted.badge_place(k) != "none")
             mark = brand.mark(fmt) if brand is not None else None
             bg = None
             if source.kind != "around-product":

@@ -45,3 +45,21 @@ def test_suggested_colours_are_squares_without_near_duplicates_or_anything_but_c
     squares = swatches(["#381100", "#381101"])
     assert squares.count("<span") == 1 and "background:#381100" in squares
     assert swatches([]) == "—"
+
+
+def test_the_badge_control_shows_where_the_badges_are_and_moves_them_all():
+    from dataclasses import replace
+
+    built = replace(BUILT, badges=(("new", "above"), ("discount", "beside")))
+    values = list(layout_values(built))
+    assert values[10] == "beside"  # the discount badge's place (the one a shop owner moves most)
+    assert layout_from_controls(built, *values) == built  # shown as it is: each badge keeps its own place
+    values[10] = "corner"
+    moved = layout_from_controls(built, *values)
+    assert dict(moved.badges) == {"new": "corner", "discount": "corner"}
+    assert moved.text == built.text and moved.product == built.product  # only the badges moved
+    values[10] = "none"
+    assert dict(layout_from_controls(built, *values).badges) == {"new": "none", "discount": "none"}
+    # A layout whose copy earned no badge yet: the place is kept for the badges it will earn.
+    assert dict(layout_from_controls(BUILT, *(list(layout_values(BUILT))[:10] + ["corner"])).badges) == {
+        "discount": "corner", "new": "corner"}

@@ -8,9 +8,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
+from PIL import Image
 
+from editor.ad import AdWorkflow, grounding, templates
 from editor.ad import backgrounds as bglib
-from editor.ad import grounding, templates
 from editor.ad.colour import parse_hex, to_hex
 from editor.ad.composite import composite, light_direction, place_product, requested_placement, shadow_map
 from editor.ad.composition import Geometry, auto_layout
@@ -27,6 +28,18 @@ from editor.ad.typography import Copy
 @pytest.fixture(scope="session")
 def catalogue() -> FontCatalogue:
     return FontCatalogue()
+
+
+@pytest.fixture(scope="module")
+def workflow():
+    """One AdWorkflow per test module (its node cache is shared by the module's builds)."""
+    return AdWorkflow()
+
+
+@pytest.fixture(scope="module")
+def coffee_png(coffee):
+    """The coffee cut-out as the RGBA picture a user would upload (its alpha is kept)."""
+    return Image.fromarray(coffee.rgba, "RGBA")
 
 
 @pytest.fixture(scope="session")
@@ -79,7 +92,8 @@ def build_ad(fmt, cut: CutOut, texts: dict, catalogue: FontCatalogue, backdrop: 
     bg = background if background is not None else bglib.render_backdrop(look, fmt.size, palette, view)
     copy, _ = raw.without_missing(book)
     earned = copy.badge_texts()
-    badges = tuple(earned[k] for k in ("new", "discount") if k in earned and wanted.badge_place(k) == "above")
+    badges = tuple((earned[k], wanted.badge_place(k)) for k in ("new", "discount")
+                   if k in earned and wanted.badge_place(k) != "none")
     pixels = bg.reshape(-1, 3)[:: max(1, bg.size // 3 // 20000)]
     accent = wanted.text.accent or (to_hex(look.accent) if look.accent else to_hex(accent_colour(palette, pixels) or palette.accent))
     mark = brand.mark(fmt) if brand is not None else None

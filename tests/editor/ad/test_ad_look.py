@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from editor.ad import AdLayout, AdRequest, AdWorkflow, grounding
+from editor.ad import AdLayout, AdRequest, grounding
 from editor.ad import backgrounds as bglib
 from editor.ad.colour import parse_hex, to_lab
 from editor.ad.composite import PlacementRequest, place_product, requested_placement, shadow_map
@@ -21,16 +21,6 @@ from editor.ad.typography import Copy
 
 COPY = dict(headline="가을 신메뉴 출시", subline="따뜻한 한 잔의 여유", price="5,500원 → 4,500원", cta="지금 주문하기")
 TEXT_KINDS = ("headline", "subline", "price", "old_price", "badge", "cta", "logo", "brand")
-
-
-@pytest.fixture(scope="module")
-def workflow():
-    return AdWorkflow()
-
-
-@pytest.fixture(scope="module")
-def coffee_png(coffee):
-    return Image.fromarray(coffee.rgba, "RGBA")
 
 
 def _placed(cut, fmt_name="instagram-square", height=0.5):

@@ -108,3 +108,21 @@ def test_design_numbers_give_different_templates_with_the_same_copy(photos, tmp_
     assert main(["ad", "--product", str(photos["jam.png"]), "--headline", "h", "--design", "0",
                  "--out", str(tmp_path / "bad"), "--output-dir", str(tmp_path / "outputs")]) == 2
     assert "design number counts from 1" in capsys.readouterr().err
+
+
+def test_badges_are_moved_through_the_layout_file(photos, tmp_path, capsys):
+    common = ["ad", "--product", str(photos["jam.png"]), "--headline", "신메뉴 딸기잼", "--price", "5,500원 → 4,500원",
+              "--format", "square", "--output-dir", str(tmp_path / "outputs")]
+    mine = tmp_path / "mine.json"
+    mine.write_text(json.dumps({"formats": {"square": {"badges": {"discount": "beside", "new": "corner"}}}}),
+                    encoding="utf-8")
+    assert main([*common, "--out", str(tmp_path / "ads"), "--layout", str(mine), "--report", str(tmp_path / "r.json")]) == 0
+    square = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["formats"]["instagram-square"]
+    assert square["layout"]["badges"] == {"new": "corner", "discount": "beside"}
+    places = {e["text"]: e["place"] for e in square["layout"]["elements"] if e["kind"] == "badge"}
+    assert places["-18%"] == "beside" and places["NEW"] in ("corner", "above")
+    mine.write_text(json.dumps({"formats": {"square": {"badges": {"discount": "sideways"}}}}), encoding="utf-8")
+    capsys.readouterr()
+    assert main([*common, "--out", str(tmp_path / "bad"), "--layout", str(mine)]) == 2
+    err = capsys.readouterr().err
+    assert "sideways" in err and "--layout" in err and err.count("\n") == 1
