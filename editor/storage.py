@@ -298,6 +298,15 @@ class OutputStore:
         """The path of a new, empty file beside the job folders, for a result too large to hold in
         memory: write it, then save it (`JobFile.written`) inside the block. Whatever has not been
         saved when the block ends (a failure, a cancel, a job that saves nothing) is removed."""
+        path = self.scratch_path(suffix)
+        try:
+            yield path
+        finally:
+            path.unlink(missing_ok=True)  # saved: already renamed into its job folder
+
+    def scratch_path(self, suffix: str = "") -> Path:
+        """A new, empty scratch file beside the job folders that the caller removes itself (serving
+        hands pictures between processes this way); one a killed process left is swept once stale."""
         try:
             self.jobs_dir.mkdir(parents=True, exist_ok=True)
             fd, name = tempfile.mkstemp(prefix=".scratch-", suffix=suffix, dir=self.jobs_dir)
@@ -307,11 +316,7 @@ class OutputStore:
                 raise
             raise problem from exc
         os.close(fd)
-        path = Path(name)
-        try:
-            yield path
-        finally:
-            path.unlink(missing_ok=True)  # saved: already renamed into its job folder
+        return Path(name)
 
     def _append_history(self, entry: dict) -> None:
         line = json.dumps(entry, ensure_ascii=False, sort_keys=True).encode("utf-8") + b"\n"

@@ -10,6 +10,13 @@ methods with the same requests and `JobContext`s:
   of the session's earlier inversions, so a replica that never saw it can say the replica changed.
 - `cancel(session)` goes to the replica holding the session (same multiplexed id); if it cannot
   reach the job there, the job's stream is closed, which stops it at its next step.
+- pictures travel as files in the shared output folder, never through Ray (`serving.pictures`):
+  the request's big pictures are written there for the replica (and removed when the job ends); the
+  outcome comes back with the saved job's paths and the report, and its pictures are read from the
+  saved files when the UI first uses them (the ones not saved, as scratch files read and removed
+  at once; an edit's `before` and `mask` from the request, as the job read them).
+- `prepare_select(image, session)` prepares a photo for tap to select on the replica that will
+  answer the session's taps (the same multiplexed id).
 - a replica lost before the job started saving (killed, restarted, its node gone) is replaced:
   the job is sent again and runs on another replica, inverting again where it must.
 - the gallery (`saved_results`, `delete_result`) is read here from the output folder that every
@@ -25,6 +32,7 @@ import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -33,6 +41,7 @@ from editor.studio import JobCancelled, JobContext, Studio, StudioConfig
 from editor.studio.context import RunningJobs
 from editor.studio.studio import _ad_model_task
 from models.vocabulary import KV_EDIT
+from serving import pictures
 from serving.wire import Failed, Finished, Job, Served, Step
 
 log = logging.getLogger("intact.serving")
@@ -106,10 +115,23 @@ class StudioClient:
     def select(self, request, context: JobContext | None = None):
         return self._run("select", request, context)
 
-    def prepare_select(self, image) -> bool:
-        """Nothing to do here: a tap goes to whichever CPU replica is free, so a photo prepared on
-        one replica would not help the tap; the replica that gets the first tap prepares it then."""
-        return False
+    def prepare_select(self, image, session: str | None = None) -> bool:
+        """Prepare the photo on the replica that will answer the session's taps: sent with the
+        session's id as its taps are (the CPU replicas when there are some), it makes that replica
+        hold the session, so the first tap finds the photo prepared. A replica lost or too slow to
+        answer only means the first tap prepares the photo itself: False then."""
+        handle = self._handle_for("select", None)
+        if session is not None:
+            handle = handle.options(multiplexed_model_id=session)
+        with self._sent_as_files(image) as sent:
+            try:
+                answer = handle.prepare_select.remote(sent).result(timeout_s=ASK_TIMEOUT_S)
+            except (*replica_lost_errors(), TimeoutError):
+                log.warning("could not reach a replica to prepare a photo for tap to select", exc_info=True)
+                return False
+        if isinstance(answer, Failed):
+            raise answer.error
+        return bool(answer.outcome)
 
     def make_ad(self, request, context: JobContext | None = None):
         return self._run("make_ad", request, context)
@@ -192,12 +214,13 @@ class StudioClient:
         handle = self._handle_for(kind, request)
         if ctx.session is not None:
             handle = handle.options(multiplexed_model_id=ctx.session)
-        with self._running.running(ctx.session, _Running(ctx, handle)) as running:
+        with self._running.running(ctx.session, _Running(ctx, handle)) as running, \
+                self._sent_as_files(request) as sent:
             for attempt in range(self.retries + 1):
-                job = Job.of(kind, request, ctx, self._earlier_inversions(ctx.session))
+                job = Job.of(kind, sent, ctx, self._earlier_inversions(ctx.session))
                 saving = [False]
                 try:
-                    return self._follow(handle.options(stream=True).run.remote(job), running, saving)
+                    return self._follow(handle.options(stream=True).run.remote(job), running, saving, request)
                 except replica_lost_errors() as exc:
                     # Resend only when nothing of the job can have been saved: a retry must never
                     # save a result twice.
@@ -212,7 +235,18 @@ class StudioClient:
                                           "minute.", key="replicas_restarting") from None
                     log.warning("replica lost during a %s job (%s); sending it again", kind, type(exc).__name__)
 
-    def _follow(self, stream, running: _Running, saving: list[bool]):
+    @contextmanager
+    def _sent_as_files(self, request):
+        """The request with its big pictures written as files in the shared output folder
+        (`serving.pictures`): the replica maps them instead of receiving them through Ray. They are
+        this front end's: removed when the job ends (retries on another replica read them again)."""
+        packing = pictures.Packing(self._gallery.store, owned=False)
+        try:
+            yield packing.pack(request)
+        finally:
+            packing.discard()
+
+    def _follow(self, stream, running: _Running, saving: list[bool], request):
         ctx = running.ctx
         for event in stream:
             if isinstance(event, Step):
@@ -228,8 +262,11 @@ class StudioClient:
                         stream.cancel()
                         raise
             elif isinstance(event, Finished):
-                self._note(ctx.session, event)
-                return event.outcome
+                # The pictures are files in the shared output folder: opened (saved ones are read
+                # from disk when first used), scratch files mapped and removed.
+                outcome = pictures.unpack(event.outcome, request)
+                self._note(ctx.session, event.served, outcome)
+                return outcome
             elif isinstance(event, Failed):
                 self._served = event.served
                 raise event.error
@@ -252,13 +289,13 @@ class StudioClient:
             log.warning("could not reach the replica to cancel a job", exc_info=True)
             return False
 
-    def _note(self, session: str | None, finished: Finished) -> None:
+    def _note(self, session: str | None, served: Served, outcome) -> None:
         """Remember what the answer says: the session's inversions, the replica's memory plan."""
-        self._served = finished.served
-        report = getattr(finished.outcome, "report", None)
+        self._served = served
+        report = getattr(outcome, "report", None)
         if not isinstance(report, dict):
             return
-        report["served_by"] = finished.served.replica
+        report["served_by"] = served.replica
         if report.get("memory_plan"):
             self.last_plan = report["memory_plan"]
         if session is not None and str(report.get("inversion", "")).startswith(HOLDS_INVERSION):

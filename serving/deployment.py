@@ -13,7 +13,7 @@ why (`recomputed (replica changed)` or `recomputed (evicted to make room)`).
 A job is a streaming call: `run(job)` yields a `Step` per progress report while the job runs in a
 worker thread, then `Finished` or `Failed`. Closing the stream early (the front end cancelled, or
 went away) stops the job at its next step; `cancel(session)`, routed by the same multiplexed id,
-reaches it too.
+reaches it too. Pictures come and go as files in the shared output folder (`serving.pictures`).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from ray import serve
 
 from editor.errors import InputError, IntactError
 from editor.studio import Studio, StudioConfig
+from serving import pictures
 from serving.wire import Failed, Finished, Job, Served, Step
 
 # What a front end may ask any replica (cheap, loads no diffusion model): its machine's view of
@@ -85,19 +86,40 @@ class StudioDeployment:
         ctx = job.context(progress)
         work = loop.run_in_executor(self._pool, self._work, job, ctx)
         work.add_done_callback(lambda _: events.put_nowait(None))  # after every step it reported
+        handed = False
         try:
             while (event := await events.get()) is not None:
                 yield event
-            yield work.result()
+            answer = work.result()
+            handed = True  # from here the answer's files are the front end's to read and remove
+            yield answer
         finally:
             ctx.cancel.set()  # the stream ended early: stop the job at its next step
+            if not handed:  # the answer will never be read: its scratch files go when it is made
+                work.add_done_callback(_discard_answer)
 
     def _work(self, job: Job, ctx) -> Finished | Failed:
+        return self._answer(lambda request: getattr(self.studio, job.kind)(request, ctx), job.request, job.kind)
+
+    def _answer(self, call, request, kind: str) -> Finished | Failed:
+        """`call(request)` on this replica's Studio, its request's pictures read from their files and
+        its outcome's pictures written as files (`serving.pictures`); a failure as `Failed`."""
         try:
-            outcome = getattr(self.studio, job.kind)(job.request, ctx)
+            outcome = call(pictures.unpack(request))
+            packed = pictures.pack_answer(outcome, self.studio.store, kind)
         except Exception as exc:  # noqa: BLE001 - sent back whole; the front end raises it
             return Failed(_sendable(exc), self.served())
-        return Finished(outcome, self.served())
+        return Finished(packed, self.served())
+
+    async def prepare_select(self, image) -> Finished | Failed:
+        """Prepare a photo for tap to select here (`Studio.prepare_select`). Sent with the session's
+        id, like its taps: the session is held here from now on, so its taps come to this replica
+        and find the photo prepared."""
+        session = serve.get_multiplexed_model_id() or None
+        if session is not None:
+            await self._hold_session(session)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._answer, self.studio.prepare_select, image, "prepare_select")
 
     def served(self) -> Served:
         return Served(self.replica, self.studio.resident(), self.studio.last_plan)
@@ -141,6 +163,15 @@ def keep_replica_server_on_loopback() -> None:
 
     bind_on_loopback.on_loopback = True
     replica.add_port_to_grpc_server = bind_on_loopback
+
+
+def _discard_answer(work) -> None:
+    """A job's answer that no front end will read: the scratch files it holds are removed."""
+    if work.cancelled() or work.exception() is not None:
+        return
+    answer = work.result()
+    if isinstance(answer, Finished):
+        pictures.discard(answer.outcome)
 
 
 def _sendable(exc: Exception) -> Exception:

@@ -1,10 +1,11 @@
 """What crosses between the front end and a Studio replica: plain, picklable messages.
 
-A job goes out as one `Job` (the request as it is: requests are plain data, pictures as arrays, PIL
-images or bytes). It comes back as a stream: a `Step` for each progress report of the job (the
-replica cannot call the front end's progress callback, so it sends what it would have been called
-with), then one `Finished` with the outcome or one `Failed` with the error. A `JobContext` itself
-never crosses: its progress callback and cancel event belong to the process that made them.
+A job goes out as one `Job` (the request: plain data, its big pictures as files in the shared
+output folder, `serving.pictures`). It comes back as a stream: a `Step` for each progress report of
+the job (the replica cannot call the front end's progress callback, so it sends what it would have
+been called with), then one `Finished` with the outcome or one `Failed` with the error. A
+`JobContext` itself never crosses: its progress callback and cancel event belong to the process
+that made them. No message holds a picture: a 36 MP job's `Finished` is a few kilobytes.
 """
 
 from __future__ import annotations
@@ -61,7 +62,10 @@ class Served:
 
 @dataclass(frozen=True)
 class Finished:
-    outcome: Any  # the Studio's outcome (EditOutcome, ...), pictures and all
+    """The job's outcome as the Studio returned it, with its pictures as files (`serving.pictures`):
+    the report, the saved job's paths, and where each picture is (the front end reads them there)."""
+
+    outcome: Any
     served: Served
 
 

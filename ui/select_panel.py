@@ -137,7 +137,10 @@ def build_select_panel(services, editor, client_state) -> dict:
         invert = gr.Checkbox(False, label=t("select.invert"), elem_id="select-invert")
     adjust = [grow, feather, invert]
 
-    def session_of(client) -> str | None:
+    def session_of(client, request=None) -> str | None:
+        """The browser session's id (its taps and the preparation go to the same replica by it)."""
+        if request is not None and hasattr(client, "session_id"):
+            return client.session_id(request)
         return getattr(client, "session", None)
 
     def shown(state: SelectState, lang: str, line: str):
@@ -154,11 +157,12 @@ def build_select_panel(services, editor, client_state) -> dict:
         state = SelectState(picture)
         return shown(state, lang, "")
 
-    def on_prepare(state):
+    def on_prepare(state, client, request: gr.Request):
         """Right after the photo is shown: prepare it, so the first tap answers like the next ones
-        (a tap meanwhile waits for this preparation instead of repeating it)."""
+        (a tap meanwhile waits for this preparation instead of repeating it); under serving, on the
+        replica that will answer this session's taps."""
         if state.picture is not None:
-            services.studio.prepare_select(state.picture)  # a serving client prepares on the first tap
+            services.studio.prepare_select(state.picture, session_of(client, request))
 
     def on_tap(state, client, is_negative, grow, feather, invert, evt: gr.SelectData, request: gr.Request):
         lang = lang_of(request)
@@ -168,7 +172,7 @@ def build_select_panel(services, editor, client_state) -> dict:
         state.taps.append((float(x), float(y), not is_negative))
         try:
             with user_errors(lang):
-                line = run_selection(services.studio, session_of(client), state, grow, feather, invert)
+                line = run_selection(services.studio, session_of(client, request), state, grow, feather, invert)
         except gr.Error:
             state.taps.pop()  # a refused tap leaves the selection as it was
             raise
@@ -184,7 +188,7 @@ def build_select_panel(services, editor, client_state) -> dict:
         elif undo_last and state.taps:
             state.taps.pop()
         with user_errors(lang):
-            line = run_selection(services.studio, session_of(client), state, grow, feather, invert)
+            line = run_selection(services.studio, session_of(client, request), state, grow, feather, invert)
         return shown(state, lang, line)
 
     def on_undo(state, client, grow, feather, invert, request: gr.Request):
@@ -201,7 +205,7 @@ def build_select_panel(services, editor, client_state) -> dict:
 
     outputs = [state, view, status]
     start.click(on_start, [state, editor], outputs, api_visibility="private").then(
-        on_prepare, [state], None, api_visibility="private", show_progress="hidden")
+        on_prepare, [state, client_state], None, api_visibility="private", show_progress="hidden")
     # Every tap counts (a tap during a running selection waits for it, then runs).
     view.select(on_tap, [state, client_state, negative, *adjust], outputs, api_visibility="private",
                 trigger_mode="multiple")

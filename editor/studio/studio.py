@@ -330,9 +330,10 @@ class Studio:
                           seconds=round(ctx.waited(), 3))
             return SelectOutcome(selection.mask, report)
 
-    def prepare_select(self, image) -> bool:
+    def prepare_select(self, image, session: str | None = None) -> bool:
         """Prepare a photo for tap to select before its first tap (the slow part: work copy, salient
-        objects, superpixels), so the first tap answers as fast as the next. False: prepared already."""
+        objects, superpixels), so the first tap answers as fast as the next. False: prepared already.
+        `session`: whose taps will follow (one Studio answers them all; a serving client routes by it)."""
         return self.selector.prepare(load_image(image, field="image").rgb)
 
     def make_ad(self, request: AdRequest, context: JobContext | None = None) -> AdOutcome:

@@ -122,3 +122,31 @@ def test_the_cluster_and_the_app_listen_on_loopback_only(app):
     assert int(app.url.rsplit(":", 1)[1].strip("/")) in ports  # the app and Ray's processes are all seen
     assert len(sockets) > 3
     assert [s for s in sockets if not is_loopback(s[0])] == []
+
+
+def test_a_remote_user_never_receives_a_server_path_and_no_scratch_file_is_left(app, served, tmp_path):
+    """Pictures go to and from the replicas as files in the output folder (serving/pictures.py):
+    none of those paths reaches a remote browser's answers, and nothing is left in the folder."""
+    from gradio_client import Client, handle_file
+
+    from editor.ad.samples import product_shot
+    from tests.app.test_api import ad_inputs
+
+    _, config = served
+    rng = np.random.default_rng(7)
+    photo, stroke, product = tmp_path / "big-photo.png", tmp_path / "big-stroke.png", tmp_path / "product.png"
+    Image.fromarray(rng.integers(0, 256, (192, 256, 3), dtype=np.uint8)).save(photo)  # big enough to go as files
+    layer = np.zeros((192, 256, 4), np.uint8)
+    layer[40:120, 60:180] = (255, 40, 120, 255)
+    Image.fromarray(layer, "RGBA").save(stroke)
+    Image.fromarray(product_shot("plain", 320, 320).rgb).save(product)
+    remote = Client(app.url, verbose=False, headers={"X-Forwarded-For": "203.0.113.9"}, download_files=False)
+    value = {"background": handle_file(str(photo)), "layers": [handle_file(str(stroke))], "composite": None}
+    answers = [
+        remote.predict("tiny", value, "a noisy photo", "private paths", **OPTIONS, api_name="/edit"),
+        remote.predict(product=handle_file(str(product)), remover="offline", api_name="/cutout"),
+        remote.predict(**ad_inputs(product, headline="경로 없음"), api_name="/build_ad"),
+    ]
+    text = json.dumps(answers, ensure_ascii=False, default=str)
+    assert str(config.output_dir) not in text and ".scratch-" not in text and "/jobs/" not in text
+    assert not list((Path(config.output_dir) / "jobs").glob(".scratch-*"))
