@@ -145,13 +145,12 @@ class StudioClient:
     # --- session control ----------------------------------------------------------------------
 
     def cancel(self, session: str) -> bool:
-        """Stop the session's running job at its next step; False when none is running."""
-        running = self._running.get(session)
-        if running is None:
-            return False
-        running.ctx.cancel.set()
-        running.remote_cancel = self._cancel_remote(running.handle, session)
-        return True
+        """Stop the session's running jobs at their next step; False when none is running."""
+        running = self._running.of(session)
+        for job in running:
+            job.ctx.cancel.set()
+            job.remote_cancel = self._cancel_remote(job.handle, session)
+        return bool(running)
 
     def forget(self, session: str) -> None:
         """The client is gone: the replica holding it frees its inversion and ad cache."""

@@ -58,29 +58,33 @@ T = TypeVar("T")
 
 class RunningJobs(Generic[T]):
     """What each session is running now, so `cancel(session)` can reach it: the Studio keeps the
-    job's context, the serving client the job it follows. A session runs one job at a time; a
-    newer job of the session replaces the older one's entry, and the older one leaving does not
-    remove the newer one."""
+    jobs' contexts, the serving client the jobs it follows. A session may run more than one job at
+    once (a tap to select while its edit runs); cancel stops them all, so a short job started
+    later never hides the long one from the Cancel button."""
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._jobs: dict[str, T] = {}
+        self._jobs: dict[str, list[T]] = {}
 
     @contextmanager
     def running(self, session: str | None, job: T) -> Iterator[T]:
-        """`job` is the session's running job inside the block (nothing is kept without a session)."""
+        """`job` is one of the session's running jobs inside the block (nothing is kept without a
+        session)."""
         if session is None:
             yield job
             return
         with self._lock:
-            self._jobs[session] = job
+            self._jobs.setdefault(session, []).append(job)
         try:
             yield job
         finally:
             with self._lock:
-                if self._jobs.get(session) is job:
-                    del self._jobs[session]
+                jobs = self._jobs.get(session, [])
+                jobs[:] = [other for other in jobs if other is not job]
+                if not jobs:
+                    self._jobs.pop(session, None)
 
-    def get(self, session: str) -> T | None:
+    def of(self, session: str) -> list[T]:
+        """The session's running jobs, oldest first (empty when none runs)."""
         with self._lock:
-            return self._jobs.get(session)
+            return list(self._jobs.get(session, ()))

@@ -455,12 +455,11 @@ class Studio:
     # --- session control ------------------------------------------------------------------
 
     def cancel(self, session: str) -> bool:
-        """Stop the session's running job at its next step; False when none is running."""
-        ctx = self._running.get(session)
-        if ctx is None:
-            return False
-        ctx.cancel.set()
-        return True
+        """Stop the session's running jobs at their next step; False when none is running."""
+        running = self._running.of(session)
+        for ctx in running:
+            ctx.cancel.set()
+        return bool(running)
 
     def forget(self, session: str) -> None:
         """The client is gone: free its inversion and its ad cache now."""
