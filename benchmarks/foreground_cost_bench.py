@@ -145,8 +145,8 @@ def comparison(before: dict, after: dict) -> str:
             met = "met" if _judged(row) <= target(row["fraction"]) else "not met"
             lines.append(f"| {fam['family']} | {row['fraction']:.2f} | {was_text} | {_judged(row):.3f} "
                          f"| ≤ {target(row['fraction']):.2f} ({met}) | {row['per_round_range'][0]:.2f}–{row['per_round_range'][1]:.2f} |")
-    lines += ["", "Met / not met compares the medians with the targets. Where the per-round range spans the target, the",
-              "machine's load moved the figure more than the change could: read such a row as not measured."]
+    lines += ["", "Met / not met compares the per-round medians with the targets. Where the per-round range spans the",
+              "target, the machine moved the figure more than the change could: read such a row as not measured."]
     return "\n".join(lines) + "\n"
 
 
