@@ -114,7 +114,10 @@ def test_status_answers_from_the_front_end_within_a_second_while_the_replicas_ar
     plan = client.plan_preview("tiny")
     seconds = time.monotonic() - start
     print(f"\n/status questions with the replica down: {seconds:.2f} s")
-    assert seconds < 2.0  # the 1 s deadline for the first question (plus a loaded machine), the second at once
+    # The first question waits its 1 s deadline, the second is answered at once: ~1 s (printed above;
+    # the figure for the notes). The bound only has to tell that from waiting on the dead replica
+    # (19 s in round 2) on a machine that may be running another test file beside this one.
+    assert seconds < 5.0
     assert problems == [] and plan is not None and client.replicas_restarting
     services = SimpleNamespace(config=SimpleNamespace(model="tiny"), studio=client)  # what the tab reads
     assert "다시 시작하는 중" in works_markdown(services, "ko", problems)
