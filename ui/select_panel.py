@@ -176,6 +176,11 @@ def build_tap_panel(services, client_state, *, take: tuple, use: tuple, text: Pa
     def session_of(client) -> str | None:
         return getattr(client, "session", None)
 
+    def refusal(lang: str, exc: gr.Error) -> str:
+        """Why it was refused, on the panel's own line: its events are answered off the queue
+        (app.answer_cheap_events_directly), where Gradio shows an error as a bare badge, no toast."""
+        return f"**{tr(lang, 'common.error')}:** {exc.message}"
+
     def shown(state: SelectState, lang: str, line: str):
         if state.picture is None:
             return state, None, tr(lang, text.no_photo)
@@ -186,8 +191,11 @@ def build_tap_panel(services, client_state, *, take: tuple, use: tuple, text: Pa
     # The take/use inputs come as a set: gradio hands them over as one {component: value} dict.
     def on_start(values: dict, request: gr.Request):
         lang = lang_of(request)
-        with user_errors(lang):
-            picture = take_fn(*(values[c] for c in take_inputs))
+        try:
+            with user_errors(lang):
+                picture = take_fn(*(values[c] for c in take_inputs))
+        except gr.Error as exc:
+            return SelectState(), None, refusal(lang, exc)
         return shown(SelectState(picture), lang, "")
 
     def on_prepare(state):
@@ -205,9 +213,9 @@ def build_tap_panel(services, client_state, *, take: tuple, use: tuple, text: Pa
         try:
             with user_errors(lang):
                 line = run_selection(services.studio, session_of(client), state, grow, feather, invert)
-        except gr.Error:
+        except gr.Error as exc:
             state.taps.pop()  # a refused tap leaves the selection as it was
-            raise
+            return state, gr.skip(), refusal(lang, exc)
         return shown(state, lang, line)
 
     def on_change(state, client, grow, feather, invert, request: gr.Request, undo_last: bool = False,
@@ -219,8 +227,11 @@ def build_tap_panel(services, client_state, *, take: tuple, use: tuple, text: Pa
             state.taps.clear()
         elif undo_last and state.taps:
             state.taps.pop()
-        with user_errors(lang):
-            line = run_selection(services.studio, session_of(client), state, grow, feather, invert)
+        try:
+            with user_errors(lang):
+                line = run_selection(services.studio, session_of(client), state, grow, feather, invert)
+        except gr.Error as exc:
+            return state, gr.skip(), refusal(lang, exc)
         return shown(state, lang, line)
 
     def on_undo(state, client, grow, feather, invert, request: gr.Request):
@@ -233,8 +244,11 @@ def build_tap_panel(services, client_state, *, take: tuple, use: tuple, text: Pa
         lang, selection = lang_of(request), values[state]
         if selection.picture is None or selection.mask is None:
             return *(gr.skip() for _ in use_outputs), tr(lang, "select.nothing")
-        with user_errors(lang):
-            answer = use_fn(selection, *(values[c] for c in use_inputs))
+        try:
+            with user_errors(lang):
+                answer = use_fn(selection, *(values[c] for c in use_inputs))
+        except gr.Error as exc:
+            return *(gr.skip() for _ in use_outputs), refusal(lang, exc)
         answer = answer if len(use_outputs) > 1 else (answer,)
         return *answer, tr(lang, text.used)
 
