@@ -76,17 +76,24 @@ def coverage(status: str) -> int:
     return int(found.group(1))
 
 
-def brush_pink_on_and_off_photo(page) -> tuple[int, int]:
-    """Pixels of the brush's pink in the editor's screenshot (on the photo, beside it). The photo
-    is where the table's brown is; the mask layer belongs on it, never beside it."""
-    shown = np.asarray(Image.open(io.BytesIO(page.locator("#edit-editor").screenshot())).convert("RGB")).astype(int)
+def editor_screenshot(page) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(page.locator("#edit-editor").screenshot())).convert("RGB")).astype(int)
+
+
+def photo_box(shown: np.ndarray) -> tuple[slice, slice]:
+    """Where the editor draws the photo (the table's brown), while nothing is painted on it."""
     r, g, b = shown[..., 0], shown[..., 1], shown[..., 2]
-    brown = (r > 90) & (r < 220) & (g > 50) & (g < 160) & (b < 120) & (r > b + 40)
-    pink = (r > 200) & (g < 100) & (b > 80) & (b < 180)
-    ys, xs = np.nonzero(brown)
-    on = np.zeros_like(pink)
+    ys, xs = np.nonzero((r > 90) & (r < 220) & (g > 50) & (g < 160) & (b < 120) & (r > b + 40))
     edge = 4  # the photo's rim, blended with the pink where the mask reaches it
-    on[max(ys.min() - edge, 0):ys.max() + edge + 1, max(xs.min() - edge, 0):xs.max() + edge + 1] = True
+    return slice(max(ys.min() - edge, 0), ys.max() + edge + 1), slice(max(xs.min() - edge, 0), xs.max() + edge + 1)
+
+
+def brush_pink_on_and_off(shown: np.ndarray, box: tuple[slice, slice]) -> tuple[int, int]:
+    """Pixels of the brush's pink in the editor's screenshot, on the photo's box and beside it."""
+    r, g, b = shown[..., 0], shown[..., 1], shown[..., 2]
+    pink = (r > 200) & (g < 100) & (b > 80) & (b < 180)
+    on = np.zeros_like(pink)
+    on[box] = True
     return int((pink & on).sum()), int((pink & ~on).sum())
 
 
@@ -139,14 +146,16 @@ def test_tap_select_undo_use_as_mask_and_edit(app, browser, photo, locale, viewp
         page.locator("#select-negative").locator("input").uncheck()
         shot(page, f"{name}-1b-three-taps")
 
-        _, beside_before = brush_pink_on_and_off_photo(page)  # the toolbar's pink colour swatch
+        before = editor_screenshot(page)
+        box = photo_box(before)
+        _, beside_before = brush_pink_on_and_off(before, box)  # the toolbar's pink colour swatch
         page.locator("#select-use").click()
         wait_for_text(page, "#select-status", words["used"])
         page.wait_for_timeout(1500)  # the editor loads the layer
         shot(page, f"{name}-2-mask-in-editor")
         # The mask shows on the photo, and no second copy beside it (Gradio centred a server-sent layer in
         # its 800×800 blank canvas: on this 320×240 photo it landed below-right of it, EDITOR_CANVAS).
-        on_photo, beside = brush_pink_on_and_off_photo(page)
+        on_photo, beside = brush_pink_on_and_off(editor_screenshot(page), box)
         assert on_photo > 500 and beside <= beside_before + 40, (on_photo, beside, beside_before)
 
         page.locator("#edit-source textarea").fill("a cup on a table")
