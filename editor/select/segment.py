@@ -37,6 +37,7 @@ MAX_OBJECT_SHARE = 0.85  # a "salient object" over more of the photo is the whol
 TAP_RADIUS = 0.012  # a tap surely means a disc this share of the shorter side around it
 NEAR = 14.0  # geodesic colour distance (CIELAB ΔE summed along the way) within which a tap probably means it
 FAR = 40.0  # ... and beyond which surely not
+SAME_SURFACE = 3.0  # a "this" and a "not this" tap this close (geodesically) are on one surface
 TEXTURE = 6.0  # colour steps up to this ΔE between neighbours are texture (wood grain, weave): free
 STEP_COST = 0.25  # every superpixel crossed adds this: distance alone also separates, a little
 GRABCUT_ROUNDS = 4
@@ -198,7 +199,7 @@ def _graph_cut(scene: Scene, positives, negatives, hit: set[int]) -> np.ndarray:
         # A "not this" tap on the very surface a "this" tap means (one table, both tapped): colours
         # cannot divide it, and GrabCut would shrink the answer to the tap, so the division is
         # where the two taps' regions meet, each side certain but for a band GrabCut decides.
-        contested = bool((near[neg_sp] <= NEAR).any())
+        contested = bool((near[neg_sp] <= SAME_SURFACE).any())
         if contested:
             band = _kernel(2 * radius)
             refused |= cv2.erode((closer & possible).astype(np.uint8), band).astype(bool)
