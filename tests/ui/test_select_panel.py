@@ -11,8 +11,16 @@ from editor.studio import Studio, StudioConfig
 from tests.editor.select.conftest import cup_on_table, iou
 from ui.imaging import mask_from_layers
 from ui.photo import photo_and_mask
-from ui.select_panel import (VIEW_HEIGHT, SelectState, editor_value, mask_layer, run_selection, shown_picture,
-                              tap_on_picture, with_taps)
+from ui.select_panel import (
+    VIEW_HEIGHT,
+    SelectState,
+    editor_value,
+    mask_layer,
+    run_selection,
+    shown_picture,
+    tap_on_picture,
+    with_taps,
+)
 
 
 @pytest.fixture(scope="module")
