@@ -38,7 +38,7 @@ from ui.i18n import lang_of, named, named_label, notice_text, t, tr
 from ui.imaging import checkerboard_preview, dimmed_outside, read_upload, strokes_by_colour
 from ui.model_choice import default_model, model_choices
 from ui.numbers import Number, Slider
-from ui.uploads import ImageEditorFiles, ImageFile
+from ui.uploads import EDITOR_CANVAS, ImageEditorFiles, ImageFile
 
 ADD_COLOUR, REMOVE_COLOUR = "#22c55e", "#ef4444"  # green paints product in, red paints it out
 MASK_BRUSH = gr.Brush(colors=[ADD_COLOUR, REMOVE_COLOUR], default_color=ADD_COLOUR, color_mode="fixed")
@@ -318,9 +318,12 @@ def build_ad_tab(services: Services) -> dict:
             mask_editor = ImageEditorFiles(
                 type="filepath", format="png", image_mode="RGBA", brush=MASK_BRUSH, eraser=gr.Eraser(), transforms=(),
                 layers=False, sources=(), label=t("ad.cutout_editor"), height=360, elem_id="ad-mask-editor",
+                canvas_size=EDITOR_CANVAS,  # layers from the server land on the photo (ui/uploads.py)
                 visible=False,  # opened by the cut-out, with the photo to fix in it
             )
             fix_btn = gr.Button(t("ad.fix_preview"), size="sm", elem_id="ad-fix")
+            from ui.ad_select import build_ad_select_panel  # built on this module's pieces: imported once they exist
+            build_ad_select_panel(services, state, product, mask_editor, cut_preview)
             gr.Markdown(f"### 2. {t('ad.background')}")
             bg_mode = gr.Radio([(t(f"ad.bg_{m.replace('-', '_')}"), m) for m in BACKGROUND_KINDS], value="backdrop",
                                label=t("ad.bg_mode"), elem_id="ad-bg-mode")

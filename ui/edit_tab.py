@@ -35,7 +35,7 @@ from ui.option_controls import option_controls
 from ui.photo import open_in_editor, photo_and_mask
 from ui.prompts import english_for, english_preview
 from ui.select_panel import build_select_panel
-from ui.uploads import ImageEditorFiles
+from ui.uploads import EDITOR_CANVAS, ImageEditorFiles
 
 EXAMPLE_PROMPTS = {  # (what the photo shows, what it should show), per page language
     "ko": [["나무 테이블 위의 커피 한 잔", "나무 테이블 위의 녹차 한 잔"],
@@ -221,6 +221,7 @@ def build_edit_tab(services: Services) -> dict:
                 type="filepath", format="png", image_mode="RGBA", brush=BRUSH, eraser=gr.Eraser(),
                 transforms=(), layers=False, sources=("upload", "clipboard"),
                 label=t("edit.image"), elem_id="edit-editor", height=520,
+                canvas_size=EDITOR_CANVAS,  # layers from the server land on the photo (ui/uploads.py)
             )
             build_select_panel(services, editor, state)
             source = gr.Textbox(label=t("edit.source"), placeholder=t("edit.source_ph"), lines=1, elem_id="edit-source")

@@ -144,6 +144,8 @@ ERRORS_KO = {
     "select_point_outside": "점 ({x}, {y})이(가) {width}×{height} 사진 밖에 있습니다. 사진 안을 눌러 주세요.",
     "select_no_point": "먼저 고를 부분을 한 번 눌러 주세요.",
     "select_too_many_points": "점이 너무 많습니다({count}개, 최대 {limit}개). 되돌리기로 몇 개 지워 주세요.",
+    "select_cut_first": "먼저 '누끼 따기'를 누른 뒤 상품을 눌러 주세요.",
+    "select_photo_changed": "상품 사진이 바뀌었습니다. '상품 사진 가져오기'를 다시 눌러 주세요.",
 }
 
 # Errors without a catalogue key (rare: a check deep in a library) still reach the user in their

@@ -89,13 +89,13 @@ def mask_layer(mask: np.ndarray) -> Image.Image:
 
 def editor_value(picture: np.ndarray, mask: np.ndarray) -> dict:
     """The brush editor's value with the selection painted in: the editor's own background (same size
-    and pixels: the edit finds the full-size photo by them), the selection as its one brush layer at
-    that size, and the composite as the editor draws them."""
-    background = Image.fromarray(picture)
-    layer = mask_layer(mask)
-    composite = background.convert("RGBA")
-    composite.alpha_composite(layer)
-    return {"background": background, "layers": [layer], "composite": composite}
+    and pixels: the edit finds the full-size photo by them) and the selection as its one brush layer
+    at that size.
+
+    No composite: Gradio 6's editor draws a value's composite, when there is one, as its background
+    picture, so a composite with the layer drawn in would bake the pink into the photo (shown twice,
+    never erasable, and the edit would no longer recognise the photo)."""
+    return {"background": Image.fromarray(picture), "layers": [mask_layer(mask)], "composite": None}
 
 
 def take_photo(value) -> np.ndarray | None:
@@ -119,22 +119,58 @@ def run_selection(studio, session: str | None, state: SelectState, grow: int, fe
     return f"{outcome.report['coverage']:.0%} · {outcome.report['seconds']:.1f}s"
 
 
+@dataclass(frozen=True)
+class PanelText:
+    """The i18n keys a tap panel shows where its job differs (the Edit tab's by default; the Ad
+    tab's product panel, `ui.ad_select`, has its own)."""
+
+    title: str = "select.title"
+    start: str = "select.start"
+    view: str = "select.view"
+    hint: str = "select.hint"
+    use: str = "select.use"
+    no_photo: str = "select.no_photo"
+    done: str = "select.done"
+    used: str = "select.used"
+
+
 def build_select_panel(services, editor, client_state) -> dict:
-    """The panel, inside the current layout; wires itself to `editor` (the brush editor)."""
+    """The Edit tab's panel, inside the current layout; wires itself to `editor` (the brush editor)."""
+
+    def take(value):
+        return take_photo(value)
+
+    def use(state: SelectState, value):
+        return editor_value(state.picture, state.mask)
+
+    return build_tap_panel(services, client_state, take=(take, [editor]), use=(use, [editor], [editor]))
+
+
+def build_tap_panel(services, client_state, *, take: tuple, use: tuple, text: PanelText = PanelText(),
+                    prefix: str = "select") -> dict:
+    """A tap-to-select panel inside the current layout.
+
+    take = (fn, inputs): `fn(*values)` returns the picture to select on (RGB uint8) or None, and
+    may raise what `user_errors` shows. use = (fn, inputs, outputs): `fn(state, *values)` returns
+    the outputs' values for the selection in `state` (called only with a mask), or raises.
+    Elements are named `{prefix}-…`. Returns the panel's state, picture, and the "use" event (for
+    steps after it)."""
+    take_fn, take_inputs = take
+    use_fn, use_inputs, use_outputs = use
     state = gr.State(SelectState())
-    with gr.Accordion(t("select.title"), open=False, elem_id="select-panel"):
-        start = gr.Button(t("select.start"), size="sm", elem_id="select-start")
-        view = gr.Image(type="pil", format="jpeg", label=t("select.view"), interactive=False, elem_id="select-view",
+    with gr.Accordion(t(text.title), open=False, elem_id=f"{prefix}-panel"):
+        start = gr.Button(t(text.start), size="sm", elem_id=f"{prefix}-start")
+        view = gr.Image(type="pil", format="jpeg", label=t(text.view), interactive=False, elem_id=f"{prefix}-view",
                         height=VIEW_HEIGHT)
-        status = gr.Markdown(t("select.hint"), elem_id="select-status")
-        negative = gr.Checkbox(False, label=t("select.negative"), elem_id="select-negative")
+        status = gr.Markdown(t(text.hint), elem_id=f"{prefix}-status")
+        negative = gr.Checkbox(False, label=t("select.negative"), elem_id=f"{prefix}-negative")
         with gr.Row():
-            undo = gr.Button(t("select.undo"), size="sm", elem_id="select-undo")
-            clear = gr.Button(t("select.clear"), size="sm", elem_id="select-clear")
-            use = gr.Button(t("select.use"), size="sm", variant="primary", elem_id="select-use")
-        grow = gr.Slider(-50, 50, value=0, step=1, label=t("select.grow"), elem_id="select-grow")
-        feather = gr.Slider(0, 50, value=0, step=1, label=t("select.feather"), elem_id="select-feather")
-        invert = gr.Checkbox(False, label=t("select.invert"), elem_id="select-invert")
+            undo = gr.Button(t("select.undo"), size="sm", elem_id=f"{prefix}-undo")
+            clear = gr.Button(t("select.clear"), size="sm", elem_id=f"{prefix}-clear")
+            use_btn = gr.Button(t(text.use), size="sm", variant="primary", elem_id=f"{prefix}-use")
+        grow = gr.Slider(-50, 50, value=0, step=1, label=t("select.grow"), elem_id=f"{prefix}-grow")
+        feather = gr.Slider(0, 50, value=0, step=1, label=t("select.feather"), elem_id=f"{prefix}-feather")
+        invert = gr.Checkbox(False, label=t("select.invert"), elem_id=f"{prefix}-invert")
     adjust = [grow, feather, invert]
 
     def session_of(client, request=None) -> str | None:
@@ -143,19 +179,27 @@ def build_select_panel(services, editor, client_state) -> dict:
             return client.session_id(request)
         return getattr(client, "session", None)
 
+    def refusal(lang: str, exc: gr.Error) -> str:
+        """Why it was refused, on the panel's own line: its events are answered off the queue
+        (app.answer_cheap_events_directly), where Gradio shows an error as a bare badge, no toast."""
+        return f"**{tr(lang, 'common.error')}:** {exc.message}"
+
     def shown(state: SelectState, lang: str, line: str):
         if state.picture is None:
-            return state, None, tr(lang, "select.no_photo")
-        text = tr(lang, "select.done", points=len(state.taps), report=line) if state.mask is not None \
-            else tr(lang, "select.hint")
-        return state, shown_picture(state.picture, state.mask, state.taps), text
+            return state, None, tr(lang, text.no_photo)
+        words = tr(lang, text.done, points=len(state.taps), report=line) if state.mask is not None \
+            else tr(lang, text.hint)
+        return state, shown_picture(state.picture, state.mask, state.taps), words
 
-    def on_start(state, value, request: gr.Request):
+    # The take/use inputs come as a set: gradio hands them over as one {component: value} dict.
+    def on_start(values: dict, request: gr.Request):
         lang = lang_of(request)
-        with user_errors(lang):
-            picture = take_photo(value)
-        state = SelectState(picture)
-        return shown(state, lang, "")
+        try:
+            with user_errors(lang):
+                picture = take_fn(*(values[c] for c in take_inputs))
+        except gr.Error as exc:
+            return SelectState(), None, refusal(lang, exc)
+        return shown(SelectState(picture), lang, "")
 
     def on_prepare(state, client, request: gr.Request):
         """Right after the photo is shown: prepare it, so the first tap answers like the next ones
@@ -173,9 +217,9 @@ def build_select_panel(services, editor, client_state) -> dict:
         try:
             with user_errors(lang):
                 line = run_selection(services.studio, session_of(client, request), state, grow, feather, invert)
-        except gr.Error:
+        except gr.Error as exc:
             state.taps.pop()  # a refused tap leaves the selection as it was
-            raise
+            return state, gr.skip(), refusal(lang, exc)
         return shown(state, lang, line)
 
     def on_change(state, client, grow, feather, invert, request: gr.Request, undo_last: bool = False,
@@ -187,8 +231,11 @@ def build_select_panel(services, editor, client_state) -> dict:
             state.taps.clear()
         elif undo_last and state.taps:
             state.taps.pop()
-        with user_errors(lang):
-            line = run_selection(services.studio, session_of(client, request), state, grow, feather, invert)
+        try:
+            with user_errors(lang):
+                line = run_selection(services.studio, session_of(client, request), state, grow, feather, invert)
+        except gr.Error as exc:
+            return state, gr.skip(), refusal(lang, exc)
         return shown(state, lang, line)
 
     def on_undo(state, client, grow, feather, invert, request: gr.Request):
@@ -197,14 +244,20 @@ def build_select_panel(services, editor, client_state) -> dict:
     def on_clear(state, client, grow, feather, invert, request: gr.Request):
         return on_change(state, client, grow, feather, invert, request, clear_all=True)
 
-    def on_use(state, value, request: gr.Request):
-        lang = lang_of(request)
-        if state.picture is None or state.mask is None:
-            return gr.skip(), tr(lang, "select.nothing")
-        return editor_value(state.picture, state.mask), tr(lang, "select.used")
+    def on_use(values: dict, request: gr.Request):
+        lang, selection = lang_of(request), values[state]
+        if selection.picture is None or selection.mask is None:
+            return *(gr.skip() for _ in use_outputs), tr(lang, "select.nothing")
+        try:
+            with user_errors(lang):
+                answer = use_fn(selection, *(values[c] for c in use_inputs))
+        except gr.Error as exc:
+            return *(gr.skip() for _ in use_outputs), refusal(lang, exc)
+        answer = answer if len(use_outputs) > 1 else (answer,)
+        return *answer, tr(lang, text.used)
 
     outputs = [state, view, status]
-    start.click(on_start, [state, editor], outputs, api_visibility="private").then(
+    start.click(on_start, set(take_inputs), outputs, api_visibility="private").then(
         on_prepare, [state, client_state], None, api_visibility="private", show_progress="hidden")
     # Every tap counts (a tap during a running selection waits for it, then runs).
     view.select(on_tap, [state, client_state, negative, *adjust], outputs, api_visibility="private",
@@ -215,5 +268,5 @@ def build_select_panel(services, editor, client_state) -> dict:
     for slider in (grow, feather):
         slider.release(on_change, [state, client_state, *adjust], outputs, api_visibility="private")
     invert.input(on_change, [state, client_state, *adjust], outputs, api_visibility="private")
-    use.click(on_use, [state, editor], [editor, status], api_visibility="private")
-    return {"panel_state": state, "view": view}
+    used = use_btn.click(on_use, {state, *use_inputs}, [*use_outputs, status], api_visibility="private")
+    return {"panel_state": state, "view": view, "used": used}

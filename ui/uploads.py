@@ -47,6 +47,13 @@ class ImageFile(gr.Image):
         return upload_source(payload)
 
 
+# The brush editors' blank canvas (`canvas_size`), smaller than any photo. Why: Gradio 6's editor
+# places a layer sent from the server (tap to select's mask, the Ad tab's strokes) centred in the
+# union of the photo and this canvas (800×800 by default), so on a photo smaller than the canvas
+# the layer landed beside the photo: drawn off it, and lost when the brush exported the layers.
+EDITOR_CANVAS = (16, 16)
+
+
 class ImageEditorFiles(gr.ImageEditor):
     """`gr.ImageEditor` whose event value is {"background": file, "layers": [file, ...], "composite":
     None}, each file a path or bytes read by our loader (the composite is never used, so never read)."""

@@ -37,6 +37,7 @@ MAX_OBJECT_SHARE = 0.85  # a "salient object" over more of the photo is the whol
 TAP_RADIUS = 0.012  # a tap surely means a disc this share of the shorter side around it
 NEAR = 14.0  # geodesic colour distance (CIELAB ΔE summed along the way) within which a tap probably means it
 FAR = 40.0  # ... and beyond which surely not
+SAME_SURFACE = 3.0  # a "this" and a "not this" tap this close (geodesically) are on one surface
 TEXTURE = 6.0  # colour steps up to this ΔE between neighbours are texture (wood grain, weave): free
 STEP_COST = 0.25  # every superpixel crossed adds this: distance alone also separates, a little
 GRABCUT_ROUNDS = 4
@@ -117,32 +118,46 @@ def _object_at(objects: np.ndarray, x: float, y: float, radius: float) -> int:
 
 
 def segment(scene: Scene, taps: list[tuple[float, float, bool]]) -> tuple[np.ndarray, str]:
-    """The tapped object on the work copy (bool h×w) and how it was found ("salient object" or
-    "graph cut"). taps: (x, y, positive) in work-copy pixels."""
+    """The tapped object on the work copy (bool h×w) and how it was found ("salient object",
+    "graph cut", or both). taps: (x, y, positive) in work-copy pixels.
+
+    A salient object under a "this" tap and under no "not this" tap is taken whole, with the
+    model's edge; the other "this" taps (on a table, a wall, or an object a "not this" tap splits)
+    go to the graph cut, in which the whole objects are background (their colours would muddle
+    its model of what was meant); the answer is both together."""
     h, w = scene.work_rgb.shape[:2]
     radius = TAP_RADIUS * min(h, w)
     positives = [(x, y) for x, y, p in taps if p]
     negatives = [(x, y) for x, y, p in taps if not p]
-    hit: set[int] = set()
-    outside: list[tuple[float, float]] = []
+    whole: set[int] = set()  # objects taken as the model found them
+    split: set[int] = set()  # objects under both kinds of tap: the graph cut divides them
+    outside: list[tuple[float, float]] = []  # the "this" taps the graph cut answers
     if scene.objects is not None:
+        refused = {_object_at(scene.objects, x, y, radius) for x, y in negatives} - {0}
         for x, y in positives:
             label = _object_at(scene.objects, x, y, radius)
-            (hit.add(label) if label else outside.append((x, y)))
+            if label and label not in refused:
+                whole.add(label)
+            else:
+                outside.append((x, y))
+                if label:
+                    split.add(label)
+        if np.isin(scene.objects, list(whole | split)).mean() > MAX_OBJECT_SHARE:
+            whole, split, outside = set(), set(), positives  # the model found no object, only the scene
     else:
         outside = positives
-    if hit:
-        chosen = np.isin(scene.objects, list(hit))
-        if chosen.mean() > MAX_OBJECT_SHARE:  # the model found no object, only the scene
-            hit, outside, chosen = set(), positives, None
-    if hit and not outside and not negatives:
+    chosen = np.isin(scene.objects, list(whole)) if whole else None
+    if not outside:
         return _keep_tapped(chosen, positives), "salient object"
-    hard_small = _graph_cut(scene, positives, negatives, hit)
-    return _refine(scene, hard_small, positives), "graph cut"
+    hard = _refine(scene, _graph_cut(scene, outside, negatives, split), outside)
+    if chosen is None:
+        return hard, "graph cut"
+    return _keep_tapped(hard | chosen, positives), "salient object + graph cut"
 
 
 def _graph_cut(scene: Scene, positives, negatives, hit: set[int]) -> np.ndarray:
-    """GrabCut on the small copy, seeded from the taps, their superpixels and the salient objects."""
+    """GrabCut on the small copy, seeded from the taps, their superpixels and the salient objects
+    (`hit`: objects under these taps, probably meant; every other object surely not)."""
     s = scene.small_scale
     small_h, small_w = scene.small.shape[:2]
     labels = scene.superpixels
@@ -173,6 +188,7 @@ def _graph_cut(scene: Scene, positives, negatives, hit: set[int]) -> np.ndarray:
     else:
         untouched = np.zeros((small_h, small_w), bool)
     refused = np.zeros((small_h, small_w), bool)
+    contested = False
     if neg_sp:
         # What is nearer (geodesically) to a "not this" tap than to every "this" tap is not meant;
         # near the "not this" tap, surely not.
@@ -180,22 +196,46 @@ def _graph_cut(scene: Scene, positives, negatives, hit: set[int]) -> np.ndarray:
         closer = (away < near)[labels]
         probable &= ~closer
         refused = closer & (away[labels] <= NEAR / 2)
+        # A "not this" tap on the very surface a "this" tap means (one table, both tapped): colours
+        # cannot divide it, and GrabCut would shrink the answer to the tap, so the division is
+        # where the two taps' regions meet, each side certain but for a band GrabCut decides.
+        contested = bool((near[neg_sp] <= SAME_SURFACE).any())
+        if contested:
+            band = _kernel(2 * radius)
+            refused |= cv2.erode((closer & possible).astype(np.uint8), band).astype(bool)
     gc = np.full((small_h, small_w), cv2.GC_PR_BGD, np.uint8)
     gc[probable] = cv2.GC_PR_FGD
+    if contested:
+        gc[cv2.erode(probable.astype(np.uint8), band).astype(bool)] = cv2.GC_FGD
     gc[~possible | untouched | refused] = cv2.GC_BGD
     for xs, ys, _ in neg:
         gc[_disc((small_h, small_w), xs, ys, radius)] = cv2.GC_BGD
     for xs, ys, sp in pos:
         core = _disc((small_h, small_w), xs, ys, radius) | (_disc((small_h, small_w), xs, ys, 3 * radius) & (labels == sp))
         gc[core] = cv2.GC_FGD
-    has_bg = ((gc == cv2.GC_BGD) | (gc == cv2.GC_PR_BGD)).any()
-    if has_bg:
-        bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-        cv2.setRNGSeed(0)  # GrabCut's k-means start: the same taps give the same mask
-        cv2.grabCut(cv2.cvtColor(scene.small, cv2.COLOR_RGB2BGR), gc, None, bgd, fgd, GRABCUT_ROUNDS,
-                    cv2.GC_INIT_WITH_MASK)
+    _grabcut_where_unsure(scene.small, gc, pad=round(8 * radius))
     hard = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
     return _keep_tapped(hard, [(p[0], p[1]) for p in pos])
+
+
+def _grabcut_where_unsure(small: np.ndarray, gc: np.ndarray, pad: int) -> None:
+    """GrabCut (in place) on the box around the pixels still undecided, `pad` pixels wider for
+    its colour models; nothing to do when no pixel is probably background (GrabCut could only take
+    away from what the taps mean). The box makes a tap on a small object cost a small graph."""
+    if not (gc == cv2.GC_PR_BGD).any():
+        return
+    ys, xs = np.nonzero((gc == cv2.GC_PR_BGD) | (gc == cv2.GC_PR_FGD))
+    h, w = gc.shape
+    box = (slice(max(ys.min() - pad, 0), min(ys.max() + pad + 1, h)),
+           slice(max(xs.min() - pad, 0), min(xs.max() + pad + 1, w)))
+    part = np.ascontiguousarray(gc[box])
+    if not (part == cv2.GC_FGD).any() and not (part == cv2.GC_PR_FGD).any():
+        return
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(0)  # GrabCut's k-means start: the same taps give the same mask
+    cv2.grabCut(cv2.cvtColor(np.ascontiguousarray(small[box]), cv2.COLOR_RGB2BGR), part, None, bgd, fgd,
+                GRABCUT_ROUNDS, cv2.GC_INIT_WITH_MASK)
+    gc[box] = part
 
 
 def _kernel(radius: float) -> np.ndarray:

@@ -7,19 +7,20 @@ Screenshots go to test-artifacts/ for reviewers.
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
+from tests.app import test_browser_e2e
 from tests.app.app_server import ROOT
-
-# one app and one Chromium for this module (module-scoped fixtures, shared with the e2e tests)
-from tests.app.test_browser_e2e import app, browser  # noqa: F401
 from tests.editor.select.conftest import cup_on_table
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+app, browser = test_browser_e2e.app, test_browser_e2e.browser  # one app, one Chromium per module
 
 ARTIFACTS = ROOT / "test-artifacts"
 WORDS = {
@@ -54,10 +55,10 @@ def wait_for_text(page, selector: str, text: str, timeout_ms: int = 120_000) -> 
     return page.locator(selector).inner_text()
 
 
-def tap_on_picture(page, fx: float, fy: float) -> None:
+def tap_on_picture(page, fx: float, fy: float, view: str = "#select-view") -> None:
     """Tap the panel's picture at a share (fx, fy) of the photo's width and height, wherever the
     picture is drawn inside its box (it keeps its aspect ratio)."""
-    img = page.locator("#select-view img").first
+    img = page.locator(f"{view} img").first
     img.wait_for()
     img.scroll_into_view_if_needed()  # a click lands only where the viewport is
     box = img.bounding_box()
@@ -73,6 +74,27 @@ def coverage(status: str) -> int:
     found = re.search(r"\((\d+)%", status)
     assert found, status
     return int(found.group(1))
+
+
+def editor_screenshot(page) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(page.locator("#edit-editor").screenshot())).convert("RGB")).astype(int)
+
+
+def photo_box(shown: np.ndarray) -> tuple[slice, slice]:
+    """Where the editor draws the photo (the table's brown), while nothing is painted on it."""
+    r, g, b = shown[..., 0], shown[..., 1], shown[..., 2]
+    ys, xs = np.nonzero((r > 90) & (r < 220) & (g > 50) & (g < 160) & (b < 120) & (r > b + 40))
+    edge = 4  # the photo's rim, blended with the pink where the mask reaches it
+    return slice(max(ys.min() - edge, 0), ys.max() + edge + 1), slice(max(xs.min() - edge, 0), xs.max() + edge + 1)
+
+
+def brush_pink_on_and_off(shown: np.ndarray, box: tuple[slice, slice]) -> tuple[int, int]:
+    """Pixels of the brush's pink in the editor's screenshot, on the photo's box and beside it."""
+    r, g, b = shown[..., 0], shown[..., 1], shown[..., 2]
+    pink = (r > 200) & (g < 100) & (b > 80) & (b < 180)
+    on = np.zeros_like(pink)
+    on[box] = True
+    return int((pink & on).sum()), int((pink & ~on).sum())
 
 
 def picture_src(page) -> str:
@@ -124,9 +146,17 @@ def test_tap_select_undo_use_as_mask_and_edit(app, browser, photo, locale, viewp
         page.locator("#select-negative").locator("input").uncheck()
         shot(page, f"{name}-1b-three-taps")
 
+        before = editor_screenshot(page)
+        box = photo_box(before)
+        _, beside_before = brush_pink_on_and_off(before, box)  # the toolbar's pink colour swatch
         page.locator("#select-use").click()
         wait_for_text(page, "#select-status", words["used"])
+        page.wait_for_timeout(1500)  # the editor loads the layer
         shot(page, f"{name}-2-mask-in-editor")
+        # The mask shows on the photo, and no second copy beside it (Gradio centred a server-sent layer in
+        # its 800×800 blank canvas: on this 320×240 photo it landed below-right of it, EDITOR_CANVAS).
+        on_photo, beside = brush_pink_on_and_off(editor_screenshot(page), box)
+        assert on_photo > 500 and beside <= beside_before + 40, (on_photo, beside, beside_before)
 
         page.locator("#edit-source textarea").fill("a cup on a table")
         page.locator("#edit-target textarea").fill("a red cup on a table")

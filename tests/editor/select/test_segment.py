@@ -62,3 +62,33 @@ def test_a_tap_on_the_table_leaves_the_object_out(real_cutout_model):
     assert selection.report["method"] == "graph cut"
     assert selected[cup].mean() < 0.02
     assert selected[~cup].mean() > 0.8
+
+
+# Mixed taps on two touching tins (left, right) on a table: what the owner means by them.
+MIXED = {
+    "both tins, not the table": ([(243, 240, True), (397, 240, True), (40, 40, False)], lambda left, right: left | right),
+    "the left tin and the table, not the right tin": ([(243, 240, True), (40, 40, True), (397, 240, False)],
+                                                       lambda left, right: ~right),
+    "the left tin alone": ([(243, 240, True), (397, 240, False), (40, 40, False)], lambda left, right: left),
+}
+
+
+@pytest.mark.parametrize("selector", MODELS, indirect=True)
+@pytest.mark.parametrize("meant", list(MIXED))
+def test_mixed_taps_give_what_they_point_at(selector, meant):
+    photo, left, right = two_touching()
+    taps, region = MIXED[meant]
+    selection = selector.select(photo, tuple(Tap(x, y, positive) for x, y, positive in taps))
+    assert iou(selection.mask, region(left, right)) >= 0.9, selection.report
+
+
+@pytest.mark.parametrize("selector", MODELS, indirect=True)
+def test_this_and_not_this_on_the_same_table_split_it_and_keep_the_cup(selector):
+    """The cup, the table's far corner ("this") and its near corner ("not this"): the cup whole, the
+    table around the "this" tap in, around the "not this" tap out."""
+    photo, cup = cup_on_table()
+    taps = (Tap(290, 250), Tap(600, 40), Tap(600, 440, positive=False))
+    selected = selector.select(photo, taps).mask > 0.5
+    assert selected[cup].mean() > 0.95
+    assert selected[10:80, 540:630].mean() > 0.95
+    assert selected[400:470, 540:630].mean() < 0.05

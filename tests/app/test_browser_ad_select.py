@@ -1,0 +1,98 @@
+"""The Ad tab's tap-to-select fallback in a real browser, on a 390×844 phone in Korean: tap the
+panel too early (a one-line reason) → cut the product out (the cut-out keeps the cup and the jar
+beside it) → take the photo into the panel → tap the cup → use it as the product (the brush
+editor gets red strokes over the jar, the preview the fixed cut-out) → build the ad → result.
+
+Debian's /usr/bin/chromium through Playwright, the tiny model; one Chromium for the module.
+Screenshots go to test-artifacts/ for reviewers.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.app import test_browser_e2e
+from tests.app.test_browser_select import shot, tap_on_picture, wait_for_text
+from tests.editor.select.conftest import ellipse, paint, table, to_uint8
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+app, browser = test_browser_e2e.app, test_browser_e2e.browser  # one app, one Chromium per module
+
+
+@pytest.fixture(scope="module")
+def product(tmp_path_factory) -> Path:
+    """A cup and a jar on a table: the automatic cut-out keeps both; the product is the cup."""
+    h, w = 240, 320
+    cup = ellipse(h, w, w * 0.3, h * 0.5, w * 0.14, h * 0.22)
+    jar = ellipse(h, w, w * 0.72, h * 0.55, w * 0.12, h * 0.2)
+    path = tmp_path_factory.mktemp("ad-select") / "cup-and-jar.png"
+    Image.fromarray(to_uint8(paint(paint(table(h, w), cup, (200, 205, 225)), jar, (210, 200, 190), seed=5))).save(path)
+    return path
+
+
+def red_stroke_pixels(page) -> int:
+    """Pixels of the remove brush's red (#ef4444) in the brush editor's screenshot."""
+    shown = np.asarray(Image.open(io.BytesIO(page.locator("#ad-mask-editor").screenshot())).convert("RGB")).astype(int)
+    r, g, b = shown[..., 0], shown[..., 1], shown[..., 2]
+    return int(((r > 200) & (g < 110) & (b < 110)).sum())
+
+
+def preview_src(page) -> str:
+    return page.locator("#ad-cut-preview img").first.get_attribute("src") or ""
+
+
+def test_tap_the_product_use_it_and_build_the_ad_on_a_korean_phone(app, browser, product):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="ko-KR")
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(app.url)
+    page.wait_for_selector("#edit-editor")
+    try:
+        page.get_by_role("tab", name="광고").click()
+        page.locator("#ad-product input[type=file]").set_input_files(str(product))
+        page.locator("#ad-product img").first.wait_for()
+
+        # Too early: no cut-out yet. The panel's line says in Korean what to press first (not a bare badge).
+        page.locator("#ad-select-panel").get_by_text("상품을 탭해서 선택").first.click()
+        page.locator("#ad-select-start").click()
+        reason = wait_for_text(page, "#ad-select-status", "누끼 따기")
+        assert reason.startswith("오류") and "Traceback" not in reason and len(reason.splitlines()) == 1, reason
+
+        page.locator("#ad-cutout").click()
+        wait_for_text(page, "#ad-status", "누끼", timeout_ms=180_000)
+        page.locator("#ad-cut-preview img").first.wait_for()
+        before = preview_src(page)
+
+        # Nothing selected yet: "use" says to tap first and changes nothing.
+        page.locator("#ad-select-start").click()
+        page.locator("#ad-select-view img").first.wait_for()
+        page.locator("#ad-select-use").click()
+        wait_for_text(page, "#ad-select-status", "먼저 선택할 것을 누르세요")
+        assert preview_src(page) == before
+
+        red_before = red_stroke_pixels(page)  # the toolbar's colour swatch
+        tap_on_picture(page, 0.3, 0.5, view="#ad-select-view")  # the cup
+        status = wait_for_text(page, "#ad-select-status", "1번 눌러 선택했습니다")
+        shot(page, "ad-select-390-1-tapped")
+        page.locator("#ad-select-use").click()
+        wait_for_text(page, "#ad-select-status", "누끼를 고쳤습니다")
+        page.wait_for_function("([sel, old]) => { const img = document.querySelector(sel);"
+                               " return img && img.getAttribute('src') !== old; }",
+                               arg=["#ad-cut-preview img", before])
+        page.wait_for_timeout(1500)  # the editor loads the strokes
+        shot(page, "ad-select-390-2-used")
+        assert red_stroke_pixels(page) > red_before + 1000  # the jar, painted out on the photo
+
+        page.locator("#ad-headline textarea, #ad-headline input").first.fill("신메뉴 출시")
+        page.locator("#ad-build").click()
+        wait_for_text(page, "#ad-status", "만들었습니다", timeout_ms=240_000)
+        page.locator("#ad-previews img").first.wait_for()
+        shot(page, "ad-select-390-3-built")
+        assert status  # the selection's report was shown
+    finally:
+        context.close()
