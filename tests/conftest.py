@@ -35,6 +35,24 @@ def pytest_collection_modifyitems(config, items):
     slow = {group for item, group in groups.items() if item.get_closest_marker("slow") or item.get_closest_marker("browser")}
     items.sort(key=lambda item: groups[item] not in slow)
 
+
+def _printable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failure report that quotes a hostile input (a lone surrogate from the fuzz tests) is
+    written with that character escaped: pytest-xdist sends reports between processes as UTF-8,
+    and one it cannot encode stops the whole run instead of showing the failure."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.longrepr is not None:
+        text = str(report.longrepr)
+        if _printable(text) != text:
+            report.longrepr = _printable(text)
+    report.sections = [(title, _printable(content)) for title, content in report.sections]
+
 @pytest.fixture(scope="session", autouse=True)
 def _private_dirs(tmp_path_factory):
     """Each test session gets its own models folder, log and output folder."""
