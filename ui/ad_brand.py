@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from editor.ad.design import LOGO_POSITIONS
-from ui.feedback import user_errors
+from ui.feedback import said_on_page, user_errors
 from ui.i18n import lang_of, t, tr
 from ui.uploads import ImageFile
 
@@ -56,7 +56,7 @@ class BrandPanel:
 def build_brand_panel(services) -> BrandPanel:
     # The page is the same for every browser: with private kits, each browser's list comes on page load.
     shared = None if services.config.private_gallery else services.studio.brands
-    with gr.Accordion(t("ad.brand"), open=False):
+    with gr.Accordion(t("ad.brand"), open=False, elem_id="ad-brand"):
         pick = gr.Dropdown(brand_choices(shared), value=NO_BRAND, label=t("ad.brand_pick"), elem_id="ad-brand-pick")
         with gr.Group():
             gr.Markdown(f"**{t('ad.brand_edit')}**")
@@ -73,8 +73,9 @@ def build_brand_panel(services) -> BrandPanel:
             with gr.Row():
                 save = gr.Button(t("ad.brand_save"), size="sm", elem_id="ad-brand-save")
                 delete = gr.Button(t("ad.brand_delete"), size="sm", variant="stop")
-            message = gr.Markdown()
+            message = gr.Markdown(elem_id="ad-brand-message")
 
+    @said_on_page(1, 2)
     def on_save(name, logo, accent, text_colour, font, logo_position, request: gr.Request):
         lang = lang_of(request)
         with user_errors(lang):
@@ -82,6 +83,7 @@ def build_brand_panel(services) -> BrandPanel:
             kit = save_brand(brands, name, logo, accent, text_colour, font, logo_position)
         return gr.Dropdown(choices=brand_choices(brands, lang), value=kit.name), tr(lang, "ad.brand_saved", name=kit.name)
 
+    @said_on_page(1, 2)
     def on_delete(chosen, request: gr.Request):
         lang = lang_of(request)
         if not chosen:

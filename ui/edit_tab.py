@@ -25,7 +25,7 @@ from models.vocabulary import EXACT, KV_EDIT
 from ui.app_state import ClientState, HistoryEntry, Services, forget_client
 from ui.controls import preview, run_button
 from ui.examples import examples_by_language
-from ui.feedback import cancel_job, progress_reporter, user_error, user_errors
+from ui.feedback import cancel_job, progress_reporter, said_on_page, user_error, user_errors
 from ui.gpu import GPU_QUEUE
 from ui.i18n import lang_of, named, t, tr
 from ui.imaging import overlay_mask
@@ -320,6 +320,7 @@ def build_edit_tab(services: Services) -> dict:
     run_button(edit_btn, edit, edit_inputs, [state, status, compare, overlay, download, report_json, history],
                status=status, buttons=run_buttons, defaults=optional, api_name="edit", **queue, **remembered)
 
+    @said_on_page(2, 3)
     def continue_from(state, request: gr.Request):
         lang = lang_of(request)
         if state.last_result is None:

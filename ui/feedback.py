@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -55,3 +57,42 @@ def cancel_job(studio, session: str | None, lang: str) -> str:
     """Ask the Studio to stop `session`'s running job; the line the page shows about it."""
     stopped = session is not None and studio.cancel(session)
     return tr(lang, "common.cancelling" if stopped else "common.nothing_running")
+
+
+def from_api(request) -> bool:
+    """Whether an event was called through the API (gradio_client marks its calls; raw HTTP calls
+    go to /gradio_api/call/…), not by the page."""
+    if request is None:
+        return True
+    headers = getattr(request, "headers", None) or {}
+    if headers.get("x-gradio-user") in ("api", "mcp"):
+        return True
+    url = getattr(request, "url", None)
+    return "/call/" in str(getattr(url, "path", url) or "")
+
+
+def said_on_page(status: int, outputs: int):
+    """For an event answered off the queue (app.answer_cheap_events_directly): Gradio 6's page shows
+    such an event's error as a bare "Error" badge without its words, a dead end. On the page, the
+    wrapped handler's refusal goes to its output number `status` (a status line) and its other
+    `outputs` stay as they were; an API caller still gets the error. The handler takes a
+    `request: gr.Request` keyword (Gradio passes it by that annotation)."""
+
+    def wrap(fn):
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def handler(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except gr.Error as exc:
+                request = signature.bind_partial(*args, **kwargs).arguments.get("request")
+                if from_api(request):
+                    raise
+                answer = [gr.skip()] * outputs
+                answer[status] = f"⚠️ {exc.message}"
+                return tuple(answer) if outputs > 1 else answer[0]
+
+        return handler
+
+    return wrap

@@ -7,7 +7,7 @@ from __future__ import annotations
 import gradio as gr
 
 from ui.app_state import Services
-from ui.feedback import user_error, user_errors
+from ui.feedback import said_on_page, user_error, user_errors
 from ui.i18n import lang_of, named, t, tr
 from ui.numbers import Number
 from ui.photo import open_in_editor
@@ -73,6 +73,7 @@ def build_gallery_tab(services: Services, tabs: gr.Tabs, edit_editor: gr.ImageEd
         return (entries, [(str(e.path), caption(lang, e)) for e in entries], info_line(lang, item),
                 str(item.path) if item is not None else None)
 
+    @said_on_page(2, 4)
     def list_saved(request: gr.Request):
         lang = lang_of(request)
         with user_errors(lang):
@@ -95,6 +96,7 @@ def build_gallery_tab(services: Services, tabs: gr.Tabs, edit_editor: gr.ImageEd
             raise user_error(lang, tr(lang, "gallery.no_such", index=index, count=len(entries)))
         return entries, i
 
+    @said_on_page(2, 4)
     def open_in_edit(entries, index, state, request: gr.Request):
         lang = lang_of(request)
         entries, i = pick(entries, index, request)
@@ -102,10 +104,12 @@ def build_gallery_tab(services: Services, tabs: gr.Tabs, edit_editor: gr.ImageEd
             value = open_in_editor(state, str(entries[i].path))  # a big result goes in at screen size
         return value, gr.Tabs(selected="edit"), tr(lang, "gallery.opened_edit"), state
 
+    @said_on_page(2, 3)
     def open_in_generate(entries, index, request: gr.Request):
         entries, i = pick(entries, index, request)
         return str(entries[i].path), gr.Tabs(selected="generate"), tr(lang_of(request), "gallery.opened_generate")
 
+    @said_on_page(2, 4)
     def delete(entries, index, request: gr.Request):
         lang = lang_of(request)
         entries, i = pick(entries, index, request)

@@ -283,3 +283,23 @@ def test_the_phone_layout_keeps_labels_editors_and_pictures_in_view(app, browser
     messages.read()
     no_english(messages)
     page.context.close()
+
+
+def test_buttons_answered_off_the_queue_say_why_on_the_page(app, browser):
+    """Continue editing, the brand kit's save and the Gallery's buttons are answered off the queue
+    (they never wait behind a GPU job); Gradio shows such an event's error as a bare "Error" badge
+    without its words. Each says its reason on its own line instead, in Korean."""
+    page = korean_page(browser, app)
+    started = time.monotonic()
+    page.locator("#edit-continue").click()
+    page.locator("#edit-status").filter(has_text="아직 이어서 편집할 결과가 없습니다").wait_for(timeout=60_000)
+    page.get_by_role("tab", name="광고").click()
+    page.locator("#ad-brand").get_by_text("브랜드 키트").first.click()
+    page.locator("#ad-brand-save").click()
+    page.locator("#ad-brand-message").filter(has_text="가게 이름을 입력하세요").wait_for(timeout=60_000)
+    page.locator("#ad-brand-name input, #ad-brand-name textarea").first.fill("카페 온도")
+    page.locator("#ad-brand-save").click()  # fixed, the same button saves
+    page.locator("#ad-brand-message").filter(has_text="카페 온도").wait_for(timeout=60_000)
+    TIMINGS["off-queue refusals, then the brand kit saved"] = round(time.monotonic() - started, 2)
+    shot(page, "off-queue-brand-saved")
+    page.context.close()
