@@ -6,8 +6,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh --dev || exit 1
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 # Two workers (pytest-xdist): much of the suite waits on subprocesses, browsers and a Ray cluster,
-# so two test files at a time use the two cores better; each file, and all serving tests, stay on one worker (tests/conftest.py).
-.venv/bin/python -m pytest -n "${INTACT_TEST_WORKERS:-2}" --dist loadgroup --no-loadscope-reorder "$@"
+# so two test files at a time use the two cores better; each file, and all serving tests, stay on one worker (tests/conftest.py: _group).
+.venv/bin/python -m pytest -n "${INTACT_TEST_WORKERS:-2}" --dist loadscope --no-loadscope-reorder "$@"
 rc=$?
 if [ $rc = 5 ]; then echo "test.sh: pytest collected no tests" >&2; exit 1; fi
 exit $rc

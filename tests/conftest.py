@@ -18,22 +18,33 @@ MACHINE_REMBG_MODELS = {name: rembg_model_dir(name) / f"{name}.onnx" for name in
 
 
 
+def _group(nodeid: str) -> str:
+    """The tests that one pytest-xdist worker runs together: a test file, or every serving test (they
+    share one local Ray cluster, a package fixture; two clusters at once would only compete for the
+    same two cores)."""
+    path = nodeid.split("::", 1)[0]
+    return "tests/serving" if path.startswith("tests/serving/") else path
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """scripts/test.sh runs two workers; each takes whole groups (`_group`), so a module's app and
+    Chromium start once, on one worker."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _group(nodeid)
+
+    return ByGroup(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
-    """With pytest-xdist (scripts/test.sh runs two workers, `--dist loadgroup`) each test file runs
-    on one worker, so a module's app and Chromium start once; and every serving test goes to the
-    same worker: they share one local Ray cluster (a package fixture), and two clusters at once
-    would only compete for the same two cores."""
-    serving = config.rootpath / "tests" / "serving"
-    groups = {}
-    for item in items:
-        group = "ray" if serving in item.path.parents else str(item.path.relative_to(config.rootpath))
-        item.add_marker(pytest.mark.xdist_group(group))
-        groups[item] = group
-    # The long groups (a browser, an app, a cluster) start first (scripts/test.sh passes
-    # --no-loadscope-reorder, so the workers take groups in this order): a long one left for the
-    # end would run alone while the other worker idles.
-    slow = {group for item, group in groups.items() if item.get_closest_marker("slow") or item.get_closest_marker("browser")}
-    items.sort(key=lambda item: groups[item] not in slow)
+    """The long groups (a browser, an app, a cluster) run first (scripts/test.sh passes
+    --no-loadscope-reorder, so the workers take groups in this order): a long one left for the end
+    would run alone while the other worker idles."""
+    slow = {_group(item.nodeid) for item in items if item.get_closest_marker("slow") or item.get_closest_marker("browser")}
+    items.sort(key=lambda item: _group(item.nodeid) not in slow)
 
 
 def _printable(text: str) -> str:

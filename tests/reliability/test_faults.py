@@ -411,6 +411,9 @@ def test_ctrl_c_stops_the_cli_with_cancelled_and_no_output(tmp_path):
          "--mask", str(tmp_path / "mask.png"), "--source", "a", "--target", "b", "--steps", "100",
          "--skip-steps", "0", "--kv-cache", "device", "--out", str(tmp_path / "out.png")],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=slave, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # As a shell starts it: Ctrl-C at its default (a pytest-xdist worker ignores SIGINT, and an
+        # ignored signal stays ignored in a child, so Python would never raise KeyboardInterrupt).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     os.close(slave)
     seen = b""
