@@ -132,7 +132,7 @@ def main(argv=None) -> int:
     lines = [
         "# Tap to select on real photos",
         "",
-        f"Machine: {describe()['summary']}, 1-minute load {os.getloadavg()[0]:.1f} at the end; "
+        f"Machine: {describe()['summary']} at the start, {os.getloadavg()[0]:.1f} at the end; "
         f"Python {platform.python_version()}; salient-object model: {saliency_model() or 'none'}; "
         f"`python benchmarks/select_bench.py`.",
         "",
