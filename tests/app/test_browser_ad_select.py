@@ -19,6 +19,7 @@ from PIL import Image
 from tests.app import test_browser_e2e
 from tests.app.test_browser_select import shot, tap_on_picture, wait_for_text
 from tests.editor.select.conftest import ellipse, paint, table, to_uint8
+from ui.i18n import tr
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 app, browser = test_browser_e2e.app, test_browser_e2e.browser  # one app, one Chromium per module
@@ -64,7 +65,10 @@ def test_tap_the_product_use_it_and_build_the_ad_on_a_korean_phone(app, browser,
         assert reason.startswith("오류") and "Traceback" not in reason and len(reason.splitlines()) == 1, reason
 
         page.locator("#ad-cutout").click()
-        wait_for_text(page, "#ad-status", "누끼", timeout_ms=180_000)
+        # The finished cut-out's line (done, or doubts to check), not the progress bar's
+        # "제품 누끼 따는 중" drawn on the same line while it runs.
+        wait_for_text(page, "#ad-status", (tr("ko", "ad.cutout_done").split(" (")[0], tr("ko", "ad.cutout_review")),
+                      timeout_ms=180_000)
         page.locator("#ad-cut-preview img").first.wait_for()
         before = preview_src(page)
 

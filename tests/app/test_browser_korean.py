@@ -61,18 +61,32 @@ def korean_page(browser, app, context=None):
 
 
 class Messages:
-    """Every text the page shows in its message places, collected while a flow runs."""
+    """Every text the page shows in its message places, collected while a flow runs.
+
+    The page records each text as it is drawn (a MutationObserver), so a stage shown while the
+    test's own polling waits (a busy browser decoding a 24 MP photo answers it seconds late) is
+    still seen; `read` also takes what is shown now."""
+
+    RECORD = """(sel) => {
+        if (window.__messagesSeen) return;
+        const seen = window.__messagesSeen = new Set();
+        const take = () => document.querySelectorAll(sel).forEach(el => {
+            let text = el.innerText;  // as shown: what CSS hides is not read
+            el.querySelectorAll('code').forEach(c => { text = text.replace(c.innerText, ''); });
+            if (text && text.trim()) seen.add(text.trim()); });  // quoted prompts (code) are content
+        new MutationObserver(take).observe(document.body, {subtree: true, childList: true, characterData: true});
+        take(); }"""
 
     def __init__(self, page):
         self.page, self.seen = page, set()
+        self.read()
 
     def read(self) -> None:
-        texts = self.page.evaluate(
-            """(sel) => Array.from(document.querySelectorAll(sel)).map(el => {
-                   let text = el.innerText;  // as shown: what CSS hides is not read
-                   el.querySelectorAll('code').forEach(c => { text = text.replace(c.innerText, ''); });
-                   return text; })""", MESSAGES)  # quoted prompts (code) are content, not messages
-        self.seen.update(t.strip() for t in texts if t and t.strip())
+        # (Installed again after a reload: the page's own record goes with the page.)
+        self.page.evaluate(self.RECORD, MESSAGES)
+        texts = self.page.evaluate("() => { const t = Array.from(window.__messagesSeen);"
+                                   " window.__messagesSeen.clear(); return t; }")
+        self.seen.update(texts)
 
     def wait_for(self, selector: str, pattern: str, timeout_s: float = 300) -> str:
         """Read messages until `selector`'s text matches; an error toast fails at once."""

@@ -21,11 +21,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.app import test_browser_korean
 from tests.app.app_server import running_app
 from tests.app.test_browser_e2e import ARTIFACTS, shot
-from tests.app.test_browser_korean import Messages, browser, paint, saved_jobs, upload_to_editor  # noqa: F401
+from tests.app.test_browser_korean import Messages, paint, saved_jobs, upload_to_editor
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+browser = test_browser_korean.browser  # one Chromium for the module
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1400, "height": 1000}

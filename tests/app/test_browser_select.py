@@ -43,13 +43,15 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-def wait_for_text(page, selector: str, text: str, timeout_ms: int = 120_000) -> str:
-    """Wait until the element shows `text`; an error toast fails the test at once, with its message."""
+def wait_for_text(page, selector: str, text: str | tuple[str, ...], timeout_ms: int = 120_000) -> str:
+    """Wait until the element shows `text` (or one of several); an error toast fails the test at
+    once, with its message."""
+    texts = [text] if isinstance(text, str) else list(text)
     page.wait_for_function(
-        """([sel, text]) => {
+        """([sel, texts]) => {
             const el = document.querySelector(sel);
-            return (el && el.innerText.includes(text)) || document.querySelector('.toast-body.error');
-        }""", arg=[selector, text], timeout=timeout_ms)
+            return (el && texts.some(t => el.innerText.includes(t))) || document.querySelector('.toast-body.error');
+        }""", arg=[selector, texts], timeout=timeout_ms)
     toast = page.locator(".toast-body.error")
     assert toast.count() == 0, f"the app showed an error: {toast.first.inner_text()}"
     return page.locator(selector).inner_text()
