@@ -14,8 +14,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
+import threading
+from pathlib import Path
 
 import gradio as gr
+import numpy as np
+from gradio import processing_utils
+from PIL import Image
 
 Source = str | bytes  # what an event receives for each picture: a file path, or the bytes of one
 
@@ -71,3 +77,30 @@ class ImageEditorFiles(gr.ImageEditor):
         layers = [upload_source(layer) for layer in stored.layers or []]
         return {"background": upload_source(stored.background), "layers": [x for x in layers if x is not None],
                 "composite": None}
+
+    def postprocess(self, value):
+        """Pictures from the server are written to Gradio's cache as Gradio names them (by their
+        encoded bytes) but never over a file that is already there. Why: Gradio rewrites that file
+        in place, and sending the photo the editor already shows (tap to select's "use as mask",
+        the Ad tab's strokes) rewrote the very file the page was reading for its own upload: the
+        page got a short file (ERR_CONTENT_LENGTH_MISMATCH) and the editor stayed on its spinner."""
+        if isinstance(value, dict):
+            value = {**value, "background": self._cached(value.get("background")),
+                     "layers": [self._cached(layer) for layer in value.get("layers") or []],
+                     "composite": self._cached(value.get("composite"))}
+        return super().postprocess(value)
+
+    def _cached(self, picture):
+        if isinstance(picture, np.ndarray) and picture.dtype == np.uint8:
+            picture = Image.fromarray(picture)
+        if not isinstance(picture, Image.Image):
+            return picture  # a path, None: as Gradio takes them
+        data = processing_utils.encode_pil_to_bytes(picture, self.format)
+        folder = Path(self.GRADIO_CACHE) / processing_utils.hash_bytes(data)
+        path = folder / f"image.{self.format}"
+        if not path.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            staging = folder / f".image.{os.getpid()}.{threading.get_ident()}"
+            staging.write_bytes(data)
+            os.replace(staging, path)  # whole or not at all, for a page reading it meanwhile
+        return str(path)

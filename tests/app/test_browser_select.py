@@ -16,13 +16,12 @@ import pytest
 from PIL import Image
 
 from tests.app import test_browser_e2e
-from tests.app.app_server import ROOT
+from tests.app.test_browser_e2e import shot
 from tests.editor.select.conftest import cup_on_table
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 app, browser = test_browser_e2e.app, test_browser_e2e.browser  # one app, one Chromium per module
 
-ARTIFACTS = ROOT / "test-artifacts"
 WORDS = {
     "en-US": {"selected": "Selected with 1 tap", "selected2": "Selected with 2 tap", "selected3": "Selected with 3 tap", "hint": "Tap the thing to change",
               "used": "now the mask", "done": "Done", "title": "Tap to select"},
@@ -36,11 +35,6 @@ def photo(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("select") / "cup.png"
     Image.fromarray(cup_on_table(240, 320)[0]).save(path)
     return path
-
-
-def shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def wait_for_text(page, selector: str, text: str | tuple[str, ...], timeout_ms: int = 120_000) -> str:
@@ -153,11 +147,15 @@ def test_tap_select_undo_use_as_mask_and_edit(app, browser, photo, locale, viewp
         _, beside_before = brush_pink_on_and_off(before, box)  # the toolbar's pink colour swatch
         page.locator("#select-use").click()
         wait_for_text(page, "#select-status", words["used"])
-        page.wait_for_timeout(1500)  # the editor loads the layer
-        shot(page, f"{name}-2-mask-in-editor")
         # The mask shows on the photo, and no second copy beside it (Gradio centred a server-sent layer in
         # its 800×800 blank canvas: on this 320×240 photo it landed below-right of it, EDITOR_CANVAS).
-        on_photo, beside = brush_pink_on_and_off(editor_screenshot(page), box)
+        # (The editor draws the layer a moment after the line says so; longer on a busy machine.)
+        for _ in range(40):
+            page.wait_for_timeout(500)
+            on_photo, beside = brush_pink_on_and_off(editor_screenshot(page), box)
+            if on_photo > 500:
+                break
+        shot(page, f"{name}-2-mask-in-editor")
         assert on_photo > 500 and beside <= beside_before + 40, (on_photo, beside, beside_before)
 
         page.locator("#edit-source textarea").fill("a cup on a table")
