@@ -107,6 +107,13 @@ def cutout_message(lang: str, cut) -> str:
 
 
 
+def opened_by_cutout(state: ClientState) -> list:
+    """What a cut-out opens: the brush editor and the preview, with its pictures in them, and the
+    tap-to-select panel when the checks doubt the cut-out (tapping the product is the quick fix)."""
+    doubted = state.cut is not None and state.cut.needs_review
+    return [gr.update(visible=True), gr.update(visible=True), gr.update(open=True) if doubted else gr.skip()]
+
+
 def preview_fix(state: ClientState, product: Image.Image | None, mask_value):
     """The cut-out with the brush fixes applied (no model runs)."""
     from editor.ad import correct_alpha
@@ -323,7 +330,7 @@ def build_ad_tab(services: Services) -> dict:
             )
             fix_btn = gr.Button(t("ad.fix_preview"), size="sm", elem_id="ad-fix")
             from ui.ad_select import build_ad_select_panel  # built on this module's pieces: imported once they exist
-            build_ad_select_panel(services, state, product, mask_editor, cut_preview)
+            select_panel = build_ad_select_panel(services, state, product, mask_editor, cut_preview)["panel"]
             gr.Markdown(f"### 2. {t('ad.background')}")
             bg_mode = gr.Radio([(t(f"ad.bg_{m.replace('-', '_')}"), m) for m in BACKGROUND_KINDS], value="backdrop",
                                label=t("ad.bg_mode"), elem_id="ad-bg-mode")
@@ -508,11 +515,12 @@ def build_ad_tab(services: Services) -> dict:
     queued = dict(concurrency_id=GPU_QUEUE, concurrency_limit=services.gpu_slots)
     # The inputs by name: the names are the API's parameters (the State is not sent by clients).
     build_inputs = {"state": state, **dict(zip(BUILD_NAMES, build_fields, strict=True))}
-    # The brush editor and the preview, folded until now, open with the cut-out's pictures in them.
+    # The brush editor and the preview, folded until now, open with the cut-out's pictures in them
+    # (and the tap panel when the cut-out is doubted: opened_by_cutout).
     run_button(cut_btn, cutout, {"state": state, "product": product, "remover": remover},
                [state, mask_editor, cut_preview, status], status=status, buttons=running, on_gpu=False,
-               after=lambda _request: [gr.update(visible=True), gr.update(visible=True)],
-               after_outputs=[mask_editor, cut_preview], api_name="cutout",
+               after=lambda _request, client: opened_by_cutout(client), after_inputs=[state],
+               after_outputs=[mask_editor, cut_preview, select_panel], api_name="cutout",
                concurrency_id=CUTOUT_QUEUE, concurrency_limit=2, show_progress_on=[status])
     fix_btn.click(fix, [state, product, mask_editor], [cut_preview], api_name="cutout_fix", show_progress_on=[status])
     outputs = [state, status, previews, files, report_json, adjust_format]

@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw
 from editor.images import load_image
 from editor.select.request import SelectRequest
 from editor.studio import JobContext
-from ui.feedback import user_errors
+from ui.feedback import said_on_page, user_errors
 from ui.i18n import lang_of, t, tr
 from ui.imaging import overlay_mask
 
@@ -36,6 +36,17 @@ class SelectState:
     picture: np.ndarray | None = None  # RGB uint8: the editor's photo when the panel took it
     taps: list = field(default_factory=list)  # (x, y, positive), picture pixels
     mask: np.ndarray | None = None  # float32 at the picture's size
+
+    def take(self, picture: np.ndarray | None) -> bool:
+        """Hold `picture`; whether that changed anything. Another photo starts a new selection;
+        the same one keeps the taps, so taking it again (opening the panel and pressing its button
+        at once: two events answered side by side) never loses a tap made meanwhile. The state is
+        changed in place for that."""
+        if picture is not None and self.picture is not None and np.array_equal(picture, self.picture):
+            return False
+        self.picture, self.mask = picture, None
+        self.taps.clear()
+        return True
 
 
 def with_taps(picture: np.ndarray, mask: np.ndarray | None, taps: list) -> Image.Image:
@@ -153,12 +164,12 @@ def build_tap_panel(services, client_state, *, take: tuple, use: tuple, text: Pa
     take = (fn, inputs): `fn(*values)` returns the picture to select on (RGB uint8) or None, and
     may raise what `user_errors` shows. use = (fn, inputs, outputs): `fn(state, *values)` returns
     the outputs' values for the selection in `state` (called only with a mask), or raises.
-    Elements are named `{prefix}-…`. Returns the panel's state, picture, and the "use" event (for
-    steps after it)."""
+    Elements are named `{prefix}-…`. Returns the panel (its accordion), its state, picture, and
+    the "use" event (for steps after it)."""
     take_fn, take_inputs = take
     use_fn, use_inputs, use_outputs = use
     state = gr.State(SelectState())
-    with gr.Accordion(t(text.title), open=False, elem_id=f"{prefix}-panel"):
+    with gr.Accordion(t(text.title), open=False, elem_id=f"{prefix}-panel") as panel:
         start = gr.Button(t(text.start), size="sm", elem_id=f"{prefix}-start")
         view = gr.Image(type="pil", format="jpeg", label=t(text.view), interactive=False, elem_id=f"{prefix}-view",
                         height=VIEW_HEIGHT)
@@ -179,11 +190,6 @@ def build_tap_panel(services, client_state, *, take: tuple, use: tuple, text: Pa
             return client.session_id(request)
         return getattr(client, "session", None)
 
-    def refusal(lang: str, exc: gr.Error) -> str:
-        """Why it was refused, on the panel's own line: its events are answered off the queue
-        (app.answer_cheap_events_directly), where Gradio shows an error as a bare badge, no toast."""
-        return f"**{tr(lang, 'common.error')}:** {exc.message}"
-
     def shown(state: SelectState, lang: str, line: str):
         if state.picture is None:
             return state, None, tr(lang, text.no_photo)
@@ -191,15 +197,20 @@ def build_tap_panel(services, client_state, *, take: tuple, use: tuple, text: Pa
             else tr(lang, text.hint)
         return state, shown_picture(state.picture, state.mask, state.taps), words
 
+    # The panel's events are answered off the queue (app.answer_cheap_events_directly): a refusal
+    # goes to the panel's own line (said_on_page), the picture and the taps stay as they were.
+    on_panel_line = said_on_page(status=2, outputs=3)
+
     # The take/use inputs come as a set: gradio hands them over as one {component: value} dict.
+    # Opening the panel (by hand, or the Ad tab's doubted cut-out) takes the photo in too: one press less.
+    @on_panel_line
     def on_start(values: dict, request: gr.Request):
-        lang = lang_of(request)
-        try:
-            with user_errors(lang):
-                picture = take_fn(*(values[c] for c in take_inputs))
-        except gr.Error as exc:
-            return SelectState(), None, refusal(lang, exc)
-        return shown(SelectState(picture), lang, "")
+        lang, selection = lang_of(request), values[state]
+        with user_errors(lang):
+            picture = take_fn(*(values[c] for c in take_inputs))
+        if not selection.take(picture):  # the same photo, already shown: a tap's answer may be on its way
+            return gr.skip(), gr.skip(), gr.skip()
+        return shown(selection, lang, "")
 
     def on_prepare(state, client, request: gr.Request):
         """Right after the photo is shown: prepare it, so the first tap answers like the next ones
@@ -208,6 +219,7 @@ def build_tap_panel(services, client_state, *, take: tuple, use: tuple, text: Pa
         if state.picture is not None:
             services.studio.prepare_select(state.picture, session_of(client, request))
 
+    @on_panel_line
     def on_tap(state, client, is_negative, grow, feather, invert, evt: gr.SelectData, request: gr.Request):
         lang = lang_of(request)
         if state.picture is None:
@@ -217,11 +229,12 @@ def build_tap_panel(services, client_state, *, take: tuple, use: tuple, text: Pa
         try:
             with user_errors(lang):
                 line = run_selection(services.studio, session_of(client, request), state, grow, feather, invert)
-        except gr.Error as exc:
+        except gr.Error:
             state.taps.pop()  # a refused tap leaves the selection as it was
-            return state, gr.skip(), refusal(lang, exc)
+            raise
         return shown(state, lang, line)
 
+    @on_panel_line
     def on_change(state, client, grow, feather, invert, request: gr.Request, undo_last: bool = False,
                   clear_all: bool = False):
         lang = lang_of(request)
@@ -231,11 +244,8 @@ def build_tap_panel(services, client_state, *, take: tuple, use: tuple, text: Pa
             state.taps.clear()
         elif undo_last and state.taps:
             state.taps.pop()
-        try:
-            with user_errors(lang):
-                line = run_selection(services.studio, session_of(client, request), state, grow, feather, invert)
-        except gr.Error as exc:
-            return state, gr.skip(), refusal(lang, exc)
+        with user_errors(lang):
+            line = run_selection(services.studio, session_of(client, request), state, grow, feather, invert)
         return shown(state, lang, line)
 
     def on_undo(state, client, grow, feather, invert, request: gr.Request):
@@ -244,21 +254,20 @@ def build_tap_panel(services, client_state, *, take: tuple, use: tuple, text: Pa
     def on_clear(state, client, grow, feather, invert, request: gr.Request):
         return on_change(state, client, grow, feather, invert, request, clear_all=True)
 
+    @said_on_page(status=len(use_outputs), outputs=len(use_outputs) + 1)
     def on_use(values: dict, request: gr.Request):
         lang, selection = lang_of(request), values[state]
         if selection.picture is None or selection.mask is None:
             return *(gr.skip() for _ in use_outputs), tr(lang, "select.nothing")
-        try:
-            with user_errors(lang):
-                answer = use_fn(selection, *(values[c] for c in use_inputs))
-        except gr.Error as exc:
-            return *(gr.skip() for _ in use_outputs), refusal(lang, exc)
+        with user_errors(lang):
+            answer = use_fn(selection, *(values[c] for c in use_inputs))
         answer = answer if len(use_outputs) > 1 else (answer,)
         return *answer, tr(lang, text.used)
 
     outputs = [state, view, status]
-    start.click(on_start, set(take_inputs), outputs, api_visibility="private").then(
-        on_prepare, [state, client_state], None, api_visibility="private", show_progress="hidden")
+    for took in (start.click(on_start, {state, *take_inputs}, outputs, api_visibility="private"),
+                 panel.expand(on_start, {state, *take_inputs}, outputs, api_visibility="private")):
+        took.then(on_prepare, [state, client_state], None, api_visibility="private", show_progress="hidden")
     # Every tap counts (a tap during a running selection waits for it, then runs).
     view.select(on_tap, [state, client_state, negative, *adjust], outputs, api_visibility="private",
                 trigger_mode="multiple")
@@ -269,4 +278,4 @@ def build_tap_panel(services, client_state, *, take: tuple, use: tuple, text: Pa
         slider.release(on_change, [state, client_state, *adjust], outputs, api_visibility="private")
     invert.input(on_change, [state, client_state, *adjust], outputs, api_visibility="private")
     used = use_btn.click(on_use, {state, *use_inputs}, [*use_outputs, status], api_visibility="private")
-    return {"panel_state": state, "view": view, "used": used}
+    return {"panel": panel, "panel_state": state, "view": view, "used": used}

@@ -165,6 +165,9 @@ def test_the_coffee_photo_is_cut_out_by_the_trained_model_and_becomes_an_ad_all_
     status = messages.wait_for("#ad-status", "누끼를 땄습니다|확인해 주세요")
     page.locator("#ad-cut-preview img").first.wait_for()
     assert "u2netp" in status or "확인해 주세요" in status  # the trained model, or its doubts in words
+    # The tap-to-select panel opens by itself exactly when the checks doubt the cut-out (tapping
+    # the product is the quick fix); otherwise it stays folded.
+    assert page.locator("#ad-select-start").is_visible() == ("확인해 주세요" in status), status
     # The brush editor holds the photo (never an empty editor), ready for fixes.
     no_upload_prompt(page, "#ad-mask-editor")
     shot(page, "ko-ad-1-cutout")

@@ -90,3 +90,22 @@ def test_a_tap_the_studio_refuses_is_an_input_error(studio):
     state = SelectState(photo, [(float("nan"), 3.0, True)])
     with pytest.raises(InputError):
         run_selection(studio, "tab-1", state, 0, 0, False)
+
+
+def test_taking_the_same_photo_again_keeps_the_selection_and_another_photo_starts_over():
+    """Opening the panel takes the photo, and so does its button: pressed at once, the two answer side
+    by side, and the later one must not wipe a tap made meanwhile."""
+    photo, cup = cup_on_table(120, 160)
+    state = SelectState()
+    assert state.take(photo) is True
+    state.taps.append((72.0, 60.0, True))
+    state.mask = cup.astype(np.float32)
+    taps = state.taps
+    assert state.take(photo.copy()) is False  # the same pixels, taken again
+    assert state.taps == [(72.0, 60.0, True)] and state.mask is not None and state.taps is taps
+    other = photo.copy()
+    other[0, 0] ^= 1
+    state.take(other)
+    assert state.picture is other and state.taps == [] and state.mask is None
+    state.take(None)  # the photo removed
+    assert state.picture is None
