@@ -126,7 +126,8 @@ def studio(tiny_pipe, tmp_path):
     from models.memory.planner import GB, MemoryBudget
 
     manager = ModelManager.from_pipeline("tiny", tiny_pipe)
-    studio = Studio(StudioConfig(output_dir=tmp_path / "outputs"), manager=manager)
+    # (Its own brand kits too: the session's brand folder holds what other tests saved.)
+    studio = Studio(StudioConfig(output_dir=tmp_path / "outputs", brand_dir=tmp_path / "brands"), manager=manager)
     studio.memory = MemoryPolicy(budget=MemoryBudget(0, 16 * GB, "test: no GPU, 16 GB RAM"))
     yield studio
     if manager.loaded_name is not None:
