@@ -187,7 +187,7 @@ def build_rows(wf: AdWorkflow, name: str, image: Image.Image, cutout: str, desig
             "shadow_gap_px": ground["contact_shadow_gap_px"], "upscale": ground["upscale"],
             "upscale_full_size": round(ground["upscale"] / scale, 2), "product_pixels": ground["product_pixels"],
             "edge_spread_px": spread(elements, report["block"]["align"]),
-            "min_contrast": min(e["contrast_ratio"] for e in elements),
+            "min_contrast": min(e["contrast_ratio"] for e in elements if e["contrast_ratio"] is not None),
             "words_broken": words_broken(elements, copy),
             "old_price": "→" in copy["price"],
             "badge": any(e["kind"] == "badge" and e["text"].startswith("-") for e in layout_elements),

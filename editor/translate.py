@@ -271,15 +271,25 @@ class Glossary:
         return None
 
     def _particle_chain(self, rest: str) -> list[str] | None:
-        """The particles/endings `rest` is made of (e.g. "에서의" -> ["에서의"]), or None."""
-        if not rest:
-            return []
-        for p in self.particles:
-            if rest.startswith(p):
-                tail = self._particle_chain(rest[len(p) :])
-                if tail is not None:
-                    return [p, *tail]
-        return None
+        """The particles/endings `rest` is made of (e.g. "에서의" -> ["에서의"]), or None: at each
+        place the longest particle after which the rest still splits. Worked out from the end, one
+        place at a time (a word of a thousand "가" is a thousand particles: no recursion, no
+        backtracking)."""
+        n = len(rest)
+        chosen: list[str | None] = [None] * n  # at each place, the particle to take there
+        splits = [False] * n + [True]
+        for pos in range(n - 1, -1, -1):
+            for p in self.particles:
+                if pos + len(p) <= n and splits[pos + len(p)] and rest.startswith(p, pos):
+                    chosen[pos], splits[pos] = p, True
+                    break
+        if not splits[0]:
+            return None
+        chain, pos = [], 0
+        while pos < n:
+            chain.append(chosen[pos])
+            pos += len(chosen[pos])
+        return chain
 
     def _relation(self, chain: list[str]) -> str:
         relations = [self.grammar.relations[p] for p in chain if p in self.grammar.relations]

@@ -96,8 +96,8 @@ def _run_masks(line: Line, origin: tuple[int, int], book: FontBook, region) -> l
         oy = origin[1] + line.baseline - ry0
         draw = ImageDraw.Draw(img)
         draw.text((ox, oy), run.text, font=font, fill=255, anchor="ls")
-        if run.strike:
-            box = ink(book, run.size, run.weight, run.text)
+        box = ink(book, run.size, run.weight, run.text) if run.strike else None
+        if box is not None and box.right > box.left:  # (text the font draws nothing for: nothing to strike)
             thickness = max(1, round(run.size * 0.07))
             mid = oy - round(run.size * 0.36)
             draw.rectangle((ox + box.left, mid - thickness // 2, ox + box.right - 1, mid - thickness // 2 + thickness - 1), fill=255)
@@ -343,7 +343,8 @@ def _report(canvas: np.ndarray, product_alpha: np.ndarray, plan: TextPlan, per_e
             "panel_color": to_hex(c.panel) if c.panel is not None else None,
             "button_color": to_hex(c.button) if name in ("cta", "badge") else None,
             "strike": any(r.strike for r in entry["runs"]),
-            "contrast_ratio": round(float(entry["contrast"]), 3),
+            # (None when the fonts drew nothing of it: no text pixel to measure, never "infinite")
+            "contrast_ratio": round(float(entry["contrast"]), 3) if np.isfinite(entry["contrast"]) else None,
             "product_overlap_pixels": over_pixels,
             "product_overlap": round(over_pixels / over_area, 6) if over_area else 0.0,
             # unreadability on the background, and mean saliency under the text (inside the canvas:

@@ -118,7 +118,7 @@ def run(args) -> int:
         return 0
     for name, image in outcome.images.items():
         elements = report["formats"][name]["elements"]
-        worst = min((e["contrast_ratio"] for e in elements), default=float("nan"))
+        worst = min((e["contrast_ratio"] for e in elements if e["contrast_ratio"] is not None), default=float("nan"))
         print(f"wrote {written[f'ad:{name}']} ({image.width}×{image.height}, design "
               f"{report['formats'][name].get('template', '?')}, {len(elements)} texts, lowest contrast {worst:.1f}:1)")
     print(f"wrote {written['zip']}")

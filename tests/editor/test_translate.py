@@ -95,6 +95,15 @@ def test_glossary_translates_ad_terms_and_puts_them_in_english_order():
     assert unknown == ()
 
 
+def test_a_word_made_of_thousands_of_particles_is_read_without_running_out_of_stack():
+    """"가" is a particle: a word of 3,000 of them was 3,000 nested calls (RecursionError, found by
+    the CLI fuzz test); the chain is now worked out place by place, with the same choices."""
+    glossary = Glossary.load()
+    assert glossary._particle_chain("가" * 3000) == ["가"] * 3000
+    assert glossary._particle_chain("에서의") == ["에서의"] and glossary._particle_chain("xyz") is None
+    glossary.translate("카페 " + "가" * 3000)  # a result, whatever it is, not a crash
+
+
 def test_glossary_reads_compounds_and_phrases_but_not_inside_unknown_words():
     glossary = Glossary.load()
     assert glossary.translate("카페라떼")[0] == "cafe latte"

@@ -106,3 +106,11 @@ def test_cancelling_a_batch_stops_it_and_saves_nothing(studio):
         studio.make_ads_batch(request, ctx)
     assert studio.store.history() == []
     assert list(studio.store.jobs_dir.iterdir()) == []  # not even the half-written zip
+
+
+def test_an_old_price_the_fonts_draw_nothing_for_is_built_without_a_strike(studio, shot):
+    """Struck-through text with no ink (an Arabic word with a right-to-left mark, found by the API
+    fuzz test) asked Pillow for a strike line of negative width: "Something went wrong (ValueError)"."""
+    outcome = studio.make_ad(AdRequest(product=shot.rgb, formats=("instagram-square",), scale=0.2,
+                                       headline="가을 신메뉴", old_price="\u202eمرحبا"))
+    assert min(outcome.images["instagram-square"].size) > 0
